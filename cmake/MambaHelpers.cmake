@@ -1,0 +1,16 @@
+# add_gtest(<target> SOURCES <files...> LIBS <libs...> [LABELS <labels...>] [FIXTURES <names...>])
+# One test binary per layer (few binaries keep LibTorch link times down); every TEST() in it
+# becomes its own ctest entry through gtest_discover_tests.
+include(GoogleTest)
+function(add_gtest target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS;FIXTURES" ${ARGN})
+  add_executable(${target} ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  target_compile_definitions(${target} PRIVATE
+    MAMBA_SOURCE_DIR="${PROJECT_SOURCE_DIR}" MAMBA_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  set(props LABELS "${ARG_LABELS}")
+  if(ARG_FIXTURES)
+    list(APPEND props FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+endfunction()
