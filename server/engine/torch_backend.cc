@@ -1,0 +1,177 @@
+// ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
+#include <filesystem>
+
+#include "server/engine/model_backend.h"
+#include "server/model/checkpoint.h"
+#include "server/model/mamba2_model.h"
+#include "server/model/state_pool.h"
+
+namespace mamba {
+namespace {
+
+class TorchBackend final : public ModelBackend {
+ public:
+  TorchBackend(ModelInfo info, std::shared_ptr<const Mamba2Model> model, int64_t numSlots, int64_t maxChunk)
+      : info_(std::move(info)), model_(std::move(model)),
+        pool_(model_->config(), numSlots, model_->device()), maxChunk_(maxChunk) {
+    info_.stateBytesPerSequence = pool_.bytesPerSequence();
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  std::optional<int32_t> acquireSlot() override { return pool_.acquire(); }
+  void releaseSlot(int32_t slot) override { pool_.release(slot); }
+  int64_t freeSlots() const override { return pool_.numSlots() - pool_.used(); }
+
+  Status prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) override {
+    MAMBA_RETURN_IF_ERROR(checkItems(items));
+    return guarded([&]() -> Status {
+      // Chunk every item to at most maxChunk_ tokens per call; item i's chunk c continues from
+      // chunk c-1. All items advance together so the batch stays full.
+      std::vector<size_t> offset(items.size(), 0);
+      torch::Tensor last;  // (B, V) logits at each item's final position
+      std::vector<torch::Tensor> lastRows(items.size());
+      bool pending = true;
+      while (pending) {
+        std::vector<PrefillSequence> seqs;
+        std::vector<size_t> which;
+        pending = false;
+        for (size_t i = 0; i < items.size(); ++i) {
+          if (offset[i] >= items[i].tokens.size()) continue;
+          size_t n = std::min<size_t>(static_cast<size_t>(maxChunk_), items[i].tokens.size() - offset[i]);
+          seqs.push_back({items[i].tokens.subspan(offset[i], n), items[i].slot,
+                          items[i].continueFromState || offset[i] > 0});
+          which.push_back(i);
+          offset[i] += n;
+          if (offset[i] < items[i].tokens.size()) pending = true;
+        }
+        const bool needLogits = lastLogits != nullptr;
+        torch::Tensor logits = model_->prefill(seqs, pool_, needLogits ? LogitsMode::kLast : LogitsMode::kNone);
+        if (needLogits) {
+          for (size_t k = 0; k < which.size(); ++k) {
+            if (offset[which[k]] == items[which[k]].tokens.size()) lastRows[which[k]] = logits[static_cast<int64_t>(k)];
+          }
+        }
+      }
+      if (lastLogits) copyLogits(torch::stack(lastRows), lastLogits);
+      return Status::ok();
+    });
+  }
+
+  StatusOr<std::vector<ScoredToken>> prefillScore(const PrefillItem& item, std::span<const int32_t> targets) override {
+    MAMBA_RETURN_IF_ERROR(checkItems(std::span<const PrefillItem>(&item, 1)));
+    if (targets.size() != item.tokens.size()) return invalidArgument("targets must have one entry per token");
+    for (int32_t t : targets) {
+      if (t < 0 || t >= info_.vocabSize) return invalidArgument("target id " + std::to_string(t) + " out of range");
+    }
+    std::vector<ScoredToken> out;
+    Status st = guarded([&]() -> Status {
+      for (size_t off = 0; off < item.tokens.size(); off += static_cast<size_t>(maxChunk_)) {
+        size_t n = std::min<size_t>(static_cast<size_t>(maxChunk_), item.tokens.size() - off);
+        PrefillSequence seq{item.tokens.subspan(off, n), item.slot, item.continueFromState || off > 0};
+        torch::Tensor logits = model_->prefill({seq}, pool_, LogitsMode::kAll)[0]
+                                   .narrow(1, 0, info_.vocabSize);          // (n, V)
+        torch::Tensor logp = torch::log_softmax(logits, -1);
+        std::vector<int64_t> tv(targets.begin() + static_cast<long>(off), targets.begin() + static_cast<long>(off + n));
+        torch::Tensor tgt = torch::tensor(tv, torch::kLong).to(logits.device()).view({-1, 1});
+        torch::Tensor lp = logp.gather(1, tgt).squeeze(1).cpu();
+        torch::Tensor greedy = logits.argmax(1).cpu();
+        auto lpA = lp.accessor<float, 1>();
+        auto gA = greedy.accessor<int64_t, 1>();
+        for (size_t i = 0; i < n; ++i) out.push_back({lpA[static_cast<int64_t>(i)], gA[static_cast<int64_t>(i)] == tv[i]});
+      }
+      return Status::ok();
+    });
+    if (!st.isOk()) return st;
+    return out;
+  }
+
+  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::vector<float>* logits) override {
+    if (tokens.size() != slots.size() || tokens.empty()) return invalidArgument("decode needs one slot per token");
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      MAMBA_RETURN_IF_ERROR(checkToken(tokens[i]));
+      MAMBA_RETURN_IF_ERROR(checkSlot(slots[i]));
+    }
+    return guarded([&]() -> Status {
+      copyLogits(model_->decode(tokens, slots, pool_), logits);
+      return Status::ok();
+    });
+  }
+
+ private:
+  Status checkToken(int32_t t) const {
+    if (t < 0 || t >= model_->config().vocabSize) {
+      return invalidArgument("token id " + std::to_string(t) + " out of range [0, " + std::to_string(model_->config().vocabSize) + ")");
+    }
+    return Status::ok();
+  }
+  Status checkSlot(int32_t s) const {
+    if (s < 0 || s >= pool_.numSlots()) return invalidArgument("slot " + std::to_string(s) + " out of range");
+    return Status::ok();
+  }
+  Status checkItems(std::span<const PrefillItem> items) const {
+    if (items.empty()) return invalidArgument("prefill needs at least one item");
+    for (const auto& it : items) {
+      if (it.tokens.empty()) return invalidArgument("prefill item has no tokens");
+      MAMBA_RETURN_IF_ERROR(checkSlot(it.slot));
+      for (int32_t t : it.tokens) MAMBA_RETURN_IF_ERROR(checkToken(t));
+    }
+    return Status::ok();
+  }
+  void copyLogits(const torch::Tensor& logits, std::vector<float>* out) const {
+    if (!out) return;
+    torch::Tensor v = logits.narrow(1, 0, info_.vocabSize).to(torch::kCPU, torch::kFloat32).contiguous();
+    out->assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  }
+  template <typename Fn>
+  Status guarded(Fn&& fn) {
+    try {
+      return fn();
+    } catch (const c10::Error& e) {
+      return internalError(std::string("model execution failed: ") + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      return internalError(std::string("model execution failed: ") + e.what());
+    }
+  }
+
+  ModelInfo info_;
+  std::shared_ptr<const Mamba2Model> model_;
+  StatePool pool_;
+  int64_t maxChunk_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o) {
+  MAMBA_ASSIGN_OR_RETURN(torch::ScalarType dtype, parseDTypeName(o.dtype));
+  if (o.numSlots < 1) return invalidArgument("num_slots must be >= 1");
+  if (o.maxPrefillChunk < 1) return invalidArgument("max_prefill_chunk must be >= 1");
+  torch::Device device = torch::kCPU;
+  try {
+    device = torch::Device(o.device);
+  } catch (const c10::Error&) {
+    return invalidArgument("device must be 'cpu' or 'cuda[:N]', got '" + o.device + "'");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) return failedPrecondition("device " + o.device + " requested but CUDA is not available");
+  MAMBA_ASSIGN_OR_RETURN(LoadedCheckpoint ckpt, loadCheckpoint(o.modelDir, LoadOptions{dtype, device}));
+  ModelInfo info;
+  info.name = o.name.empty() ? std::filesystem::path(o.modelDir).filename().string() : o.name;
+  info.variant = o.variant;
+  info.path = o.modelDir;
+  info.dtype = dtypeShortName(dtype);
+  info.device = device.str();
+  info.nLayer = ckpt.config.nLayer;
+  info.dModel = ckpt.config.dModel;
+  info.stateSizes = ckpt.config.stateSizes;
+  info.vocabSize = ckpt.config.rawVocabSize;
+  info.parameterCount = ckpt.config.parameterCount();
+  info.numSlots = o.numSlots;
+  if (ckpt.config.eosTokenId) info.eosTokenIds.push_back(static_cast<int32_t>(*ckpt.config.eosTokenId));
+  auto model = std::make_shared<const Mamba2Model>(std::move(ckpt.config), std::move(ckpt.weights));
+  try {
+    return std::unique_ptr<ModelBackend>(new TorchBackend(std::move(info), std::move(model), o.numSlots, o.maxPrefillChunk));
+  } catch (const c10::Error& e) {
+    return resourceExhausted(std::string("cannot allocate the state pool: ") + e.what_without_backtrace());
+  }
+}
+
+}  // namespace mamba

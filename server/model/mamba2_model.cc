@@ -1,0 +1,166 @@
+#include "server/model/mamba2_model.h"
+
+#include <cmath>
+
+#include "server/model/ssd.h"
+#include "server/model/step_ops.h"
+
+namespace mamba {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::nn::functional::linear(x, w);
+}
+
+torch::Tensor slotIndex(std::span<const int32_t> slots, torch::Device device) {
+  std::vector<int64_t> v(slots.begin(), slots.end());
+  return torch::tensor(v, torch::TensorOptions().dtype(torch::kLong)).to(device);
+}
+
+}  // namespace
+
+Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
+    : config_(std::move(config)), weights_(std::move(weights)) {
+  for (const LayerWeights& l : weights_.layers) {
+    convWeightF32_.push_back(l.convWeight.to(torch::kFloat32).contiguous());
+    convBiasF32_.push_back(l.convBias.defined() ? l.convBias.to(torch::kFloat32).contiguous() : torch::Tensor());
+  }
+}
+
+torch::Tensor Mamba2Model::clampDt(torch::Tensor dt) const {
+  // time_step_limit, applied in prefill and decode alike so that both compute one function.
+  if (config_.dtMin > 0.0 || std::isfinite(config_.dtMax)) {
+    dt = dt.clamp(config_.dtMin, std::isfinite(config_.dtMax) ? config_.dtMax : std::numeric_limits<double>::max());
+  }
+  return dt;
+}
+
+torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode) const {
+  torch::NoGradGuard noGrad;
+  const int64_t B = static_cast<int64_t>(seqs.size());
+  int64_t Lmax = 0;
+  std::vector<int64_t> lens;
+  for (const auto& s : seqs) {
+    lens.push_back(static_cast<int64_t>(s.tokens.size()));
+    Lmax = std::max(Lmax, lens.back());
+  }
+  std::vector<int64_t> ids(static_cast<size_t>(B * Lmax), 0);
+  for (int64_t b = 0; b < B; ++b) {
+    std::copy(seqs[b].tokens.begin(), seqs[b].tokens.end(), ids.begin() + b * Lmax);
+  }
+  const torch::Device dev = device();
+  torch::Tensor idT = torch::tensor(ids, torch::kLong).view({B, Lmax}).to(dev);
+  torch::Tensor lengths = torch::tensor(lens, torch::kLong).to(dev);
+
+  torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, L, Dm)
+  torch::Tensor residual;
+  const auto resType = config_.residualInFp32 ? torch::kFloat32 : dtype();
+  for (int64_t l = 0; l < config_.nLayer; ++l) {
+    residual = l == 0 ? h.to(resType) : residual + h.to(resType);
+    torch::Tensor u = rmsNorm(residual, weights_.layers[l].norm, config_.normEps, dtype());
+    h = mixerPrefill(l, u, seqs, lengths, pool);
+  }
+  residual = residual + h.to(resType);
+  if (mode == LogitsMode::kNone) return {};
+  if (mode == LogitsMode::kLast) {
+    torch::Tensor last = (lengths - 1).view({B, 1, 1}).expand({B, 1, residual.size(2)});
+    residual = residual.gather(1, last).squeeze(1);  // (B, Dm)
+  }
+  torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
+  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+}
+
+torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
+                                        const torch::Tensor& lengths, StatePool& pool) const {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+  const int64_t B = u.size(0), L = u.size(1);
+  const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
+  const int64_t N = w.stateSize, CD = config_.convDim(l), K = config_.convKernel;
+
+  torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, L, DIP)
+  torch::Tensor z = zxbcdt.narrow(2, 0, Di);
+  torch::Tensor xBC = zxbcdt.narrow(2, Di, CD);
+  torch::Tensor dtRaw = zxbcdt.narrow(2, Di + CD, H);
+
+  // Causal depthwise conv over [history (K-1 raw inputs) | this chunk]. History is the slot's
+  // conv window for a continued sequence, zeros (left padding) for a fresh one.
+  std::vector<int32_t> slots;
+  std::vector<float> cont;
+  for (const auto& s : seqs) {
+    slots.push_back(s.slot);
+    cont.push_back(s.continueFromState ? 1.f : 0.f);
+  }
+  torch::Tensor slotIdx = slotIndex(slots, u.device());
+  torch::Tensor contMask = torch::tensor(cont).to(u.device());
+  torch::Tensor& convPool = pool.conv(l);
+  torch::Tensor hist = convPool.index_select(0, slotIdx).narrow(2, 1, K - 1).transpose(1, 2);  // (B, K-1, CD)
+  hist = (hist.to(torch::kFloat32) * contMask.view({B, 1, 1})).to(u.scalar_type());
+  torch::Tensor xpad = torch::cat({hist, xBC}, 1);                            // (B, K-1+L, CD)
+  torch::Tensor conv = F::conv1d(xpad.transpose(1, 2), w.convWeight.unsqueeze(1),
+                                 F::Conv1dFuncOptions().bias(w.convBias).groups(CD));  // (B, CD, L)
+  torch::Tensor act = torch::silu(conv.transpose(1, 2).to(torch::kFloat32));    // (B, L, CD) fp32
+
+  // New conv window: the K raw inputs ending at each sequence's last real token.
+  torch::Tensor pos = lengths.view({B, 1}) - 1 + torch::arange(K, lengths.options()).view({1, K});  // (B, K)
+  torch::Tensor window = xpad.gather(1, pos.unsqueeze(-1).expand({B, K, CD})).transpose(1, 2);     // (B, CD, K)
+  convPool.index_copy_(0, slotIdx, window.to(convPool.dtype()));
+
+  torch::Tensor x = act.narrow(2, 0, Di).view({B, L, H, P});
+  torch::Tensor Bm = act.narrow(2, Di, G * N).view({B, L, G, N});
+  torch::Tensor Cm = act.narrow(2, Di + G * N, G * N).view({B, L, G, N});
+  torch::Tensor dt = clampDt(F::softplus(dtRaw.to(torch::kFloat32) + w.dtBias));  // (B, L, H)
+  torch::Tensor valid = torch::arange(L, lengths.options()).view({1, L}) < lengths.view({B, 1});
+  dt = dt * valid.unsqueeze(-1).to(torch::kFloat32);  // padded steps: no decay, no input
+
+  torch::Tensor& ssmPool = pool.ssm(l);
+  torch::Tensor init = ssmPool.index_select(0, slotIdx).to(torch::kFloat32) * contMask.view({B, 1, 1, 1});
+  SsdResult r = ssdChunkScan(x, dt, w.A, Bm, Cm, w.D, config_.chunkSize, init);
+  ssmPool.index_copy_(0, slotIdx, r.finalState.to(ssmPool.dtype()));
+
+  torch::Tensor y = gatedRmsNorm(r.y.view({B, L, Di}), z, w.gatedNorm, G, config_.normEps, dtype());
+  return linear(y, w.outProj, w.outProjBias);
+}
+
+torch::Tensor Mamba2Model::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const {
+  torch::NoGradGuard noGrad;
+  const int64_t B = static_cast<int64_t>(tokens.size());
+  std::vector<int64_t> ids(tokens.begin(), tokens.end());
+  torch::Tensor idT = torch::tensor(ids, torch::kLong).to(device());
+  torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, Dm)
+  torch::Tensor residual;
+  const auto resType = config_.residualInFp32 ? torch::kFloat32 : dtype();
+  for (int64_t l = 0; l < config_.nLayer; ++l) {
+    residual = l == 0 ? h.to(resType) : residual + h.to(resType);
+    torch::Tensor u = rmsNorm(residual, weights_.layers[l].norm, config_.normEps, dtype());
+    h = mixerStep(l, u, slots, pool);
+  }
+  residual = residual + h.to(resType);
+  torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
+  (void)B;
+  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+}
+
+torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::span<const int32_t> slots,
+                                     StatePool& pool) const {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+  const int64_t B = u.size(0);
+  const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
+  const int64_t N = w.stateSize, CD = config_.convDim(l);
+  torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, DIP)
+  torch::Tensor z = zxbcdt.narrow(1, 0, Di);
+  torch::Tensor xBC = zxbcdt.narrow(1, Di, CD);
+  torch::Tensor dtRaw = zxbcdt.narrow(1, Di + CD, H);
+  torch::Tensor act = convStepInPlace(pool.conv(l), slots, xBC.to(torch::kFloat32),
+                                      convWeightF32_[static_cast<size_t>(l)], convBiasF32_[static_cast<size_t>(l)]);
+  torch::Tensor x = act.narrow(1, 0, Di).reshape({B, H, P});
+  torch::Tensor Bm = act.narrow(1, Di, G * N).reshape({B, G, N});
+  torch::Tensor Cm = act.narrow(1, Di + G * N, G * N).reshape({B, G, N});
+  torch::Tensor dt = clampDt(F::softplus(dtRaw.to(torch::kFloat32) + w.dtBias));  // (B, H)
+  torch::Tensor y = ssmStepInPlace(pool.ssm(l), slots, x, dt, w.A, Bm, Cm, w.D);   // (B, H, P)
+  torch::Tensor out = gatedRmsNorm(y.view({B, Di}), z, w.gatedNorm, G, config_.normEps, dtype());
+  return linear(out, w.outProj, w.outProjBias);
+}
+
+}  // namespace mamba

@@ -1,0 +1,60 @@
+// The Mamba-2 language model forward: chunked prefill and the batched decode step.
+//
+// Immutable after construction and safe to share across threads; all mutable per-sequence
+// state lives in a StatePool passed to each call. Two calls may run concurrently only on
+// disjoint slots of a pool (in practice one scheduler thread drives a pool).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "server/model/model_config.h"
+#include "server/model/model_weights.h"
+#include "server/model/state_pool.h"
+
+namespace mamba {
+
+enum class LogitsMode {
+  kNone,  // no logits (an intermediate chunk of a chunked prefill)
+  kLast,  // (B, Vp): the last position of each sequence (generation)
+  kAll,   // (B, Lmax, Vp): every position (scoring); rows past a sequence's length are unspecified
+};
+
+struct PrefillSequence {
+  std::span<const int32_t> tokens;  // at least one token; ids < vocabSize
+  int32_t slot = 0;
+  bool continueFromState = false;   // start from the slot's state (a later prefill chunk) instead of zero
+};
+
+class Mamba2Model {
+ public:
+  Mamba2Model(ModelConfig config, ModelWeights weights);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  torch::Device device() const { return weights_.device; }
+  torch::ScalarType dtype() const { return weights_.dtype; }
+
+  // Runs every sequence through all layers (right-padded into one batch), leaves each final
+  // conv/SSM state in its slot, and returns fp32 logits per `mode`. Padding never changes a
+  // sequence's result.
+  torch::Tensor prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode) const;
+
+  // One token for each of B sequences: tokens[b] continues the sequence in slots[b].
+  // Returns fp32 logits (B, Vp).
+  torch::Tensor decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const;
+
+ private:
+  torch::Tensor mixerPrefill(int64_t layer, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
+                             const torch::Tensor& lengths, StatePool& pool) const;
+  torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
+  torch::Tensor clampDt(torch::Tensor dt) const;
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::vector<torch::Tensor> convWeightF32_, convBiasF32_;  // per layer, for the fp32 step ops
+};
+
+}  // namespace mamba

@@ -1,0 +1,43 @@
+#include "server/model/state_pool.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mamba {
+
+StatePool::StatePool(const ModelConfig& c, int64_t numSlots, torch::Device device, torch::ScalarType stateDtype)
+    : numSlots_(numSlots), device_(device) {
+  if (numSlots <= 0) throw StatusError(invalidArgument("state pool needs at least one slot"));
+  auto opt = torch::TensorOptions().device(device).dtype(stateDtype);
+  for (int64_t l = 0; l < c.nLayer; ++l) {
+    conv_.push_back(torch::zeros({numSlots, c.convDim(l), c.convKernel}, opt));
+    ssm_.push_back(torch::zeros({numSlots, c.nHeads, c.headDim, c.stateSize(l)}, opt));
+  }
+  bytesPerSequence_ = c.stateBytesPerSequence(c10::elementSize(stateDtype), c10::elementSize(stateDtype));
+  inUse_.assign(static_cast<size_t>(numSlots), false);
+  for (int64_t s = numSlots - 1; s >= 0; --s) free_.push_back(static_cast<int32_t>(s));
+}
+
+std::optional<int32_t> StatePool::acquire() {
+  if (free_.empty()) return std::nullopt;
+  int32_t s = free_.back();
+  free_.pop_back();
+  inUse_[static_cast<size_t>(s)] = true;
+  reset(s);
+  return s;
+}
+
+void StatePool::release(int32_t slot) {
+  if (slot < 0 || slot >= numSlots_ || !inUse_[static_cast<size_t>(slot)]) {
+    throw StatusError(internalError("release of a slot not in use: " + std::to_string(slot)));
+  }
+  inUse_[static_cast<size_t>(slot)] = false;
+  free_.push_back(slot);
+}
+
+void StatePool::reset(int32_t slot) {
+  for (auto& t : conv_) t[slot].zero_();
+  for (auto& t : ssm_) t[slot].zero_();
+}
+
+}  // namespace mamba
