@@ -4,6 +4,9 @@
 
 #include "server/model/ssd.h"
 #include "server/model/step_ops.h"
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+#include "kernels/torch/cuda_ops.h"
+#endif
 
 namespace mamba {
 namespace {
@@ -37,7 +40,8 @@ torch::Tensor Mamba2Model::clampDt(torch::Tensor dt) const {
   return dt;
 }
 
-torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode) const {
+torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode,
+                                   MixerObserver* observer) const {
   torch::NoGradGuard noGrad;
   const int64_t B = static_cast<int64_t>(seqs.size());
   int64_t Lmax = 0;
@@ -60,7 +64,7 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     residual = l == 0 ? h.to(resType) : residual + h.to(resType);
     torch::Tensor u = rmsNorm(residual, weights_.layers[l].norm, config_.normEps, dtype());
-    h = mixerPrefill(l, u, seqs, lengths, pool);
+    h = mixerPrefill(l, u, seqs, lengths, pool, observer);
   }
   residual = residual + h.to(resType);
   if (mode == LogitsMode::kNone) return {};
@@ -73,7 +77,7 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
 }
 
 torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
-                                        const torch::Tensor& lengths, StatePool& pool) const {
+                                        const torch::Tensor& lengths, StatePool& pool, MixerObserver* observer) const {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
   const int64_t B = u.size(0), L = u.size(1);
   const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
@@ -116,6 +120,7 @@ torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const
 
   torch::Tensor& ssmPool = pool.ssm(l);
   torch::Tensor init = ssmPool.index_select(0, slotIdx).to(torch::kFloat32) * contMask.view({B, 1, 1, 1});
+  if (observer) observer->onMixer({l, x, dt, w.A, Bm, Cm, init, lengths});
   SsdResult r = ssdChunkScan(x, dt, w.A, Bm, Cm, w.D, config_.chunkSize, init);
   ssmPool.index_copy_(0, slotIdx, r.finalState.to(ssmPool.dtype()));
 
@@ -124,23 +129,57 @@ torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const
 }
 
 torch::Tensor Mamba2Model::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const {
-  torch::NoGradGuard noGrad;
-  const int64_t B = static_cast<int64_t>(tokens.size());
   std::vector<int64_t> ids(tokens.begin(), tokens.end());
   torch::Tensor idT = torch::tensor(ids, torch::kLong).to(device());
-  torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, Dm)
+  torch::Tensor slotT = torch::tensor(std::vector<int32_t>(slots.begin(), slots.end()), torch::kInt).to(device());
+  return decodeTensors(idT, slotT, pool);
+}
+
+torch::Tensor Mamba2Model::decodeTensors(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const {
+  torch::NoGradGuard noGrad;
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+  if (device().is_cuda() && config_.residualInFp32) return decodeCuda(tokens, slots, pool);
+#endif
+  torch::Tensor slotsCpu = slots.to(torch::kCPU).contiguous();
+  std::span<const int32_t> slotSpan(slotsCpu.data_ptr<int32_t>(), static_cast<size_t>(slotsCpu.numel()));
+  torch::Tensor h = F::embedding(tokens, weights_.embedding);  // (B, Dm)
   torch::Tensor residual;
   const auto resType = config_.residualInFp32 ? torch::kFloat32 : dtype();
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     residual = l == 0 ? h.to(resType) : residual + h.to(resType);
     torch::Tensor u = rmsNorm(residual, weights_.layers[l].norm, config_.normEps, dtype());
-    h = mixerStep(l, u, slots, pool);
+    h = mixerStep(l, u, slotSpan, pool);
   }
   residual = residual + h.to(resType);
   torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
-  (void)B;
   return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
 }
+
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const {
+  const int64_t B = tokens.size(0);
+  const int64_t Di = config_.dInner, G = config_.nGroups;
+  torch::Tensor h = F::embedding(tokens, weights_.embedding);  // (B, Dm)
+  torch::Tensor residual = torch::empty({B, config_.dModel}, h.options().dtype(torch::kFloat32));
+  for (int64_t l = 0; l < config_.nLayer; ++l) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    const int64_t CD = config_.convDim(l);
+    torch::Tensor u = cuda::addRmsNorm(residual, h, /*assign=*/l == 0, w.norm, config_.normEps);
+    torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, DIP)
+    torch::Tensor xbc = cuda::convStep(pool.conv(l), slots, zxbcdt, Di, convWeightF32_[static_cast<size_t>(l)],
+                                       convBiasF32_[static_cast<size_t>(l)]);
+    torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
+                                    config_.dtMin, config_.dtMax);
+    h = linear(cuda::gatedRmsNorm(y, zxbcdt, w.gatedNorm, G, config_.normEps), w.outProj, w.outProjBias);
+  }
+  torch::Tensor out = cuda::addRmsNorm(residual, h, /*assign=*/false, weights_.normF, config_.normEps);
+  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+}
+#else
+torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor&, const torch::Tensor&, StatePool&) const {
+  throw StatusError(unimplemented("built without CUDA kernels"));
+}
+#endif
 
 torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::span<const int32_t> slots,
                                      StatePool& pool) const {

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "server/model/mixer_trace.h"
 #include "server/model/model_config.h"
 #include "server/model/model_weights.h"
 #include "server/model/state_pool.h"
@@ -39,17 +40,26 @@ class Mamba2Model {
 
   // Runs every sequence through all layers (right-padded into one batch), leaves each final
   // conv/SSM state in its slot, and returns fp32 logits per `mode`. Padding never changes a
-  // sequence's result.
-  torch::Tensor prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode) const;
+  // sequence's result. `observer` (optional, e.g. pruning calibration) sees every layer's SSM
+  // inputs (mixer_trace.h); it does not change the result.
+  torch::Tensor prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode,
+                        MixerObserver* observer = nullptr) const;
 
   // One token for each of B sequences: tokens[b] continues the sequence in slots[b].
   // Returns fp32 logits (B, Vp).
   torch::Tensor decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const;
 
+  // The same step on tensors already on the model's device: tokens (B) int64, slots (B)
+  // int32. On CUDA it runs the fused kernels, launches only on the current stream and never
+  // synchronises with the host, so it can be captured into a CUDA graph; a slot of -1 marks a
+  // padding row (no state is touched, its logits are meaningless).
+  torch::Tensor decodeTensors(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
+
  private:
   torch::Tensor mixerPrefill(int64_t layer, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
-                             const torch::Tensor& lengths, StatePool& pool) const;
+                             const torch::Tensor& lengths, StatePool& pool, MixerObserver* observer) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
+  torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;
 
   ModelConfig config_;

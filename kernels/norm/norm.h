@@ -1,0 +1,38 @@
+// Normalisation kernels of the Mamba-2 block (spec §4.1, §4.2 step 6), fp32 math.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common/kernel_types.h"
+
+namespace mamba::kernels {
+
+// Fused residual add + RMSNorm: residual = assign ? delta : residual + delta (fp32, in place),
+// out = residual / sqrt(mean(residual^2) + eps) * weight, rounded once to `elem`.
+struct AddRmsNormParams {
+  int rows = 0, width = 0;
+  float* residual = nullptr;      // (rows, width) fp32
+  const void* delta = nullptr;    // (rows, width) of elem, or nullptr (no add)
+  bool assign = false;            // residual = delta (the first layer)
+  const void* weight = nullptr;   // (width) of elem
+  void* out = nullptr;            // (rows, width) of elem
+  float eps = 1e-5f;
+  ElemType elem = ElemType::kF32;
+};
+void launchAddRmsNorm(const AddRmsNormParams& p, Stream stream);
+
+// Gated RMSNorm: v = y * silu(z); each group of width/groups channels is divided by its RMS;
+// out = v * weight, rounded to `elem`.
+struct GatedRmsNormParams {
+  int rows = 0, width = 0, groups = 1;
+  const float* y = nullptr;       // (rows, width) fp32
+  const void* z = nullptr;        // (rows, zStride) of elem; channel c at column c
+  int64_t zStride = 0;
+  const void* weight = nullptr;   // (width) of elem
+  void* out = nullptr;            // (rows, width) of elem
+  float eps = 1e-5f;
+  ElemType elem = ElemType::kF32;
+};
+void launchGatedRmsNorm(const GatedRmsNormParams& p, Stream stream);
+
+}  // namespace mamba::kernels

@@ -1,0 +1,171 @@
+#include "kernels/torch/cuda_ops.h"
+
+#include <ATen/cuda/CUDAContext.h>
+
+#include "kernels/conv_step/conv_step.h"
+#include "kernels/norm/norm.h"
+#include "kernels/ssm_step/ssm_step.h"
+
+namespace mamba::cuda {
+namespace {
+
+using kernels::ElemType;
+
+ElemType elemOf(const torch::Tensor& t) {
+  switch (t.scalar_type()) {
+    case torch::kFloat32: return ElemType::kF32;
+    case torch::kFloat16: return ElemType::kF16;
+    case torch::kBFloat16: return ElemType::kBF16;
+    default: TORCH_CHECK(false, "unsupported dtype ", t.scalar_type());
+  }
+}
+
+void checkCuda(const torch::Tensor& t, const char* name) {
+  TORCH_CHECK(t.defined() && t.is_cuda(), name, " must be a CUDA tensor");
+  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+void checkF32(const torch::Tensor& t, const char* name) {
+  checkCuda(t, name);
+  TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32, got ", t.scalar_type());
+}
+void checkSlots(const torch::Tensor& slots, int64_t B) {
+  checkCuda(slots, "slots");
+  TORCH_CHECK(slots.scalar_type() == torch::kInt32 && slots.dim() == 1 && slots.size(0) == B, "slots must be int32 (B)");
+}
+kernels::Stream stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
+template <typename Fn>
+void launch(Fn&& fn) {
+  try {
+    fn();
+  } catch (const kernels::CudaError& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
+
+}  // namespace
+
+torch::Tensor convStep(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& zxbcdt,
+                       int64_t xbcOffset, const torch::Tensor& weight, const torch::Tensor& bias) {
+  checkF32(convState, "convState");
+  checkCuda(zxbcdt, "zxbcdt");
+  checkF32(weight, "conv weight");
+  TORCH_CHECK(convState.dim() == 3 && zxbcdt.dim() == 2, "convState (S, CD, K) and zxbcdt (B, DIP) expected");
+  const int64_t B = zxbcdt.size(0), CD = convState.size(1), K = convState.size(2);
+  checkSlots(slots, B);
+  TORCH_CHECK(weight.sizes() == torch::IntArrayRef({CD, K}), "conv weight must be (CD, K)");
+  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= zxbcdt.size(1), "xBC columns out of range");
+  if (bias.defined()) {
+    checkF32(bias, "conv bias");
+    TORCH_CHECK(bias.numel() == CD, "conv bias must be (CD)");
+  }
+  TORCH_CHECK(convState.device() == zxbcdt.device() && weight.device() == zxbcdt.device(), "tensors on different devices");
+  torch::Tensor out = torch::empty({B, CD}, zxbcdt.options().dtype(torch::kFloat32));
+  kernels::ConvStepParams p;
+  p.batch = static_cast<int>(B);
+  p.channels = static_cast<int>(CD);
+  p.kernelSize = static_cast<int>(K);
+  p.state = convState.data_ptr<float>();
+  p.slots = slots.data_ptr<int32_t>();
+  p.input = static_cast<const char*>(zxbcdt.data_ptr()) + xbcOffset * zxbcdt.element_size();
+  p.inputStride = zxbcdt.size(1);
+  p.inputElem = elemOf(zxbcdt);
+  p.weight = weight.data_ptr<float>();
+  p.bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  p.out = out.data_ptr<float>();
+  launch([&] { kernels::launchConvStep(p, stream()); });
+  return out;
+}
+
+torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& xbc,
+                      const torch::Tensor& zxbcdt, int64_t dtOffset, const torch::Tensor& dtBias,
+                      const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, double dtMin, double dtMax) {
+  checkF32(ssmState, "ssmState");
+  checkF32(xbc, "xbc");
+  checkCuda(zxbcdt, "zxbcdt");
+  for (auto* t : {&dtBias, &A, &D}) checkF32(*t, "dt_bias/A/D");
+  TORCH_CHECK(ssmState.dim() == 4, "ssmState must be (S, H, P, N)");
+  const int64_t B = xbc.size(0), H = ssmState.size(1), P = ssmState.size(2), N = ssmState.size(3);
+  checkSlots(slots, B);
+  TORCH_CHECK(nGroups >= 1 && H % nGroups == 0, "n_groups must divide H");
+  TORCH_CHECK(xbc.size(1) == H * P + 2 * nGroups * N, "xbc must be (B, Di + 2GN)");
+  TORCH_CHECK(zxbcdt.size(0) == B && dtOffset >= 0 && dtOffset + H <= zxbcdt.size(1), "dt columns out of range");
+  TORCH_CHECK(dtBias.numel() == H && A.numel() == H && D.numel() == H, "dt_bias, A and D must be (H)");
+  TORCH_CHECK(N >= 1 && N <= 1024, "state size must be in 1..1024");
+  torch::Tensor y = torch::empty({B, H * P}, xbc.options());
+  kernels::SsmStepParams p;
+  p.batch = static_cast<int>(B);
+  p.nHeads = static_cast<int>(H);
+  p.headDim = static_cast<int>(P);
+  p.nGroups = static_cast<int>(nGroups);
+  p.stateSize = static_cast<int>(N);
+  p.dInner = static_cast<int>(H * P);
+  p.state = ssmState.data_ptr<float>();
+  p.slots = slots.data_ptr<int32_t>();
+  p.xbc = xbc.data_ptr<float>();
+  p.xbcStride = xbc.size(1);
+  p.dtRaw = static_cast<const char*>(zxbcdt.data_ptr()) + dtOffset * zxbcdt.element_size();
+  p.dtStride = zxbcdt.size(1);
+  p.dtElem = elemOf(zxbcdt);
+  p.dtBias = dtBias.data_ptr<float>();
+  p.A = A.data_ptr<float>();
+  p.D = D.data_ptr<float>();
+  p.dtMin = static_cast<float>(dtMin);
+  p.dtMax = static_cast<float>(std::min(dtMax, 3.4e38));
+  p.y = y.data_ptr<float>();
+  launch([&] { kernels::launchSsmStep(p, stream()); });
+  return y;
+}
+
+torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& weight,
+                           int64_t groups, double eps) {
+  checkF32(y, "y");
+  checkCuda(zxbcdt, "zxbcdt");
+  checkCuda(weight, "gated norm weight");
+  const int64_t B = y.size(0), Di = y.size(1);
+  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
+  TORCH_CHECK(weight.numel() == Di && weight.scalar_type() == zxbcdt.scalar_type(), "weight must be (Di) of z's dtype");
+  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
+  torch::Tensor out = torch::empty({B, Di}, zxbcdt.options());
+  kernels::GatedRmsNormParams p;
+  p.rows = static_cast<int>(B);
+  p.width = static_cast<int>(Di);
+  p.groups = static_cast<int>(groups);
+  p.y = y.data_ptr<float>();
+  p.z = zxbcdt.data_ptr();
+  p.zStride = zxbcdt.size(1);
+  p.weight = weight.data_ptr();
+  p.out = out.data_ptr();
+  p.eps = static_cast<float>(eps);
+  p.elem = elemOf(zxbcdt);
+  launch([&] { kernels::launchGatedRmsNorm(p, stream()); });
+  return out;
+}
+
+torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
+                         const torch::Tensor& weight, double eps) {
+  checkF32(residual, "residual");
+  checkCuda(weight, "norm weight");
+  const int64_t R = residual.size(0), W = residual.size(1);
+  TORCH_CHECK(weight.numel() == W, "norm weight must be (W)");
+  if (delta.defined()) {
+    checkCuda(delta, "delta");
+    TORCH_CHECK(delta.sizes() == residual.sizes() && delta.scalar_type() == weight.scalar_type(), "delta must be (R, W) of weight's dtype");
+  }
+  TORCH_CHECK(!assign || delta.defined(), "assign needs a delta");
+  torch::Tensor out = torch::empty({R, W}, weight.options());
+  kernels::AddRmsNormParams p;
+  p.rows = static_cast<int>(R);
+  p.width = static_cast<int>(W);
+  p.residual = residual.data_ptr<float>();
+  p.delta = delta.defined() ? delta.data_ptr() : nullptr;
+  p.assign = assign;
+  p.weight = weight.data_ptr();
+  p.out = out.data_ptr();
+  p.eps = static_cast<float>(eps);
+  p.elem = elemOf(weight);
+  launch([&] { kernels::launchAddRmsNorm(p, stream()); });
+  return out;
+}
+
+}  // namespace mamba::cuda

@@ -1,0 +1,302 @@
+// Engine: the hosted (model, variant) table, request validation, and one Scheduler each.
+#include "server/engine/engine.h"
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+
+#include "server/engine/generation_sequence.h"
+#include "server/engine/scheduler.h"
+#include "server/engine/score_job.h"
+#include "server/metrics/serving_metrics.h"
+#include "server/tokenizer/tokenizer.h"
+
+namespace mamba {
+namespace {
+
+struct Hosted {
+  std::string name, variant;
+  std::unique_ptr<const Tokenizer> tokenizer;  // null: token-id prompts only
+  const metrics::ModelMetrics* metrics = nullptr;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+class Handle final : public RequestHandle {
+ public:
+  explicit Handle(std::shared_ptr<GenerateJob> job) : job_(std::move(job)) {}
+  void cancel() override { job_->cancelled.store(true, std::memory_order_relaxed); }
+
+ private:
+  std::shared_ptr<GenerateJob> job_;
+};
+
+Status validateSchedulerOptions(const SchedulerOptions& o) {
+  auto atLeastOne = [](int64_t v, const char* field) {
+    return v >= 1 ? Status::ok()
+                  : invalidArgument(std::string("scheduler.") + field + " must be >= 1, got " + std::to_string(v));
+  };
+  MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxQueued, "max_queued"));
+  MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxBatch, "max_batch"));
+  MAMBA_RETURN_IF_ERROR(atLeastOne(o.prefillChunkTokens, "prefill_chunk_tokens"));
+  MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxPrefillTokensPerStep, "max_prefill_tokens_per_step"));
+  MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxNewTokensLimit, "max_new_tokens_limit"));
+  return atLeastOne(o.maxPromptTokens, "max_prompt_tokens");
+}
+
+// An explicit tokenizer path must load; the default <modelDir>/tokenizer.json is optional.
+StatusOr<std::unique_ptr<const Tokenizer>> loadTokenizer(const ModelSpec& spec) {
+  std::string path = spec.tokenizerPath;
+  if (path.empty()) {
+    path = (std::filesystem::path(spec.backend.modelDir) / "tokenizer.json").string();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return std::unique_ptr<const Tokenizer>();
+  }
+  MAMBA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::fromFile(path));
+  return std::unique_ptr<const Tokenizer>(std::move(tok));
+}
+
+// INVALID_ARGUMENT naming `field` for the first id outside [0, vocab).
+Status checkIds(std::span<const int32_t> ids, const std::string& field, int64_t vocab) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      return invalidArgument(field + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                             " is out of range [0, " + std::to_string(vocab) + ")");
+    }
+  }
+  return Status::ok();
+}
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(std::vector<std::unique_ptr<Hosted>> hosted, std::string defaultModel)
+      : hosted_(std::move(hosted)), defaultModel_(std::move(defaultModel)) {
+    for (auto& h : hosted_) byName_[h->name].push_back(h.get());
+  }
+  ~EngineImpl() override { shutdown(); }
+
+  StatusOr<std::shared_ptr<RequestHandle>> submit(GenerateRequest request,
+                                                  std::shared_ptr<GenerateObserver> observer) override {
+    if (!observer) return invalidArgument("observer must not be null");
+    auto hosted = resolve(request.model, request.variant);
+    if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);
+    if (!hosted.isOk()) return hosted.status();
+    Hosted& h = **hosted;
+    auto job = std::make_shared<GenerateJob>();
+    if (Status s = buildJob(h, std::move(request), *job); !s.isOk()) return reject(hosted, s);
+    job->observer = std::move(observer);
+    job->submitted = SteadyClock::now();
+    if (Status s = h.scheduler->enqueue(job); !s.isOk()) return reject(hosted, s);
+    return std::shared_ptr<RequestHandle>(std::make_shared<Handle>(std::move(job)));
+  }
+
+  StatusOr<ScoreResult> score(const ScoreRequest& request) override {
+    auto hosted = resolve(request.model, request.variant);
+    if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);
+    if (!hosted.isOk()) return hosted.status();
+    Hosted& h = **hosted;
+    auto items = buildScoreItems(h, request);
+    if (!items.isOk()) return reject(hosted, items.status());
+    auto job = std::make_shared<ScoreJob>(std::move(items).value(), request.deadline);
+    if (Status s = h.scheduler->enqueueScore(job); !s.isOk()) return reject(hosted, s);
+    MAMBA_ASSIGN_OR_RETURN(std::vector<ContinuationScore> scores, job->wait());
+    ScoreResult r;
+    r.scores = std::move(scores);
+    r.model = h.name;
+    r.variant = h.variant;
+    return r;
+  }
+
+  std::vector<ModelInfo> listModels() const override {
+    std::vector<ModelInfo> out;
+    for (const auto& h : hosted_) out.push_back(h->scheduler->info());
+    return out;
+  }
+
+  StatusOr<std::vector<int32_t>> tokenize(const std::string& model, const std::string& text) const override {
+    MAMBA_ASSIGN_OR_RETURN(Hosted * h, resolve(model, ""));
+    if (!h->tokenizer) return failedPrecondition("model " + h->name + " has no tokenizer");
+    return h->tokenizer->encode(text);
+  }
+
+  void beginDrain() override { draining_.store(true); }
+  bool draining() const override { return draining_.load(); }
+
+  bool waitIdle(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      for (const auto& h : hosted_) {
+        if (!h->scheduler->waitIdle(deadline)) return false;
+      }
+      // Idle one after another; make sure no request arrived meanwhile.
+      bool all = true;
+      for (const auto& h : hosted_) all = all && h->scheduler->inFlight() == 0;
+      if (all) return true;
+    }
+  }
+
+  void shutdown() override {
+    shutdown_.store(true);
+    for (const auto& h : hosted_) h->scheduler->shutdown();
+  }
+
+ private:
+  Status admissionOpen() const {
+    if (shutdown_.load()) return unavailable("the engine is shut down");
+    if (draining_.load()) return unavailable("the server is draining and accepts no new requests");
+    return Status::ok();
+  }
+
+  // Counts a request refused after its model resolved (mamba_requests_total), returns `s`.
+  Status reject(const StatusOr<Hosted*>& hosted, Status s) const {
+    if (hosted.isOk() && (*hosted)->metrics) (*hosted)->metrics->requestFinished(s.code());
+    return s;
+  }
+
+  StatusOr<Hosted*> resolve(const std::string& model, const std::string& variant) const {
+    const std::string& name = model.empty() ? defaultModel_ : model;
+    auto it = byName_.find(name);
+    if (it == byName_.end()) {
+      std::string names;
+      for (const auto& [n, _] : byName_) names += (names.empty() ? "" : ", ") + n;
+      return notFound("model '" + name + "' is not hosted (hosted: " + names + ")");
+    }
+    const std::vector<Hosted*>& variants = it->second;
+    const std::string want = variant.empty() ? "dense" : variant;
+    for (Hosted* h : variants) {
+      if (h->variant == want) return h;
+    }
+    if (variant.empty()) return variants.front();
+    std::string names;
+    for (Hosted* h : variants) names += (names.empty() ? "" : ", ") + h->variant;
+    return notFound("model '" + name + "' has no variant '" + variant + "' (variants: " + names + ")");
+  }
+
+  Status buildJob(const Hosted& h, GenerateRequest r, GenerateJob& job) const {
+    const SchedulerOptions& o = h.scheduler->options();
+    const ModelInfo& info = h.scheduler->info();
+    if (r.promptText && !r.promptTokens.empty()) {
+      return invalidArgument("prompt: give either the text or the token ids, not both");
+    }
+    if (r.promptText) {
+      if (r.promptText->empty()) return invalidArgument("prompt must not be empty");
+      if (!h.tokenizer) return invalidArgument("prompt: model " + h.name + " has no tokenizer; send token ids");
+      job.prompt = h.tokenizer->encode(*r.promptText);
+    } else {
+      job.prompt = std::move(r.promptTokens);
+    }
+    if (job.prompt.empty()) return invalidArgument("prompt must not be empty");
+    MAMBA_RETURN_IF_ERROR(checkIds(job.prompt, "prompt_tokens", info.vocabSize));
+    if (static_cast<int64_t>(job.prompt.size()) > o.maxPromptTokens) {
+      return invalidArgument("prompt has " + std::to_string(job.prompt.size()) +
+                             " tokens, more than the limit of " + std::to_string(o.maxPromptTokens));
+    }
+    MAMBA_RETURN_IF_ERROR(validateSamplingParams(r.sampling, h.scheduler->sampleVocab(), o.maxNewTokensLimit));
+    if (!r.sampling.stopStrings.empty() && !h.tokenizer) {
+      return invalidArgument("sampling.stop_strings: model " + h.name + " has no tokenizer to match them");
+    }
+    job.model = h.name;
+    job.variant = h.variant;
+    job.sampling = std::move(r.sampling);
+    job.deadline = r.deadline;
+    return Status::ok();
+  }
+
+  // lm-evaluation-harness: context and continuation are encoded separately and concatenated;
+  // an empty context is replaced by the EOS token, as the harness does.
+  StatusOr<std::vector<ScoreJob::Item>> buildScoreItems(const Hosted& h, const ScoreRequest& r) const {
+    const ModelInfo& info = h.scheduler->info();
+    auto encode = [&](const std::string& text, const std::string& field) -> StatusOr<std::vector<int32_t>> {
+      if (!h.tokenizer) return invalidArgument(field + ": model " + h.name + " has no tokenizer; send token ids");
+      return h.tokenizer->encode(text);
+    };
+    std::vector<int32_t> context = r.contextTokens;
+    if (context.empty() && !r.context.empty()) {
+      MAMBA_ASSIGN_OR_RETURN(context, encode(r.context, "context"));
+    }
+    MAMBA_RETURN_IF_ERROR(checkIds(context, "context_tokens", info.vocabSize));
+    if (context.empty()) {
+      if (info.eosTokenIds.empty()) {
+        return invalidArgument("context must not be empty (model " + h.name + " has no EOS token to stand in)");
+      }
+      context.push_back(info.eosTokenIds.front());
+    }
+    std::vector<ScoreJob::Item> items;
+    const bool text = !r.continuations.empty();
+    const size_t n = text ? r.continuations.size() : r.continuationTokens.size();
+    if (n == 0) return invalidArgument("continuations: at least one continuation is required");
+    for (size_t i = 0; i < n; ++i) {
+      const std::string field = (text ? "continuations[" : "continuation_tokens[") + std::to_string(i) + "]";
+      ScoreJob::Item item;
+      std::vector<int32_t> cont;
+      if (text) {
+        if (r.continuations[i].empty()) return invalidArgument(field + " must not be empty");
+        MAMBA_ASSIGN_OR_RETURN(cont, encode(r.continuations[i], field));
+        item.numBytes = static_cast<int64_t>(r.continuations[i].size());
+      } else {
+        cont = r.continuationTokens[i];
+        if (cont.empty()) return invalidArgument(field + " must not be empty");
+        MAMBA_RETURN_IF_ERROR(checkIds(cont, field, info.vocabSize));
+        item.numBytes = h.tokenizer ? static_cast<int64_t>(h.tokenizer->decode(cont).size()) : 0;
+      }
+      item.contextLen = context.size();
+      item.tokens = context;
+      item.tokens.insert(item.tokens.end(), cont.begin(), cont.end());
+      const int64_t maxTokens = h.scheduler->options().maxPromptTokens;
+      if (static_cast<int64_t>(item.tokens.size()) > maxTokens) {
+        return invalidArgument(field + ": context plus continuation has " + std::to_string(item.tokens.size()) +
+                               " tokens, more than the limit of " + std::to_string(maxTokens));
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+
+  std::vector<std::unique_ptr<Hosted>> hosted_;
+  std::map<std::string, std::vector<Hosted*>> byName_;
+  std::string defaultModel_;
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> shutdown_{false};
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options, metrics::ServingMetrics* metrics) {
+  if (options.models.empty()) return invalidArgument("models: at least one model is required");
+  MAMBA_RETURN_IF_ERROR(validateSchedulerOptions(options.scheduler));
+  std::vector<std::unique_ptr<Hosted>> hosted;
+  for (size_t i = 0; i < options.models.size(); ++i) {
+    const ModelSpec& spec = options.models[i];
+    const std::string where = "models[" + std::to_string(i) + "]";
+    BackendOptions bo = spec.backend;
+    if (!spec.name.empty()) bo.name = spec.name;
+    bo.variant = spec.variant;
+    auto backend = loadTorchBackend(bo);
+    if (!backend.isOk()) return backend.status().withContext(where);
+    auto h = std::make_unique<Hosted>();
+    h->name = (*backend)->info().name;
+    h->variant = (*backend)->info().variant;
+    for (const auto& other : hosted) {
+      if (other->name == h->name && other->variant == h->variant) {
+        return invalidArgument(where + ": model '" + h->name + "' variant '" + h->variant + "' is listed twice");
+      }
+    }
+    auto tok = loadTokenizer(spec);
+    if (!tok.isOk()) return tok.status().withContext(where);
+    h->tokenizer = std::move(tok).value();
+    if (metrics) {
+      auto mm = metrics->forModel(h->name, h->variant);
+      if (!mm.isOk()) return mm.status().withContext(where);
+      h->metrics = *mm;
+    }
+    h->scheduler = std::make_unique<Scheduler>(std::move(backend).value(), h->tokenizer.get(), options.scheduler,
+                                               h->metrics);
+    hosted.push_back(std::move(h));
+  }
+  std::string defaultModel = options.defaultModel.empty() ? hosted.front()->name : options.defaultModel;
+  bool found = false;
+  for (const auto& h : hosted) found = found || h->name == defaultModel;
+  if (!found) return invalidArgument("default_model: '" + defaultModel + "' is not among the models");
+  return std::unique_ptr<Engine>(new EngineImpl(std::move(hosted), std::move(defaultModel)));
+}
+
+}  // namespace mamba

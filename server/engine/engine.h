@@ -1,0 +1,160 @@
+// The serving engine: hosted models (name x variant), continuous batching, request lifecycle.
+//
+// Torch-free and gRPC-free. The RPC layer converts protobuf messages to these types and maps
+// Status codes to gRPC codes (the one mapping lives in server/rpc/).
+//
+// Threading: every public method is thread-safe. Each hosted model variant has one scheduler
+// thread that owns its ModelBackend and state slots; observers are called on that thread and
+// must not block (copy the event and hand it off).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server/common/status.h"
+#include "server/engine/model_backend.h"
+#include "server/engine/sampling/finish_reason.h"
+#include "server/engine/sampling/sampling_params.h"
+
+namespace mamba {
+
+namespace metrics {
+class ServingMetrics;  // server/metrics/serving_metrics.h
+}
+
+struct SchedulerOptions {
+  int64_t maxQueued = 256;               // waiting requests per model variant; beyond: RESOURCE_EXHAUSTED
+  int64_t maxBatch = 64;                 // sequences per decode step (<= state slots)
+  int64_t prefillChunkTokens = 512;      // chunked prefill: tokens per sequence per scheduler iteration
+  int64_t maxPrefillTokensPerStep = 2048;// prefill token budget per iteration (bounds the decode stall)
+  int32_t maxNewTokensLimit = 4096;
+  int64_t maxPromptTokens = 1 << 20;
+};
+
+struct ModelSpec {
+  std::string name;                      // public model name
+  std::string variant = "dense";         // "dense" | "masked" | "compacted"
+  BackendOptions backend;                // where and how to load it
+  std::string tokenizerPath;             // empty => <backend.modelDir>/tokenizer.json
+};
+
+struct EngineOptions {
+  std::vector<ModelSpec> models;
+  SchedulerOptions scheduler;
+  std::string defaultModel;              // used when a request names no model; first model if empty
+};
+
+struct GenerateRequest {
+  std::string model;                     // empty => default model
+  std::string variant;                   // empty => "dense" (or the model's only variant)
+  std::optional<std::string> promptText; // exactly one of promptText / promptTokens
+  std::vector<int32_t> promptTokens;
+  SamplingParams sampling;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+struct TokenEvent {
+  int32_t token = 0;
+  std::string textDelta;                 // complete UTF-8 characters only; may be empty
+  float logprob = 0.f;
+  std::vector<std::pair<int32_t, float>> topLogprobs;
+};
+
+struct RequestTiming {
+  double queueSeconds = 0;               // submit -> first scheduled
+  double prefillSeconds = 0;             // first scheduled -> first token (TTFT minus queue)
+  double ttftSeconds = 0;                // submit -> first token
+  double decodeSeconds = 0;              // first token -> last token
+  double meanTpotSeconds = 0;            // decodeSeconds / (generated - 1); 0 if < 2 tokens
+  double e2eSeconds = 0;
+  int64_t promptTokens = 0;
+  int64_t generatedTokens = 0;
+};
+
+struct GenerateResult {
+  Status status;                         // OK, or why the request failed/was cancelled
+  FinishReason finishReason = FinishReason::kLength;
+  std::vector<int32_t> tokens;
+  std::string text;
+  RequestTiming timing;
+  std::string model, variant;            // what actually served it
+};
+
+class GenerateObserver {
+ public:
+  virtual ~GenerateObserver() = default;
+  virtual void onToken(const TokenEvent& event) = 0;        // scheduler thread; non-blocking
+  virtual void onDone(const GenerateResult& result) = 0;    // exactly once, last call
+};
+
+// Cancels a submitted request: its slot is freed at the next scheduler step and onDone()
+// reports CANCELLED. Safe to call from any thread, any number of times, after completion too.
+class RequestHandle {
+ public:
+  virtual ~RequestHandle() = default;
+  virtual void cancel() = 0;
+};
+
+struct ScoreRequest {
+  std::string model, variant;
+  std::string context;                   // text; or contextTokens if non-empty
+  std::vector<int32_t> contextTokens;
+  std::vector<std::string> continuations;
+  std::vector<std::vector<int32_t>> continuationTokens;  // used when continuations is empty
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+struct ContinuationScore {
+  double logprob = 0;                    // sum of log p over the continuation's tokens
+  bool isGreedy = false;                 // every continuation token was the argmax
+  int64_t numTokens = 0;
+  int64_t numBytes = 0;                  // UTF-8 bytes of the continuation text
+};
+
+struct ScoreResult {
+  std::vector<ContinuationScore> scores;
+  std::string model, variant;
+};
+
+class Engine {
+ public:
+  // Loads every model and starts one scheduler thread per variant. `metrics` (optional,
+  // not owned) must outlive the engine; it receives the per-model series of issue 4.
+  static StatusOr<std::unique_ptr<Engine>> create(const EngineOptions& options,
+                                                  metrics::ServingMetrics* metrics = nullptr);
+  virtual ~Engine() = default;
+
+  // Validates and enqueues. Errors: INVALID_ARGUMENT (names the field), NOT_FOUND (model or
+  // variant), RESOURCE_EXHAUSTED (queue full), UNAVAILABLE (draining).
+  // On error the observer is never called; on OK its onDone() is called exactly once, also
+  // for DEADLINE_EXCEEDED (checked at every scheduler step, queued or running), CANCELLED
+  // and shutdown. The engine counts every request of a hosted model in
+  // mamba_requests_total{status}, refusals included (the RPC layer must not count again).
+  virtual StatusOr<std::shared_ptr<RequestHandle>> submit(GenerateRequest request,
+                                                          std::shared_ptr<GenerateObserver> observer) = 0;
+  // Blocking: scores continuations (lm-evaluation-harness semantics), through the scheduler.
+  // Each continuation is scored as tokenize(context) ++ tokenize(continuation) (encoded
+  // separately); an empty context is replaced by the model's EOS token, as the harness does.
+  // Same errors as submit(), plus DEADLINE_EXCEEDED.
+  virtual StatusOr<ScoreResult> score(const ScoreRequest& request) = 0;
+
+  virtual std::vector<ModelInfo> listModels() const = 0;
+  // Text <-> ids with the tokenizer of a hosted model.
+  virtual StatusOr<std::vector<int32_t>> tokenize(const std::string& model, const std::string& text) const = 0;
+
+  // Stops admitting (submit -> UNAVAILABLE); running and queued requests continue.
+  virtual void beginDrain() = 0;
+  virtual bool draining() const = 0;
+  // Blocks until no request is queued or running, or the timeout passes; true if idle.
+  virtual bool waitIdle(std::chrono::milliseconds timeout) = 0;
+  // Cancels everything still in flight and joins the scheduler threads. Idempotent.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace mamba

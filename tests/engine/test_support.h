@@ -1,0 +1,65 @@
+// Shared fixtures of the engine tests: a real model directory, a byte-level tokenizer, and an
+// observer that records what the engine reports.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/engine/engine.h"
+#include "server/engine/model_backend.h"
+#include "server/tokenizer/tokenizer.h"
+
+namespace mamba::test {
+
+// tokenizer.json text: the 256 byte tokens (id = byte value) in the GPT-2 byte-level
+// alphabet, no merges, ByteLevel pre-tokenizer without the regex split, ByteLevel decoder.
+std::string byteLevelTokenizerJson();
+
+// A model directory for the whole test process: models/mamba2-ref when the repository has it,
+// otherwise the random "tiny" preset (seed 1, vocab 512, EOS 0) with the tokenizer above,
+// written once into a temporary directory that is removed at exit (also when the environment
+// variable MAMBA_TEST_TINY_MODEL is set).
+const std::string& modelDir();
+
+// The model's tokenizer (modelDir()/tokenizer.json).
+const Tokenizer& tokenizer();
+
+// A freshly loaded backend on modelDir() (fp32, CPU).
+std::unique_ptr<ModelBackend> loadBackend(int64_t numSlots = 4);
+
+// EngineOptions serving modelDir() as model "m" (variant "dense") with `numSlots` slots.
+EngineOptions engineOptions(int64_t numSlots, SchedulerOptions scheduler = {});
+
+// Records every event of one request; wait*() block with a timeout (60 s default).
+class CollectingObserver : public GenerateObserver {
+ public:
+  void onToken(const TokenEvent& event) override;
+  void onDone(const GenerateResult& result) override;
+
+  // The final result; fails the test (and returns a default) on timeout.
+  GenerateResult waitDone(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Blocks until at least n tokens arrived (or done). Returns false on timeout.
+  bool waitTokens(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  std::vector<TokenEvent> events() const;
+  int doneCalls() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<TokenEvent> events_;
+  std::optional<GenerateResult> result_;
+  int doneCalls_ = 0;
+};
+
+// Greedy (temperature 0) parameters.
+SamplingParams greedy(int32_t maxNewTokens, bool ignoreEos = false);
+
+// Deterministic pseudo-random prompt of `n` ids in [0, vocab).
+std::vector<int32_t> promptIds(size_t n, uint32_t seed, int32_t vocab = 256);
+
+}  // namespace mamba::test

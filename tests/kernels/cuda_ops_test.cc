@@ -1,0 +1,124 @@
+// CUDA kernels against the LibTorch references (label gpu). Fresh random inputs, N in
+// {16, 20, 64, 128}, odd batch sizes, fp32/fp16/bf16 inputs; outputs poisoned with NaN before
+// each launch (a NaN block of the output's size is freed right before, so the caching
+// allocator hands the same memory to the kernel's output).
+#include "kernels/torch/cuda_ops.h"
+
+#include <gtest/gtest.h>
+
+#include "server/model/ssd.h"
+#include "server/model/step_ops.h"
+
+namespace mamba {
+namespace {
+
+const torch::Device kCuda(torch::kCUDA, 0);
+
+double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-5 : t == torch::kFloat16 ? 2e-3 : 1.6e-2; }
+
+double relErr(const torch::Tensor& a, const torch::Tensor& b) {
+  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
+  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
+  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
+}
+
+void poison(std::vector<int64_t> shape, torch::ScalarType t) {
+  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
+}
+
+class CudaOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  }
+};
+
+TEST_F(CudaOpsTest, ConvStepMatchesReference) {
+  for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+    for (int64_t N : {16, 20, 64, 128}) {
+      torch::manual_seed(N);
+      const int64_t Di = 96, CD = Di + 2 * N, K = 4, S = 9, B = 5, DIP = 2 * Di + 2 * N + 6;
+      torch::Tensor state = torch::randn({S, CD, K});
+      torch::Tensor zx = torch::randn({B, DIP}).to(dt);
+      torch::Tensor w = torch::randn({CD, K}), bias = torch::randn({CD});
+      std::vector<int32_t> slots = {7, 0, 3, 8, 2};
+      torch::Tensor refState = state.clone();
+      torch::Tensor ref = convStepGeneric(refState, slots, zx.narrow(1, Di, CD).to(torch::kFloat32), w, bias);
+      torch::Tensor gState = state.to(kCuda);
+      poison({B, CD}, torch::kFloat32);
+      torch::Tensor got = cuda::convStep(gState, torch::tensor(slots, torch::kInt).to(kCuda), zx.to(kCuda), Di,
+                                         w.to(kCuda), bias.to(kCuda));
+      EXPECT_LE(relErr(got, ref), 1e-5) << "N=" << N << " " << dt;
+      EXPECT_LE(relErr(gState, refState), 1e-6);
+    }
+  }
+}
+
+TEST_F(CudaOpsTest, SsmStepMatchesReferenceAndSkipsPadding) {
+  for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+    for (auto [N, G, B] : {std::tuple{16, 1, 1}, std::tuple{20, 2, 3}, std::tuple{64, 1, 7}, std::tuple{128, 4, 5}}) {
+      torch::manual_seed(N * 7 + B);
+      const int64_t H = 8, P = 16, Di = H * P, CD = Di + 2 * G * N, S = 11, DIP = 2 * Di + 2 * G * N + H;
+      torch::Tensor state = torch::randn({S, H, P, N});
+      torch::Tensor xbc = torch::randn({B, CD});
+      torch::Tensor zx = torch::randn({B, DIP}).to(dt);
+      torch::Tensor dtBias = torch::rand({H}) - 2, A = -torch::rand({H}) * 3, D = torch::randn({H});
+      std::vector<int32_t> slots;
+      for (int64_t i = 0; i < B; ++i) slots.push_back(static_cast<int32_t>((i * 5 + 1) % S));
+      torch::Tensor dtv = torch::nn::functional::softplus(zx.narrow(1, Di + CD, H).to(torch::kFloat32) + dtBias);
+      torch::Tensor refState = state.clone();
+      torch::Tensor ref = ssmStepGeneric(refState, slots, xbc.narrow(1, 0, Di).reshape({B, H, P}), dtv, A,
+                                         xbc.narrow(1, Di, G * N).reshape({B, G, N}),
+                                         xbc.narrow(1, Di + G * N, G * N).reshape({B, G, N}), D);
+      torch::Tensor gState = state.to(kCuda);
+      poison({B, Di}, torch::kFloat32);
+      torch::Tensor got = cuda::ssmStep(gState, torch::tensor(slots, torch::kInt).to(kCuda), xbc.to(kCuda), zx.to(kCuda),
+                                        Di + CD, dtBias.to(kCuda), A.to(kCuda), D.to(kCuda), G, 0.0, INFINITY);
+      EXPECT_LE(relErr(got, ref.reshape({B, Di})), 1e-5) << "N=" << N << " G=" << G << " " << dt;
+      EXPECT_LE(relErr(gState, refState), 1e-5);
+    }
+  }
+  // Padding rows (slot -1) leave every state untouched.
+  torch::Tensor state = torch::randn({2, 2, 4, 16}).to(kCuda), before = state.clone();
+  torch::Tensor out = cuda::ssmStep(state, torch::full({1}, -1, torch::kInt).to(kCuda), torch::randn({1, 8 + 32}).to(kCuda),
+                                    torch::randn({1, 60}).to(kCuda), 40, torch::zeros({2}).to(kCuda),
+                                    -torch::ones({2}).to(kCuda), torch::ones({2}).to(kCuda), 1, 0.0, INFINITY);
+  EXPECT_TRUE(torch::equal(state, before));
+  EXPECT_TRUE(torch::equal(out.cpu(), torch::zeros({1, 8})));
+}
+
+TEST_F(CudaOpsTest, NormsMatchReference) {
+  for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+    for (auto [R, W, G] : {std::tuple{1, 768, 1}, std::tuple{5, 1536, 2}, std::tuple{3, 100, 4}}) {
+      torch::manual_seed(R * W);
+      torch::Tensor y = torch::randn({R, W}), zx = torch::randn({R, W + 37}).to(dt), w = torch::rand({W}).to(dt);
+      torch::Tensor ref = gatedRmsNorm(y, zx.narrow(1, 0, W), w, G, 1e-5, dt);
+      poison({R, W}, dt);
+      torch::Tensor got = cuda::gatedRmsNorm(y.to(kCuda), zx.to(kCuda), w.to(kCuda), G, 1e-5);
+      EXPECT_LE(relErr(got, ref), tol(dt)) << "gated " << R << "x" << W << " " << dt;
+
+      torch::Tensor res = torch::randn({R, W}), delta = torch::randn({R, W}).to(dt);
+      torch::Tensor refRes = res + delta.to(torch::kFloat32);
+      torch::Tensor refOut = rmsNorm(refRes, w, 1e-5, dt);
+      torch::Tensor gRes = res.to(kCuda);
+      poison({R, W}, dt);
+      torch::Tensor gotOut = cuda::addRmsNorm(gRes, delta.to(kCuda), false, w.to(kCuda), 1e-5);
+      EXPECT_LE(relErr(gRes, refRes), 1e-6);
+      EXPECT_LE(relErr(gotOut, refOut), tol(dt)) << "add+norm " << dt;
+    }
+  }
+}
+
+TEST_F(CudaOpsTest, AdaptersRejectBadInputs) {
+  torch::Tensor state = torch::zeros({2, 8, 4}, torch::TensorOptions().device(kCuda));
+  torch::Tensor zx = torch::zeros({1, 20}, torch::TensorOptions().device(kCuda));
+  torch::Tensor w = torch::zeros({8, 4}, torch::TensorOptions().device(kCuda));
+  torch::Tensor slots = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt).device(kCuda));
+  EXPECT_THROW(cuda::convStep(state, slots.to(torch::kLong), zx, 0, w, {}), c10::Error);  // slot dtype
+  EXPECT_THROW(cuda::convStep(state, slots, zx, 15, w, {}), c10::Error);                  // columns
+  torch::Tensor cpuState = state.cpu();
+  EXPECT_THROW(cuda::convStep(cpuState, slots, zx, 0, w, {}), c10::Error);                // device
+}
+
+}  // namespace
+}  // namespace mamba
