@@ -5,6 +5,9 @@
 #include "server/model/checkpoint.h"
 #include "server/model/mamba2_model.h"
 #include "server/model/state_pool.h"
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+#include "server/model/cuda_graph_decoder.h"
+#endif
 
 namespace mamba {
 namespace {
@@ -15,6 +18,10 @@ class TorchBackend final : public ModelBackend {
       : info_(std::move(info)), model_(std::move(model)),
         pool_(model_->config(), numSlots, model_->device()), maxChunk_(maxChunk) {
     info_.stateBytesPerSequence = pool_.bytesPerSequence();
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+    // GPU decode replays CUDA graphs (one per batch bucket up to the slot count).
+    if (model_->device().is_cuda()) graphs_ = std::make_unique<CudaGraphDecoder>(*model_, pool_, numSlots);
+#endif
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -92,6 +99,12 @@ class TorchBackend final : public ModelBackend {
       MAMBA_RETURN_IF_ERROR(checkSlot(slots[i]));
     }
     return guarded([&]() -> Status {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+      if (graphs_) {
+        copyLogits(graphs_->decode(tokens, slots), logits);
+        return Status::ok();
+      }
+#endif
       copyLogits(model_->decode(tokens, slots, pool_), logits);
       return Status::ok();
     });
@@ -137,6 +150,9 @@ class TorchBackend final : public ModelBackend {
   std::shared_ptr<const Mamba2Model> model_;
   StatePool pool_;
   int64_t maxChunk_;
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+  std::unique_ptr<CudaGraphDecoder> graphs_;  // set on CUDA devices
+#endif
 };
 
 }  // namespace

@@ -17,11 +17,6 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::nn::functional::linear(x, w);
 }
 
-torch::Tensor slotIndex(std::span<const int32_t> slots, torch::Device device) {
-  std::vector<int64_t> v(slots.begin(), slots.end());
-  return torch::tensor(v, torch::TensorOptions().dtype(torch::kLong)).to(device);
-}
-
 }  // namespace
 
 Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
@@ -56,7 +51,14 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   }
   const torch::Device dev = device();
   torch::Tensor idT = torch::tensor(ids, torch::kLong).view({B, Lmax}).to(dev);
-  torch::Tensor lengths = torch::tensor(lens, torch::kLong).to(dev);
+  // Per-sequence metadata in one host-to-device copy (each copy from pageable memory
+  // synchronises the stream): lengths, slots, continue flags.
+  std::vector<int64_t> meta(lens);
+  for (const auto& sq : seqs) meta.push_back(sq.slot);
+  for (const auto& sq : seqs) meta.push_back(sq.continueFromState ? 1 : 0);
+  torch::Tensor metaT = torch::tensor(meta, torch::kLong).to(dev);
+  PrefillBatch batch{metaT.narrow(0, 0, B), metaT.narrow(0, B, B), metaT.narrow(0, 2 * B, B).to(torch::kFloat32)};
+  const torch::Tensor& lengths = batch.lengths;
 
   torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, L, Dm)
   torch::Tensor residual;
@@ -64,7 +66,7 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     residual = l == 0 ? h.to(resType) : residual + h.to(resType);
     torch::Tensor u = rmsNorm(residual, weights_.layers[l].norm, config_.normEps, dtype());
-    h = mixerPrefill(l, u, seqs, lengths, pool, observer);
+    h = mixerPrefill(l, u, batch, pool, observer);
   }
   residual = residual + h.to(resType);
   if (mode == LogitsMode::kNone) return {};
@@ -76,8 +78,11 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
 }
 
-torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
-                                        const torch::Tensor& lengths, StatePool& pool, MixerObserver* observer) const {
+torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const PrefillBatch& batch, StatePool& pool,
+                                        MixerObserver* observer) const {
+  const torch::Tensor& lengths = batch.lengths;
+  const torch::Tensor& slotIdx = batch.slots;
+  const torch::Tensor& contMask = batch.continueMask;
   const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
   const int64_t B = u.size(0), L = u.size(1);
   const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
@@ -90,21 +95,18 @@ torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const
 
   // Causal depthwise conv over [history (K-1 raw inputs) | this chunk]. History is the slot's
   // conv window for a continued sequence, zeros (left padding) for a fresh one.
-  std::vector<int32_t> slots;
-  std::vector<float> cont;
-  for (const auto& s : seqs) {
-    slots.push_back(s.slot);
-    cont.push_back(s.continueFromState ? 1.f : 0.f);
-  }
-  torch::Tensor slotIdx = slotIndex(slots, u.device());
-  torch::Tensor contMask = torch::tensor(cont).to(u.device());
   torch::Tensor& convPool = pool.conv(l);
   torch::Tensor hist = convPool.index_select(0, slotIdx).narrow(2, 1, K - 1).transpose(1, 2);  // (B, K-1, CD)
   hist = (hist.to(torch::kFloat32) * contMask.view({B, 1, 1})).to(u.scalar_type());
   torch::Tensor xpad = torch::cat({hist, xBC}, 1);                            // (B, K-1+L, CD)
-  torch::Tensor conv = F::conv1d(xpad.transpose(1, 2), w.convWeight.unsqueeze(1),
-                                 F::Conv1dFuncOptions().bias(w.convBias).groups(CD));  // (B, CD, L)
-  torch::Tensor act = torch::silu(conv.transpose(1, 2).to(torch::kFloat32));    // (B, L, CD) fp32
+  // Depthwise causal conv as K shifted multiply-adds in fp32 (one fused pass each; avoids the
+  // per-call algorithm search of a grouped conv1d). Tap k = K-1 multiplies the current token.
+  const torch::Tensor& wF = convWeightF32_[static_cast<size_t>(l)];
+  torch::Tensor xf = xpad.to(torch::kFloat32);
+  torch::Tensor conv = xf.narrow(1, 0, L) * wF.select(1, 0);
+  for (int64_t k = 1; k < K; ++k) conv.add_(xf.narrow(1, k, L) * wF.select(1, k));
+  if (w.convBias.defined()) conv.add_(convBiasF32_[static_cast<size_t>(l)]);
+  torch::Tensor act = torch::silu(conv);                                        // (B, L, CD) fp32
 
   // New conv window: the K raw inputs ending at each sequence's last real token.
   torch::Tensor pos = lengths.view({B, 1}) - 1 + torch::arange(K, lengths.options()).view({1, K});  // (B, K)

@@ -56,8 +56,14 @@ class Mamba2Model {
   torch::Tensor decodeTensors(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
 
  private:
-  torch::Tensor mixerPrefill(int64_t layer, const torch::Tensor& u, const std::vector<PrefillSequence>& seqs,
-                             const torch::Tensor& lengths, StatePool& pool, MixerObserver* observer) const;
+  // One prefill call's per-sequence metadata, on the model's device.
+  struct PrefillBatch {
+    torch::Tensor lengths;       // (B) int64
+    torch::Tensor slots;         // (B) int64
+    torch::Tensor continueMask;  // (B) fp32: 1 = continue from the slot's state
+  };
+  torch::Tensor mixerPrefill(int64_t layer, const torch::Tensor& u, const PrefillBatch& batch, StatePool& pool,
+                             MixerObserver* observer) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;

@@ -19,55 +19,61 @@ SsdResult ssdChunkScan(const torch::Tensor& xIn, const torch::Tensor& dtIn, cons
                        const torch::Tensor& BIn, const torch::Tensor& CIn, const torch::Tensor& D,
                        int64_t Q, const torch::Tensor& initialState) {
   const int64_t Bsz = xIn.size(0), L = xIn.size(1), H = xIn.size(2), P = xIn.size(3);
-  const int64_t N = BIn.size(3);
+  const int64_t G = BIn.size(2), N = BIn.size(3), hpg = H / G;
   const int64_t nc = (L + Q - 1) / Q;
   const int64_t pad = nc * Q - L;
-  torch::Tensor x = xIn, dt = dtIn, Bm = groupsToHeads(BIn, H), Cm = groupsToHeads(CIn, H);
+  torch::Tensor x = xIn, dt = dtIn, Bm = BIn, Cm = CIn;
   if (pad > 0) {
     x = F::pad(x, F::PadFuncOptions({0, 0, 0, 0, 0, pad}));
     Bm = F::pad(Bm, F::PadFuncOptions({0, 0, 0, 0, 0, pad}));
     Cm = F::pad(Cm, F::PadFuncOptions({0, 0, 0, 0, 0, pad}));
     dt = F::pad(dt, F::PadFuncOptions({0, 0, 0, pad}));
   }
-  // Chunked, head-major views: (B, nc, H, Q, ·).
-  torch::Tensor xc = x.view({Bsz, nc, Q, H, P}).permute({0, 1, 3, 2, 4});
-  torch::Tensor Bc = Bm.view({Bsz, nc, Q, H, N}).permute({0, 1, 3, 2, 4});
-  torch::Tensor Cc = Cm.view({Bsz, nc, Q, H, N}).permute({0, 1, 3, 2, 4});
-  torch::Tensor dtc = dt.view({Bsz, nc, Q, H}).permute({0, 1, 3, 2});  // (B, nc, H, Q)
+  // Chunked views. B and C stay per group (never repeated per head): the GEMMs that involve
+  // them batch over groups and put the group's heads side by side in the other operand.
+  torch::Tensor xc = x.view({Bsz, nc, Q, G, hpg, P}).permute({0, 1, 3, 4, 2, 5});  // (B, nc, G, hpg, Q, P)
+  torch::Tensor Bc = Bm.view({Bsz, nc, Q, G, N}).permute({0, 1, 3, 2, 4});          // (B, nc, G, Q, N)
+  torch::Tensor Cc = Cm.view({Bsz, nc, Q, G, N}).permute({0, 1, 3, 2, 4});          // (B, nc, G, Q, N)
+  torch::Tensor dtc = dt.view({Bsz, nc, Q, G, hpg}).permute({0, 1, 3, 4, 2});       // (B, nc, G, hpg, Q)
 
   // 1. Inclusive prefix sum of the log decay inside each chunk.
-  torch::Tensor cs = torch::cumsum(dtc * A.view({1, 1, H, 1}), -1);  // (B, nc, H, Q)
+  torch::Tensor cs = torch::cumsum(dtc * A.view({1, 1, G, hpg, 1}), -1);             // (B, nc, G, hpg, Q)
   // 2-3. Intra-chunk output: M[i, j] = (C_i . B_j) exp(cs_i - cs_j) dt_j for j <= i.
-  torch::Tensor CB = torch::matmul(Cc, Bc.transpose(-1, -2));        // (B, nc, H, Q, Q)
-  torch::Tensor seg = cs.unsqueeze(-1) - cs.unsqueeze(-2);            // (B, nc, H, Q, Q)
+  torch::Tensor CB = torch::matmul(Cc, Bc.transpose(-1, -2)).unsqueeze(3);          // (B, nc, G, 1, Q, Q)
+  torch::Tensor seg = cs.unsqueeze(-1) - cs.unsqueeze(-2);                           // (B, nc, G, hpg, Q, Q)
   torch::Tensor causal = torch::ones({Q, Q}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).tril();
-  torch::Tensor decay = torch::exp(seg.masked_fill(causal.logical_not(), -std::numeric_limits<float>::infinity()));
-  torch::Tensor M = CB * decay * dtc.unsqueeze(-2);
-  torch::Tensor y = torch::matmul(M, xc);                             // (B, nc, H, Q, P)
+  torch::Tensor M = torch::exp(seg.masked_fill_(causal.logical_not(), -std::numeric_limits<float>::infinity()));
+  M.mul_(CB).mul_(dtc.unsqueeze(-2));
+  torch::Tensor y = torch::matmul(M, xc);                                            // (B, nc, G, hpg, Q, P)
+  M = torch::Tensor();
 
-  // 4. Chunk-local end states (zero state entering the chunk).
-  torch::Tensor w = torch::exp(cs.index({Slice(), Slice(), Slice(), Slice(-1, torch::indexing::None)}) - cs) * dtc;
-  torch::Tensor sLoc = torch::matmul((xc * w.unsqueeze(-1)).transpose(-1, -2), Bc);  // (B, nc, H, P, N)
+  // 4. Chunk-local end states (zero state entering the chunk): per group, the heads' weighted
+  // inputs stacked as rows, times B.
+  torch::Tensor w = torch::exp(cs.narrow(-1, Q - 1, 1) - cs) * dtc;                 // (B, nc, G, hpg, Q)
+  torch::Tensor xw = (xc * w.unsqueeze(-1)).transpose(-1, -2).reshape({Bsz, nc, G, hpg * P, Q});
+  torch::Tensor sLoc = torch::matmul(xw, Bc).view({Bsz, nc, G, hpg, P, N});
 
   // 5. Sequential state passing across chunks.
-  torch::Tensor chunkDecay = torch::exp(cs.select(-1, Q - 1));       // (B, nc, H)
-  torch::Tensor s = initialState.defined() ? initialState.to(torch::kFloat32)
-                                           : torch::zeros({Bsz, H, P, N}, x.options());
+  torch::Tensor chunkDecay = torch::exp(cs.select(-1, Q - 1));                       // (B, nc, G, hpg)
+  torch::Tensor s = initialState.defined() ? initialState.to(torch::kFloat32).view({Bsz, G, hpg, P, N})
+                                           : torch::zeros({Bsz, G, hpg, P, N}, x.options());
   std::vector<torch::Tensor> sIn;
   sIn.reserve(static_cast<size_t>(nc));
   for (int64_t c = 0; c < nc; ++c) {
     sIn.push_back(s);
-    s = chunkDecay.select(1, c).view({Bsz, H, 1, 1}) * s + sLoc.select(1, c);
+    s = chunkDecay.select(1, c).view({Bsz, G, hpg, 1, 1}) * s + sLoc.select(1, c);
   }
-  torch::Tensor states = torch::stack(sIn, 1);                        // (B, nc, H, P, N)
+  torch::Tensor states = torch::stack(sIn, 1).view({Bsz, nc, G, hpg * P, N});      // (B, nc, G, hpg*P, N)
 
-  // 6. Inter-chunk output: exp(cs_i) * C_i . S_in.
-  y = y + torch::matmul(Cc, states.transpose(-1, -2)) * torch::exp(cs).unsqueeze(-1);
+  // 6. Inter-chunk output: exp(cs_i) * C_i . S_in, all heads of a group in one GEMM.
+  torch::Tensor yOff = torch::matmul(Cc, states.transpose(-1, -2))                   // (B, nc, G, Q, hpg*P)
+                           .view({Bsz, nc, G, Q, hpg, P}).permute({0, 1, 2, 4, 3, 5});
+  y.add_(yOff * torch::exp(cs).unsqueeze(-1));
 
   // 7. Back to (B, L, H, P), plus the skip term.
-  y = y.permute({0, 1, 3, 2, 4}).reshape({Bsz, nc * Q, H, P}).narrow(1, 0, L);
+  y = y.permute({0, 1, 4, 2, 3, 5}).reshape({Bsz, nc * Q, H, P}).narrow(1, 0, L);
   y = y + xIn * D.view({1, 1, H, 1});
-  return {y.contiguous(), s};
+  return {y.contiguous(), s.view({Bsz, H, P, N})};
 }
 
 SsdResult ssdReferenceScan(const torch::Tensor& x, const torch::Tensor& dt, const torch::Tensor& A,
