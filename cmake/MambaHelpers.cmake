@@ -1,9 +1,10 @@
-# add_gtest(<target> SOURCES <files...> LIBS <libs...> [LABELS <labels...>] [FIXTURES <names...>])
+# add_gtest(<target> SOURCES <files...> LIBS <libs...> [LABELS <labels...>] [FIXTURES <names...>]
+#           [ENVIRONMENT <VAR=value...>])
 # One test binary per layer (few binaries keep LibTorch link times down); every TEST() in it
 # becomes its own ctest entry through gtest_discover_tests.
 include(GoogleTest)
 function(add_gtest target)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS;FIXTURES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS;FIXTURES;ENVIRONMENT" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
   target_compile_definitions(${target} PRIVATE
@@ -14,6 +15,9 @@ function(add_gtest target)
   endif()
   if(ARG_FIXTURES)
     list(APPEND props FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+  if(ARG_ENVIRONMENT)
+    list(APPEND props ENVIRONMENT "${ARG_ENVIRONMENT}")
   endif()
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
 endfunction()

@@ -1,0 +1,28 @@
+// mamba-server: serves Mamba-2 models over gRPC (mamba.serving.v1.Inference) with
+// Prometheus metrics. With no arguments it serves the built-in default model
+// (models/mamba2-ref) on 127.0.0.1:50051, metrics on http://127.0.0.1:9400/metrics.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "server/app/server_runner.h"
+#include "server/config/default_model.h"
+#include "server/config/server_flags.h"
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so that every thread inherits the mask.
+  mamba::app::blockShutdownSignals();
+
+  CLI::App app{"mamba-server: Mamba-2 inference over gRPC (mamba.serving.v1.Inference)"};
+  mamba::config::ServerFlags flags;
+  mamba::config::addServerFlags(app, &flags);
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = mamba::config::resolveServerConfig(
+      flags, mamba::config::defaultModelCandidates(mamba::config::currentExecutable(argv[0])));
+  if (!config.isOk()) {
+    std::fprintf(stderr, "mamba-server: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  return mamba::app::runServer(*config);
+}

@@ -1,0 +1,109 @@
+#include "server/rpc/rpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "grpc/health/v1/health.pb.h"
+#include "server/common/logging.h"
+#include "server/rpc/call_tracker.h"
+#include "server/rpc/inference_service.h"
+
+namespace mamba::rpc {
+namespace {
+
+constexpr const char* kInferenceServiceName = "mamba.serving.v1.Inference";
+
+// "host:port" with the port replaced by the bound one.
+std::string boundAddress(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+RpcServer::RpcServer(Engine& engine) : engine_(engine), tracker_(std::make_unique<CallTracker>()) {}
+
+StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerOptions options) {
+  std::unique_ptr<RpcServer> server(new RpcServer(engine));
+  InferenceServiceOptions serviceOptions;
+  serviceOptions.scoreWorkers = options.scoreWorkers;
+  serviceOptions.maxQueuedScores = options.maxQueuedScores;
+  serviceOptions.defaultModel = options.defaultModel;
+  server->service_ = std::make_unique<InferenceService>(engine, *server->tracker_, serviceOptions);
+
+  // Reference the health proto so that its descriptor is linked in and reflection can
+  // describe grpc.health.v1.Health (served by gRPC's built-in health service).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int selectedPort = 0;
+  builder.AddListeningPort(options.listenAddress, grpc::InsecureServerCredentials(), &selectedPort);
+  // Two servers on one port would silently share it; fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options.maxReceiveMessageBytes);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || selectedPort == 0) {
+    server->server_.reset();
+    return unavailable("cannot listen for gRPC on " + options.listenAddress +
+                       " (address in use or invalid)");
+  }
+  server->port_ = selectedPort;
+  server->address_ = boundAddress(options.listenAddress, selectedPort);
+  if (auto* health = server->server_->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+    health->SetServingStatus(kInferenceServiceName, true);
+  }
+  return server;
+}
+
+RpcServer::~RpcServer() { shutdown(); }
+
+void RpcServer::beginDrain() {
+  if (tracker_->draining()) return;
+  tracker_->beginDrain();
+  if (auto* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+    health->SetServingStatus(kInferenceServiceName, false);
+  }
+  engine_.beginDrain();
+  MAMBA_LOG(kInfo) << "draining: " << tracker_->active() << " call(s) in flight";
+}
+
+bool RpcServer::draining() const { return tracker_->draining(); }
+
+int64_t RpcServer::activeCalls() const { return tracker_->active(); }
+
+bool RpcServer::waitIdle(std::chrono::milliseconds timeout) { return tracker_->waitIdle(timeout); }
+
+void RpcServer::shutdown(std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(shutdownMutex_);
+  if (shutDown_) return;
+  shutDown_ = true;
+  tracker_->beginDrain();
+  if (server_) {
+    // Cancels the calls still running after `grace`; their reactors cancel the engine
+    // requests, which finish them. Returns once every call is done.
+    server_->Shutdown(std::chrono::system_clock::now() + grace);
+    server_->Wait();
+  }
+  service_->stopWorkers();
+}
+
+bool RpcServer::drainAndShutdown(std::chrono::milliseconds drainTimeout) {
+  beginDrain();
+  const bool idle = waitIdle(drainTimeout);
+  if (!idle) {
+    MAMBA_LOG(kWarning) << "drain timeout: cancelling " << tracker_->active()
+                        << " call(s) still in flight";
+  }
+  shutdown();
+  return idle;
+}
+
+}  // namespace mamba::rpc

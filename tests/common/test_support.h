@@ -1,0 +1,66 @@
+// Test helpers shared by the suites (metrics, rpc, ...): temporary directories, free ports,
+// child processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mamba::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
+int freeTcpPort();
+
+// Writes `text` to `path`, replacing it.
+void writeFile(const std::filesystem::path& path, const std::string& text);
+std::string readFile(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string output;  // stdout and stderr together.
+};
+// Runs `argv` (no shell) with stdin from `stdinFile` (empty: /dev/null) and returns its exit
+// code and output. Kills it after `timeout`.
+CommandResult runCommand(const std::vector<std::string>& argv, const std::string& stdinFile,
+                         std::chrono::milliseconds timeout);
+
+// A child process started with fork/exec, stdout+stderr to `logFile`. The destructor (and
+// stop()) sends SIGTERM, waits up to `grace`, then SIGKILLs and reaps it, so the child never
+// outlives the test, even when an assertion returns early. The child also gets SIGKILL if
+// the test process dies (PR_SET_PDEATHSIG).
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& logFile,
+               const std::filesystem::path& stdinFile = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // True while the child has not exited (reaps it if it has).
+  bool alive();
+  // Returns the exit status as from waitpid, or -1 if it was not started.
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+}  // namespace mamba::testing

@@ -1,0 +1,209 @@
+// The YAML config: every key, defaults, and errors that name the key.
+#include "server/config/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/common/test_support.h"
+
+namespace mamba::config {
+namespace {
+
+StatusOr<ServerConfig> parse(const std::string& yaml, const std::filesystem::path& base = "/base") {
+  return parseServerConfig(yaml, base, "test.yaml");
+}
+
+TEST(ServerConfig, DefaultsWithAnEmptyFile) {
+  auto c = parse("");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->grpcListen, "127.0.0.1:50051");
+  EXPECT_EQ(c->metricsListen, "127.0.0.1:9400");
+  EXPECT_TRUE(c->metricsEnabled);
+  EXPECT_TRUE(c->models.empty());
+  EXPECT_EQ(c->logLevel, LogLevel::kInfo);
+  EXPECT_EQ(c->drainTimeoutSeconds, 30);
+  EXPECT_EQ(c->scheduler.maxBatch, SchedulerOptions().maxBatch);
+}
+
+TEST(ServerConfig, ReadsEveryKey) {
+  auto c = parse(R"(
+grpc: {listen: "0.0.0.0:6000", score_workers: 3}
+metrics: {listen: "[::1]:9500", enabled: false}
+models:
+  - name: ref
+    path: models/ref
+    dtype: bfloat16
+    device: cuda:1
+    variants: [dense, compacted]
+    slots: 12
+    tokenizer: tok/tokenizer.json
+    max_prefill_chunk: 256
+  - path: /abs/other/
+default_model: ref
+scheduler:
+  max_queued: 10
+  max_batch: 6
+  prefill_chunk_tokens: 128
+  max_prefill_tokens_per_step: 1024
+  max_new_tokens_limit: 999
+  max_prompt_tokens: 5000
+logging: {level: debug}
+shutdown: {drain_timeout_seconds: 2.5}
+)");
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->grpcListen, "0.0.0.0:6000");
+  EXPECT_EQ(c->scoreWorkers, 3);
+  EXPECT_EQ(c->metricsListen, "[::1]:9500");
+  EXPECT_FALSE(c->metricsEnabled);
+  ASSERT_EQ(c->models.size(), 2u);
+  const ModelConfig& m = c->models[0];
+  EXPECT_EQ(m.name, "ref");
+  EXPECT_EQ(m.path, "/base/models/ref");  // relative to the config file's directory
+  EXPECT_EQ(m.dtype, "bf16");             // alias normalized
+  EXPECT_EQ(m.device, "cuda:1");
+  EXPECT_EQ(m.variants, (std::vector<std::string>{"dense", "compacted"}));
+  EXPECT_EQ(m.slots, 12);
+  EXPECT_EQ(m.tokenizer, "/base/tok/tokenizer.json");
+  EXPECT_EQ(m.maxPrefillChunk, 256);
+  EXPECT_EQ(c->models[1].name, "other");  // from the directory name
+  EXPECT_EQ(c->models[1].path, "/abs/other/");
+  EXPECT_EQ(c->defaultModel, "ref");
+  EXPECT_EQ(c->scheduler.maxQueued, 10);
+  EXPECT_EQ(c->scheduler.maxBatch, 6);
+  EXPECT_EQ(c->scheduler.prefillChunkTokens, 128);
+  EXPECT_EQ(c->scheduler.maxPrefillTokensPerStep, 1024);
+  EXPECT_EQ(c->scheduler.maxNewTokensLimit, 999);
+  EXPECT_EQ(c->scheduler.maxPromptTokens, 5000);
+  EXPECT_EQ(c->logLevel, LogLevel::kDebug);
+  EXPECT_EQ(c->drainTimeoutSeconds, 2.5);
+
+  const EngineOptions eo = toEngineOptions(*c);
+  ASSERT_EQ(eo.models.size(), 3u);  // ref x {dense, compacted} + other
+  EXPECT_EQ(eo.models[1].name, "ref");
+  EXPECT_EQ(eo.models[1].variant, "compacted");
+  EXPECT_EQ(eo.models[1].backend.variant, "compacted");
+  EXPECT_EQ(eo.models[1].backend.dtype, "bf16");
+  EXPECT_EQ(eo.models[1].backend.device, "cuda:1");
+  EXPECT_EQ(eo.models[1].backend.numSlots, 12);
+  EXPECT_EQ(eo.models[1].tokenizerPath, "/base/tok/tokenizer.json");
+  EXPECT_EQ(eo.defaultModel, "ref");
+  EXPECT_EQ(eo.scheduler.maxBatch, 6);
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* message;  // expected substring
+};
+
+TEST(ServerConfig, ErrorsNameTheKey) {
+  const BadCase cases[] = {
+      {"grcp: {}\n", "grcp: unknown key (expected one of: grpc, metrics, models"},
+      {"scheduler:\n  max_bacth: 4\n", "scheduler.max_bacth: unknown key"},
+      {"models:\n  - path: x\n    slot: 2\n", "models[0].slot: unknown key"},
+      {"scheduler:\n  max_batch: x\n", "scheduler.max_batch: must be a positive integer, got \"x\""},
+      {"scheduler:\n  max_batch: 0\n", "scheduler.max_batch: must be a positive integer, got \"0\""},
+      {"scheduler:\n  max_batch: -2\n", "scheduler.max_batch: must be a positive integer"},
+      {"scheduler:\n  max_batch: 1.5\n", "scheduler.max_batch: must be a positive integer, got \"1.5\""},
+      {"scheduler:\n  max_queued: [1]\n", "scheduler.max_queued: must be a positive integer, got [1]"},
+      {"scheduler:\n  max_new_tokens_limit: 99999999999\n", "scheduler.max_new_tokens_limit: must be at most"},
+      {"scheduler: 5\n", "scheduler: must be a mapping"},
+      {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
+      {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},
+      {"grpc:\n  score_workers: 0\n", "grpc.score_workers: must be a positive integer"},
+      {"metrics:\n  listen: ::1:9400\n", "metrics.listen: expected HOST:PORT"},
+      {"metrics:\n  enabled: maybe\n", "metrics.enabled: must be true or false, got \"maybe\""},
+      {"models: ref\n", "models: must be a list of models"},
+      {"models:\n  - name: x\n", "models[0].path: required"},
+      {"models:\n  - path: x\n    dtype: int8\n", "models[0].dtype: must be one of fp32, bf16, fp16, got \"int8\""},
+      {"models:\n  - path: x\n    device: tpu\n", "models[0].device: must be cpu, cuda or cuda:N, got \"tpu\""},
+      {"models:\n  - path: x\n    variants: [dense, dense]\n", "models[0].variants: duplicate variant \"dense\""},
+      {"models:\n  - path: x\n    variants: [sparse]\n", "models[0].variants: each must be one of dense, masked, compacted"},
+      {"models:\n  - path: x\n    variants: []\n", "models[0].variants: must be a non-empty list of strings"},
+      {"models:\n  - path: x\n  - path: y\n    slots: none\n", "models[1].slots: must be a positive integer, got \"none\""},
+      {"logging:\n  level: loud\n", "logging.level: must be one of debug, info, warning, error, got \"loud\""},
+      {"shutdown:\n  drain_timeout_seconds: -1\n", "shutdown.drain_timeout_seconds: must be a non-negative number"},
+      {"shutdown:\n  drain_timeout_seconds: soon\n", "shutdown.drain_timeout_seconds: must be a non-negative number, got \"soon\""},
+      {"default_model: \"\"\n", "default_model: must be a non-empty string"},
+      {"scheduler: {max_batch: 4\n", "test.yaml:"},  // YAML syntax error with line:column
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.yaml);
+    ASSERT_FALSE(r.isOk()) << c.yaml;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_NE(r.status().message().find(c.message), std::string::npos)
+        << "yaml:\n" << c.yaml << "message: " << r.status().message();
+    EXPECT_EQ(r.status().message().rfind("test.yaml", 0), 0u) << r.status().message();
+  }
+}
+
+TEST(ServerConfig, ValidationOfACompleteConfig) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "a");
+  ServerConfig c;
+  EXPECT_NE(validateServerConfig(c).message().find("models: at least one model"), std::string::npos);
+  ModelConfig a;
+  a.name = "a";
+  a.path = (dir.path() / "a").string();
+  c.models.push_back(a);
+  EXPECT_TRUE(validateServerConfig(c).isOk());
+  c.models.push_back(a);
+  EXPECT_NE(validateServerConfig(c).message().find("models[1].name: duplicate model name \"a\""),
+            std::string::npos);
+  c.models[1].name = "b";
+  c.models[1].path = (dir.path() / "missing").string();
+  Status s = validateServerConfig(c);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("models[1].path: no such model directory"), std::string::npos);
+  c.models.pop_back();
+  c.defaultModel = "zzz";
+  EXPECT_NE(validateServerConfig(c).message().find("default_model: \"zzz\""), std::string::npos);
+}
+
+TEST(ServerConfig, HostPort) {
+  auto a = parseHostPort("127.0.0.1:50051");
+  ASSERT_TRUE(a.isOk());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 50051);
+  auto b = parseHostPort("[::1]:0");
+  ASSERT_TRUE(b.isOk());
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->port, 0);
+  for (const char* bad : {"", ":80", "host:", "host", "h:-1", "h:65536", "::1:80", "[::1:80", "h:8x"}) {
+    EXPECT_FALSE(parseHostPort(bad).isOk()) << bad;
+  }
+}
+
+TEST(ServerConfig, LoadFileErrorsNameTheFile) {
+  auto missing = loadServerConfig("/nonexistent/dir/server.yaml");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("/nonexistent/dir/server.yaml"), std::string::npos);
+  testing::TempDir dir;
+  testing::writeFile(dir.path() / "c.yaml", "models:\n  - path: m\n");
+  auto ok = loadServerConfig(dir.path() / "c.yaml");
+  ASSERT_TRUE(ok.isOk());
+  EXPECT_EQ(ok->models[0].path, (dir.path() / "m").string());
+}
+
+}  // namespace
+}  // namespace mamba::config
+
+namespace mamba::config {
+namespace {
+
+TEST(ServerConfig, ExampleFileIsValid) {
+  const std::filesystem::path example =
+      std::filesystem::path(MAMBA_SOURCE_DIR) / "server/config/mamba-server.example.yaml";
+  auto c = loadServerConfig(example);
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ASSERT_EQ(c->models.size(), 1u);
+  EXPECT_EQ(c->models[0].path,
+            (std::filesystem::path(MAMBA_SOURCE_DIR) / "models/mamba2-ref").lexically_normal().string());
+  const ServerConfig defaults;
+  EXPECT_EQ(c->grpcListen, defaults.grpcListen);
+  EXPECT_EQ(c->metricsListen, defaults.metricsListen);
+  EXPECT_EQ(c->scheduler.maxBatch, defaults.scheduler.maxBatch);
+  EXPECT_EQ(c->scheduler.maxQueued, defaults.scheduler.maxQueued);
+  EXPECT_EQ(c->drainTimeoutSeconds, defaults.drainTimeoutSeconds);
+}
+
+}  // namespace
+}  // namespace mamba::config

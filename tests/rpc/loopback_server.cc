@@ -1,0 +1,84 @@
+#include "tests/rpc/loopback_server.h"
+
+#include "server/metrics/build_info.h"
+#include "server/metrics/process_collector.h"
+#include "tests/rpc/test_model.h"
+
+namespace mamba::rpctest {
+
+LoopbackServer::LoopbackServer(LoopbackOptions options)
+    : registry_(std::make_unique<metrics::Registry>()) {
+  auto serving = metrics::ServingMetrics::create(*registry_);
+  if (!serving.isOk()) {
+    status_ = serving.status();
+    return;
+  }
+  serving_ = std::move(serving).value();
+  if (options.metrics) {
+    if (Status s = metrics::registerProcessCollector(*registry_); !s.isOk()) {
+      status_ = s;
+      return;
+    }
+    if (Status s = metrics::registerBuildInfo(*registry_); !s.isOk()) {
+      status_ = s;
+      return;
+    }
+    metrics::MetricsServerOptions mo;
+    mo.host = "127.0.0.1";
+    mo.port = 0;
+    metricsServer_ = std::make_unique<metrics::MetricsServer>(*registry_, mo);
+    if (Status s = metricsServer_->start(); !s.isOk()) {
+      status_ = s;
+      return;
+    }
+  }
+  EngineOptions eo;
+  eo.scheduler = options.scheduler;
+  ModelSpec spec;
+  spec.name = kModelName;
+  spec.variant = "dense";
+  spec.backend.modelDir = tinyModelDir();
+  spec.backend.name = kModelName;
+  spec.backend.numSlots = options.slots;
+  eo.models.push_back(spec);
+  auto engine = Engine::create(eo, serving_.get());
+  if (!engine.isOk()) {
+    status_ = engine.status();
+    return;
+  }
+  engine_ = std::move(engine).value();
+  rpc::RpcServerOptions ro;
+  ro.listenAddress = "127.0.0.1:0";
+  ro.scoreWorkers = options.scoreWorkers;
+  ro.defaultModel = kModelName;
+  auto server = rpc::RpcServer::start(*engine_, ro);
+  if (!server.isOk()) {
+    status_ = server.status();
+    return;
+  }
+  rpc_ = std::move(server).value();
+}
+
+LoopbackServer::~LoopbackServer() {
+  channel_.reset();
+  if (rpc_) rpc_->shutdown();
+  if (engine_) engine_->shutdown();
+  rpc_.reset();
+  engine_.reset();
+  if (metricsServer_) metricsServer_->stop();
+}
+
+std::shared_ptr<grpc::Channel> LoopbackServer::channel() {
+  if (!channel_) channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  return channel_;
+}
+
+std::unique_ptr<pb::Inference::Stub> LoopbackServer::stub() {
+  return pb::Inference::NewStub(channel());
+}
+
+std::unique_ptr<grpc::health::v1::Health::Stub> LoopbackServer::healthStub() {
+  return grpc::health::v1::Health::NewStub(channel());
+}
+
+}  // namespace mamba::rpctest

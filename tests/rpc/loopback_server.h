@@ -1,0 +1,62 @@
+// An in-process mamba-server for the RPC tests: the real Engine on the tiny model, the real
+// RpcServer on 127.0.0.1 with a free port (port 0), and optionally the real /metrics
+// endpoint; plus real gRPC stubs for it.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "mamba/serving/v1/inference.grpc.pb.h"
+#include "server/common/status.h"
+#include "server/engine/engine.h"
+#include "server/metrics/metrics_server.h"
+#include "server/metrics/serving_metrics.h"
+#include "server/rpc/rpc_server.h"
+
+namespace mamba::rpctest {
+
+namespace pb = ::mamba::serving::v1;
+
+inline constexpr const char* kModelName = "tiny";
+
+struct LoopbackOptions {
+  int64_t slots = 8;
+  SchedulerOptions scheduler;
+  bool metrics = false;  // serve /metrics on a free port
+  int scoreWorkers = 2;
+};
+
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(LoopbackOptions options = {});
+  ~LoopbackServer();  // shuts the RPC server, then the engine, down
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  // OK when everything started; check with ASSERT_TRUE(server.status().isOk()).
+  const Status& status() const { return status_; }
+
+  Engine& engine() { return *engine_; }
+  rpc::RpcServer& rpc() { return *rpc_; }
+  metrics::Registry& registry() { return *registry_; }
+  metrics::MetricsServer* metricsServer() { return metricsServer_.get(); }
+  const std::string& address() const { return rpc_->address(); }
+
+  std::shared_ptr<grpc::Channel> channel();
+  std::unique_ptr<pb::Inference::Stub> stub();
+  std::unique_ptr<grpc::health::v1::Health::Stub> healthStub();
+
+ private:
+  Status status_;
+  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<metrics::ServingMetrics> serving_;
+  std::unique_ptr<metrics::MetricsServer> metricsServer_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<rpc::RpcServer> rpc_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace mamba::rpctest
