@@ -43,6 +43,8 @@ fi
 
 # shellcheck source=env.sh
 source "$ROOT/scripts/env.sh"
+# Cache hits across clones at different paths (CI clones afresh).
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
   -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache ${MAMBA_CMAKE_ARGS:-}
