@@ -8,7 +8,7 @@
 #include "server/tokenizer/json_fields.h"
 #include "server/tokenizer/normalizer.h"
 #include "server/tokenizer/unicode_class.h"
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba {
 namespace {

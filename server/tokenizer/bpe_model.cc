@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/tokenizer/json_fields.h"
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba {
 namespace {

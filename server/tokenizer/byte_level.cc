@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba::byte_level {
 namespace {

@@ -1,7 +1,7 @@
 #include "server/tokenizer/gpt2_pattern.h"
 
 #include "server/tokenizer/unicode_class.h"
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba {
 namespace {

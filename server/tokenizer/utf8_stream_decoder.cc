@@ -1,6 +1,6 @@
 #include "server/tokenizer/utf8_stream_decoder.h"
 
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba {
 

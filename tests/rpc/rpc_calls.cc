@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "server/common/utf8.h"
+
 namespace mamba::rpctest {
 
 std::chrono::system_clock::time_point deadlineIn(std::chrono::milliseconds timeout) {
@@ -57,40 +59,6 @@ UnaryResult runUnary(pb::Inference::Stub& stub, const pb::GenerateRequest& reque
   return r;
 }
 
-bool isValidUtf8(const std::string& s) {
-  size_t i = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  while (i < s.size()) {
-    const unsigned c = p[i];
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
+bool isValidUtf8(const std::string& s) { return ::mamba::utf8::isValid(s); }
 
 }  // namespace mamba::rpctest

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "server/tokenizer/tokenizer.h"
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 #include "tests/tokenizer/oracle_cases.h"
 
 namespace mamba {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 #include "tests/tokenizer/oracle_cases.h"
 
 namespace mamba {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/tokenizer/utf8.h"
+#include "server/common/utf8.h"
 
 namespace mamba::utf8 {
 namespace {
