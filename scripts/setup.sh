@@ -37,7 +37,7 @@ if [ ! -f "$stamp" ]; then
     nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 nvidia-cufile==1.15.1.6
   "$PY" -m pip install -q --disable-pip-version-check \
     'filelock' 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5' \
-    'setuptools<82' numpy transformers==5.17.0 tokenizers safetensors
+    'setuptools<82' numpy transformers==5.17.0 tokenizers safetensors matplotlib
   touch "$stamp"
 fi
 

@@ -1,5 +1,6 @@
 // mamba-tool: the offline tool (no gRPC). Subcommands: info, generate, logits, perplexity,
-// make-model, convert. Errors go to stderr with exit code 1; results go to stdout.
+// make-model, convert, and the pruning commands calibrate, prune, eval, sweep
+// (tools/pruning_commands.h). Errors go to stderr with exit code 1; results go to stdout.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,37 +17,17 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
 #include "server/tokenizer/tokenizer.h"
+#include "tools/pruning_commands.h"
+#include "tools/tool_util.h"
 
 namespace fs = std::filesystem;
 using mamba::Status;
 using mamba::StatusError;
+using mamba::tool::loadTokenizer;
+using mamba::tool::orDie;
+using mamba::tool::readFile;
 
 namespace {
-
-template <typename T>
-T orDie(mamba::StatusOr<T> v) {
-  if (!v.isOk()) throw StatusError(v.status());
-  return std::move(v).value();
-}
-void orDie(const Status& s) {
-  if (!s.isOk()) throw StatusError(s);
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StatusError(mamba::notFound("cannot open " + path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::unique_ptr<mamba::Tokenizer> loadTokenizer(const std::string& modelDir, const std::string& explicitPath) {
-  std::string path = explicitPath.empty() ? (fs::path(modelDir) / "tokenizer.json").string() : explicitPath;
-  if (!fs::exists(path)) {
-    throw StatusError(mamba::notFound("no tokenizer: " + path + " does not exist (pass --tokenizer)"));
-  }
-  return orDie(mamba::Tokenizer::fromFile(path));
-}
 
 std::vector<int32_t> parseIds(const std::string& csv) {
   std::vector<int32_t> ids;
@@ -134,7 +115,8 @@ void cmdLogits(const ModelFlags& f, const std::string& idsCsv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mamba-tool: offline Mamba-2 model tool (info, generate, logits, perplexity, make-model, convert)"};
+  CLI::App app{"mamba-tool: offline Mamba-2 model tool (info, generate, logits, perplexity, make-model, convert, "
+               "calibrate, prune, eval, sweep)"};
   app.require_subcommand(1);
 
   ModelFlags infoF, genF, logF, pplF;
@@ -194,9 +176,14 @@ int main(int argc, char** argv) {
   cv->add_option("--out", cvOut, "output directory")->required();
   cv->add_option("--dtype", cvDtype, "stored dtype")->capture_default_str();
 
+  mamba::tool::PruningCommands pruning;
+  pruning.add(app);
+
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*info) {
+    if (pruning.run()) {
+      // calibrate | prune | eval | sweep ran
+    } else if (*info) {
       cmdInfo(infoF);
     } else if (*gen) {
       auto backend = genF.backend();
