@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> prefillLens = {64, 512, 2048, 4096, 8192, 16384};
   int iters = 10;
   bool useGraphs = true;
+  int64_t stateSize = 0;
   app.add_option("--preset", preset)->capture_default_str();
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--dtype", dtypeName)->capture_default_str();
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--prefill-lens", prefillLens);
   app.add_option("--iters", iters)->capture_default_str();
   app.add_flag("!--no-graphs", useGraphs, "decode eagerly instead of replaying CUDA graphs");
+  app.add_option("--state-size", stateSize, "override N in every layer (a compacted model; 0 = preset)");
   app.add_option("--json", jsonOut);
   app.add_option("--markdown", mdOut);
   app.add_option("--label", label, "free text recorded with the results (commit, notes)");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
     std::cerr << (dtype.isOk() ? cfg.status() : dtype.status()).toString() << "\n";
     return 1;
   }
+  if (stateSize > 0) cfg->stateSizes.assign(static_cast<size_t>(cfg->nLayer), stateSize);
   // Hardware: copy bandwidth (read + write bytes) and bf16 matmul peak, measured now.
   const int64_t copyBytes = int64_t{1} << 30;
   torch::Tensor src = torch::empty({copyBytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev));
@@ -140,6 +143,7 @@ int main(int argc, char** argv) {
   results["dtype"] = dtypeName;
   results["label"] = label;
   results["cuda_graphs"] = useGraphs;
+  results["state_sizes"] = cfg->stateSizes;
   results["copy_bandwidth_GBps"] = bandwidth / 1e9;
   results["matmul_peak_TFLOPs"] = peakFlops / 1e12;
   results["parameters"] = params;

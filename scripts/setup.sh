@@ -31,7 +31,7 @@ fi
 VENV=$DEPS/venv
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 PY=$VENV/bin/python
-stamp=$DEPS/.python-deps-v1
+stamp=$DEPS/.python-deps-v2
 if [ ! -f "$stamp" ]; then
   "$PY" -m pip install -q --disable-pip-version-check --no-deps torch==2.11.0 \
     nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 nvidia-cufile==1.15.1.6
