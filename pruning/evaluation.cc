@@ -54,11 +54,6 @@ Status guarded(Fn&& fn) {
 
 }  // namespace
 
-double PerplexityStats::perplexity() const { return std::exp(meanNll()); }
-double PerplexityStats::bitsPerByte() const {
-  return bytesScored ? nllSum / (std::log(2.0) * static_cast<double>(bytesScored)) : 0.0;
-}
-
 StatusOr<PerplexityStats> windowPerplexity(const Mamba2Model& model, std::span<const int32_t> tokens, int64_t context,
                                            int64_t batch, const TokenBytesFn& tokenBytes) {
   if (context < 2) return invalidArgument("context must be at least 2 tokens");

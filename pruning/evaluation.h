@@ -15,19 +15,13 @@
 #include <span>
 
 #include "pruning/mc_tasks.h"
+#include "server/common/perplexity.h"
 #include "server/model/mamba2_model.h"
 #include "server/tokenizer/tokenizer.h"
 
 namespace mamba::pruning {
 
-struct PerplexityStats {
-  int64_t tokensScored = 0;
-  int64_t bytesScored = 0;
-  double nllSum = 0;  // nats
-  double meanNll() const { return tokensScored ? nllSum / static_cast<double>(tokensScored) : 0.0; }
-  double perplexity() const;
-  double bitsPerByte() const;
-};
+using ::mamba::PerplexityStats;  // server/common/perplexity.h
 
 using TokenBytesFn = std::function<int64_t(int32_t)>;
 

@@ -89,11 +89,6 @@ StatusOr<GenerationResult> generate(ModelBackend& backend, const Tokenizer& toke
   return out;
 }
 
-double PerplexityResult::perplexity() const { return std::exp(meanNll()); }
-double PerplexityResult::bitsPerByte() const {
-  return bytesScored ? nllSum / (std::log(2.0) * static_cast<double>(bytesScored)) : 0.0;
-}
-
 StatusOr<PerplexityResult> evaluatePerplexity(ModelBackend& backend, const Tokenizer& tokenizer,
                                               std::span<const int32_t> tokens, int64_t context) {
   if (context < 2) return invalidArgument("context must be at least 2 tokens");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/common/perplexity.h"
 #include "server/common/status.h"
 #include "server/engine/model_backend.h"
 #include "server/engine/sampling/finish_reason.h"
@@ -31,14 +32,7 @@ StatusOr<GenerationResult> generate(ModelBackend& backend, const Tokenizer& toke
                                     std::span<const int32_t> prompt, const SamplingParams& params,
                                     const std::function<void(std::string_view)>& onText = {});
 
-struct PerplexityResult {
-  int64_t tokensScored = 0;
-  int64_t bytesScored = 0;
-  double nllSum = 0;             // nats
-  double meanNll() const { return tokensScored ? nllSum / static_cast<double>(tokensScored) : 0.0; }
-  double perplexity() const;
-  double bitsPerByte() const;
-};
+using PerplexityResult = PerplexityStats;
 
 // The protocol of models/mamba2-ref/README.md: encode without BOS; non-overlapping windows of
 // `context` tokens, each from a zero state; tokens 1..n-1 of a window are scored given the
