@@ -62,4 +62,15 @@ StatusOr<std::string> getType(const Json& obj, std::string_view path) {
   return getString(obj, "type", path);
 }
 
+Status forEachElement(const Json& obj, std::string_view key, std::string_view path,
+                      const std::function<Status(const Json&, const std::string&)>& fn) {
+  const std::string listField = join(path, key);
+  const Json* list = find(obj, key);
+  if (list == nullptr || !list->is_array()) return fieldError(listField, "expected an array");
+  for (size_t i = 0; i < list->size(); ++i) {
+    MAMBA_RETURN_IF_ERROR(fn((*list)[i], listField + "[" + std::to_string(i) + "]"));
+  }
+  return Status::ok();
+}
+
 }  // namespace mamba::json_fields

@@ -4,6 +4,7 @@
 // `field "model.type": ...`. The caller adds the file name. Never throws.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,5 +42,10 @@ StatusOr<std::string> getString(const Json& obj, std::string_view key, std::stri
 
 // The "type" member of a component object (normalizer, pre_tokenizer, ...).
 StatusOr<std::string> getType(const Json& obj, std::string_view path);
+
+// Calls `fn(element, "path.key[i]")` for every element of the required array member `key`,
+// stopping at the first error (e.g. the members of a "Sequence" component).
+Status forEachElement(const Json& obj, std::string_view key, std::string_view path,
+                      const std::function<Status(const Json&, const std::string&)>& fn);
 
 }  // namespace mamba::json_fields

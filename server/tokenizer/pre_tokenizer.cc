@@ -38,16 +38,10 @@ Status PreTokenizer::parseInto(const nlohmann::json& spec, const std::string& fi
     return Status::ok();
   }
   if (type == "Sequence") {
-    const std::string listField = json_fields::join(field, "pretokenizers");
-    const nlohmann::json* list = json_fields::find(spec, "pretokenizers");
-    if (list == nullptr || !list->is_array()) {
-      return json_fields::fieldError(listField, "expected an array");
-    }
-    for (size_t i = 0; i < list->size(); ++i) {
-      MAMBA_RETURN_IF_ERROR(parseInto((*list)[i], listField + "[" + std::to_string(i) + "]",
-                                      steps, depth + 1));
-    }
-    return Status::ok();
+    return json_fields::forEachElement(spec, "pretokenizers", field,
+                                       [&](const nlohmann::json& element, const std::string& f) {
+                                         return parseInto(element, f, steps, depth + 1);
+                                       });
   }
   return json_fields::fieldError(json_fields::join(field, "type"),
                                  "unsupported pre_tokenizer \"" + type +
