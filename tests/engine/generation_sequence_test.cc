@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/byte_tokenizer.h"
 #include "tests/engine/test_support.h"
 
 namespace mamba {
@@ -13,7 +14,7 @@ using test::CollectingObserver;
 
 const Tokenizer& byteTokenizer() {
   static const std::unique_ptr<Tokenizer> tok = [] {
-    auto t = Tokenizer::fromJson(test::byteLevelTokenizerJson(), "byte-level");
+    auto t = Tokenizer::fromJson(testing::byteLevelTokenizerJson(), "byte-level");
     EXPECT_TRUE(t.isOk()) << t.status().toString();
     return std::move(t).value();
   }();

@@ -12,30 +12,11 @@
 
 #include "server/model/checkpoint.h"
 #include "server/model/random_init.h"
-#include "server/tokenizer/byte_level.h"
+#include "tests/common/byte_tokenizer.h"
 
 namespace mamba::test {
 namespace fs = std::filesystem;
 
-std::string byteLevelTokenizerJson() {
-  nlohmann::json vocab = nlohmann::json::object();
-  for (int b = 0; b < 256; ++b) {
-    std::string key;
-    byte_level::appendEncoded(std::string(1, static_cast<char>(b)), key);
-    vocab[key] = b;
-  }
-  nlohmann::json byteLevel = {{"type", "ByteLevel"}, {"add_prefix_space", false},
-                              {"trim_offsets", true}, {"use_regex", false}};
-  nlohmann::json j = {
-      {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
-      {"added_tokens", nlohmann::json::array()}, {"normalizer", nullptr},
-      {"pre_tokenizer", byteLevel}, {"post_processor", nullptr}, {"decoder", byteLevel},
-      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                 {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                 {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
-                 {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
-  return j.dump();
-}
 
 namespace {
 
@@ -50,7 +31,7 @@ class TinyModel {
     if (!config.isOk()) throw std::runtime_error(config.status().toString());
     Status st = saveHfCheckpoint(*config, randomWeights(*config, 1), dir_);
     if (!st.isOk()) throw std::runtime_error(st.toString());
-    std::ofstream(fs::path(dir_) / "tokenizer.json") << byteLevelTokenizerJson();
+    std::ofstream(fs::path(dir_) / "tokenizer.json") << testing::byteLevelTokenizerJson();
   }
   ~TinyModel() {
     std::error_code ec;

@@ -16,10 +16,6 @@
 
 namespace mamba::test {
 
-// tokenizer.json text: the 256 byte tokens (id = byte value) in the GPT-2 byte-level
-// alphabet, no merges, ByteLevel pre-tokenizer without the regex split, ByteLevel decoder.
-std::string byteLevelTokenizerJson();
-
 // A model directory for the whole test process: models/mamba2-ref when the repository has it,
 // otherwise the random "tiny" preset (seed 1, vocab 512, EOS 0) with the tokenizer above,
 // written once into a temporary directory that is removed at exit (also when the environment

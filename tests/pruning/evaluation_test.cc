@@ -20,7 +20,7 @@ using testing::SmallModel;
 using testing::smallModel;
 
 std::unique_ptr<Tokenizer> byteTokenizer() {
-  auto t = Tokenizer::fromJson(testing::byteLevelTokenizerJson(), "bytes");
+  auto t = Tokenizer::fromJson(::mamba::testing::byteLevelTokenizerJson(), "bytes");
   EXPECT_TRUE(t.isOk()) << t.status().toString();
   return std::move(t).value();
 }

@@ -14,7 +14,7 @@
 
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
-#include "server/tokenizer/byte_level.h"
+#include "tests/common/byte_tokenizer.h"
 
 namespace mamba::pruning::testing {
 
@@ -61,25 +61,6 @@ inline std::vector<int32_t> randomIds(size_t n, int32_t vocab, uint64_t seed) {
   return ids;
 }
 
-// tokenizer.json text: the 256 byte tokens (id = byte value), no merges, ByteLevel without
-// the regex split.
-inline std::string byteLevelTokenizerJson() {
-  nlohmann::json vocab = nlohmann::json::object();
-  for (int b = 0; b < 256; ++b) {
-    std::string key;
-    byte_level::appendEncoded(std::string(1, static_cast<char>(b)), key);
-    vocab[key] = b;
-  }
-  nlohmann::json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}};
-  nlohmann::json j = {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
-                      {"added_tokens", nlohmann::json::array()}, {"normalizer", nullptr},
-                      {"pre_tokenizer", bl}, {"post_processor", nullptr}, {"decoder", bl},
-                      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                                 {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                                 {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
-                                 {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
-  return j.dump();
-}
 
 // max |a - b| / max |b|.
 inline double maxRelErr(const torch::Tensor& a, const torch::Tensor& b) {

@@ -13,10 +13,6 @@ namespace mamba::rpctest {
 // process with a message if mamba-tool fails.
 const std::string& tinyModelDir();
 
-// tokenizer.json text: id b = the byte b (GPT-2 byte-level alphabet), and ids 256..511 the
-// merges of two bytes in 0x80..0x8F.
-std::string byteLevelTokenizerJson();
-
 // Path of a built executable under the build tree ("server/app/mamba-server").
 std::string builtExecutable(const std::string& relativePath);
 
