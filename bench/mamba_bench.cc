@@ -20,6 +20,8 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 
 #include "server/model/cuda_graph_decoder.h"
+#include "server/model/cuda_graph_prefiller.h"
+#include "bench/decode_breakdown.h"
 #endif
 
 #include "server/model/checkpoint.h"
@@ -72,19 +74,23 @@ double peakBytes(torch::Device d) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mamba-bench: prefill/decode latency vs hardware floor"};
-  std::string preset = "130m", device = "cuda", dtypeName = "bf16", jsonOut, mdOut, label;
+  std::string preset = "130m", device = "cuda", dtypeName = "bf16", stateDtypeName = "fp32", jsonOut, mdOut, label;
   std::vector<int64_t> decodeBatches = {1, 8, 64, 256};
   std::vector<int64_t> prefillBatches = {1, 8};
   std::vector<int64_t> prefillLens = {64, 512, 2048, 4096, 8192, 16384};
   int iters = 10;
-  bool useGraphs = true;
+  bool useGraphs = true, maxConcurrency = false, breakdown = false;
   int64_t stateSize = 0;
   app.add_option("--preset", preset)->capture_default_str();
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--dtype", dtypeName)->capture_default_str();
-  app.add_option("--decode-batches", decodeBatches);
-  app.add_option("--prefill-batches", prefillBatches);
-  app.add_option("--prefill-lens", prefillLens);
+  app.add_option("--state-dtype", stateDtypeName, "SSM state: fp32 | bf16")->capture_default_str();
+  app.add_flag("--breakdown", breakdown, "per-kernel in-graph time of one decode layer at each decode batch");
+  app.add_flag("--max-concurrency", maxConcurrency,
+               "also find the most state slots that fit in device memory beside the model");
+  app.add_option("--decode-batches", decodeBatches)->delimiter(',');
+  app.add_option("--prefill-batches", prefillBatches)->delimiter(',');
+  app.add_option("--prefill-lens", prefillLens)->delimiter(',');
   app.add_option("--iters", iters)->capture_default_str();
   app.add_flag("!--no-graphs", useGraphs, "decode eagerly instead of replaying CUDA graphs");
   app.add_option("--state-size", stateSize, "override N in every layer (a compacted model; 0 = preset)");
@@ -97,10 +103,13 @@ int main(int argc, char** argv) {
   torch::Device dev(device);
   if (dev.is_cuda() && !dev.has_index()) dev = torch::Device(torch::kCUDA, 0);
   auto dtype = mamba::parseDTypeName(dtypeName);
+  auto stateDtype = mamba::parseDTypeName(stateDtypeName);
   auto cfg = mamba::presetConfig(preset);
-  if (!dtype.isOk() || !cfg.isOk()) {
-    std::cerr << (dtype.isOk() ? cfg.status() : dtype.status()).toString() << "\n";
-    return 1;
+  for (const mamba::Status& st : {dtype.status(), stateDtype.status(), cfg.status()}) {
+    if (!st.isOk()) {
+      std::cerr << st.toString() << "\n";
+      return 1;
+    }
   }
   if (stateSize > 0) cfg->stateSizes.assign(static_cast<size_t>(cfg->nLayer), stateSize);
   // Hardware: copy bandwidth (read + write bytes) and bf16 matmul peak, measured now.
@@ -141,6 +150,7 @@ int main(int argc, char** argv) {
   results["preset"] = preset;
   results["device"] = device;
   results["dtype"] = dtypeName;
+  results["state_dtype"] = stateDtypeName;
   results["label"] = label;
   results["cuda_graphs"] = useGraphs;
   results["state_sizes"] = cfg->stateSizes;
@@ -152,7 +162,7 @@ int main(int argc, char** argv) {
   md << "| phase | batch | length | time ms | floor ms | ratio | peak mem MiB |\n|---|---|---|---|---|---|---|\n";
 
   for (int64_t B : decodeBatches) {
-    mamba::StatePool pool(*cfg, B, dev);
+    mamba::StatePool pool(*cfg, B, dev, *stateDtype);
     std::vector<int32_t> slots(static_cast<size_t>(B)), tokens(static_cast<size_t>(B), 7);
     for (int64_t i = 0; i < B; ++i) slots[static_cast<size_t>(i)] = static_cast<int32_t>(i);
     resetPeak(dev);
@@ -173,17 +183,36 @@ int main(int argc, char** argv) {
     md << "| decode | " << B << " | 1 | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor << " | "
        << peakBytes(dev) / 1048576.0 << " |\n";
     std::cerr << "decode B=" << B << " " << t * 1e3 << " ms (floor " << floor * 1e3 << ")\n";
+#ifdef MAMBA_BENCH_CUDA
+    if (breakdown && dev.is_cuda()) {
+      nlohmann::json b = mamba::bench::decodeBreakdown(model, pool, B);
+      b["step_ms"] = t * 1e3;
+      std::cerr << "  breakdown " << b.dump() << "\n";
+      results["decode_breakdown"].push_back(b);
+    }
+#endif
   }
   for (int64_t B : prefillBatches) {
     for (int64_t L : prefillLens) {
-      mamba::StatePool pool(*cfg, B, dev);
+      mamba::StatePool pool(*cfg, B, dev, *stateDtype);
       std::vector<std::vector<int32_t>> ids(static_cast<size_t>(B), std::vector<int32_t>(static_cast<size_t>(L), 11));
       std::vector<mamba::PrefillSequence> seqs;
       for (int64_t i = 0; i < B; ++i) seqs.push_back({ids[static_cast<size_t>(i)], static_cast<int32_t>(i), false});
       resetPeak(dev);
+      std::function<void()> run = [&] { model.prefill(seqs, pool, mamba::LogitsMode::kLast); };
+      bool graphed = false;
+#ifdef MAMBA_BENCH_CUDA
+      // Short prefills replay CUDA graphs, as the serving engine does (torch_backend.cc).
+      std::unique_ptr<mamba::CudaGraphPrefiller> prefiller;
+      if (dev.is_cuda() && useGraphs && B <= 8 && L <= 256) {
+        prefiller = std::make_unique<mamba::CudaGraphPrefiller>(model, pool, B, L);
+        run = [&] { prefiller->prefill(seqs, mamba::LogitsMode::kLast); };
+        graphed = true;
+      }
+#endif
       double t;
       try {
-        t = timeIt(dev, 1, std::max(3, iters / 3), [&] { model.prefill(seqs, pool, mamba::LogitsMode::kLast); });
+        t = timeIt(dev, 1, std::max(3, iters / 3), run);
       } catch (const c10::Error& e) {
         std::cerr << "prefill B=" << B << " L=" << L << " failed: " << e.what_without_backtrace() << "\n";
         results["prefill"].push_back({{"batch", B}, {"length", L}, {"error", "out of memory or failure"}});
@@ -200,12 +229,35 @@ int main(int argc, char** argv) {
       }
       const double flops = 2.0 * nonEmbedParams * tokens + ssd + 2.0 * static_cast<double>(B * cfg->dModel * cfg->vocabSize);
       const double floor = std::max(flops / peakFlops, weightBytes / bandwidth);
-      results["prefill"].push_back({{"batch", B}, {"length", L}, {"ms", t * 1e3}, {"floor_ms", floor * 1e3},
+      results["prefill"].push_back({{"batch", B}, {"length", L}, {"cuda_graph", graphed}, {"ms", t * 1e3}, {"floor_ms", floor * 1e3},
                                     {"ratio", t / floor}, {"peak_mem_MiB", peakBytes(dev) / 1048576.0}});
       md << "| prefill | " << B << " | " << L << " | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor
          << " | " << peakBytes(dev) / 1048576.0 << " |\n";
       std::cerr << "prefill B=" << B << " L=" << L << " " << t * 1e3 << " ms (floor " << floor * 1e3 << ")\n";
     }
+  }
+  if (maxConcurrency) {
+    // Largest state pool that can be allocated beside the resident model (binary search on
+    // real allocations; activations of a decode step are small next to the states).
+    int64_t lo = 0, hi = int64_t{1} << 22;
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      try {
+        mamba::StatePool probe(*cfg, mid, dev, *stateDtype);
+        lo = mid;
+      } catch (const std::exception&) {
+        hi = mid;
+      }
+#ifdef MAMBA_BENCH_CUDA
+      if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+    }
+    mamba::StatePool one(*cfg, 1, dev, *stateDtype);
+    results["max_concurrent_sequences"] = lo;
+    results["state_bytes_per_sequence"] = one.bytesPerSequence();
+    md << "\nMax concurrent sequences (state slots beside the model): " << lo << " at "
+       << static_cast<double>(one.bytesPerSequence()) / 1e6 << " MB of state each.\n";
+    std::cerr << "max concurrent sequences " << lo << "\n";
   }
   md << "\nCopy bandwidth " << bandwidth / 1e9 << " GB/s (read+write), matmul peak " << peakFlops / 1e12
      << " TFLOP/s (" << dtypeName << ", n=" << n << "), " << params / 1e6 << " M parameters.\n";

@@ -1,7 +1,14 @@
-// Kernel of launchSsmStep (ssm_step.h). Grid (sequence, head, row block): each warp owns one
-// head lane p (a row of N states), its lanes stride over the row (coalesced, independent
-// loads), and a warp reduction forms y[p]. Many small blocks keep every SM busy even at
-// batch 1, where the step is latency-bound. B and C of the group are staged in shared memory.
+// Kernel of launchSsmStep (ssm_step.h).
+//
+// Bandwidth-bound at serving batch sizes (the fp32 state is read and written once per step), so
+// the layout is chosen for bytes in flight: a "team" of T threads (a power of two <= 32) owns
+// one state row (b, h, p) of N values, each thread VEC consecutive values per load (16-byte
+// loads for fp32 when N % 4 == 0), so T = nextPow2(ceil(N / VEC)) and small compacted N packs
+// several rows into one warp instead of idling lanes. A team walks kRowsPerTeam rows of the
+// head with every load issued before any use. B and C of the group stay in registers (loaded
+// once per thread straight from the L2-resident xbc row; no shared memory, no block barrier).
+// y[p] is a shuffle reduction inside the team. Each thread holds VECS vectors per row pass
+// (1 when a row fits one pass of a team, else 4); longer rows loop over passes.
 #pragma once
 
 #include "kernels/common/cuda_check.cuh"
@@ -10,57 +17,159 @@
 
 namespace mamba::kernels {
 
-constexpr int kSsmStepThreads = 128;  // 4 warps = 4 rows per block
-constexpr int kSsmStepRows = kSsmStepThreads / 32;
+constexpr int kSsmStepThreads = 128;
+constexpr int kSsmRowsPerTeam = 4;  // rows of one team in flight together
 
-template <typename TDt>
-__global__ void ssmStepKernel(SsmStepParams p) {
-  extern __shared__ float smem[];  // B (N) then C (N)
+// VEC consecutive state values <-> float.
+template <typename TState, int VEC> struct StateVec;
+template <> struct StateVec<float, 4> {
+  __device__ static void load(const float* p, float* v) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  }
+  __device__ static void store(float* p, const float* v) { *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]); }
+};
+template <> struct StateVec<float, 1> {
+  __device__ static void load(const float* p, float* v) { v[0] = *p; }
+  __device__ static void store(float* p, const float* v) { *p = v[0]; }
+};
+template <> struct StateVec<__nv_bfloat16, 4> {
+  __device__ static void load(const __nv_bfloat16* p, float* v) {
+    const uint2 t = *reinterpret_cast<const uint2*>(p);
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&t.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&t.y));
+    v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+  }
+  __device__ static void store(__nv_bfloat16* p, const float* v) {
+    __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+    uint2 t;
+    t.x = *reinterpret_cast<const unsigned*>(&a);
+    t.y = *reinterpret_cast<const unsigned*>(&b);
+    *reinterpret_cast<uint2*>(p) = t;
+  }
+};
+template <> struct StateVec<__nv_bfloat16, 1> {
+  __device__ static void load(const __nv_bfloat16* p, float* v) { v[0] = __bfloat162float(*p); }
+  __device__ static void store(__nv_bfloat16* p, const float* v) { *p = __float2bfloat16_rn(v[0]); }
+};
+
+template <int VEC>
+__device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<float, VEC>::load(p, v); }
+
+// Grid (sequence, head, row block). `teamBits` = log2(T).
+template <typename TDt, typename TState, int VEC, int VECS>
+__global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
   const int b = blockIdx.x, h = blockIdx.y;
-  const int i = blockIdx.z * kSsmStepRows + threadIdx.x / 32;  // head lane of this warp
+  const int T = 1 << teamBits;
+  const int t = threadIdx.x & (T - 1);             // thread within its team
+  const int team = threadIdx.x >> teamBits;        // team within the block
+  const int teamsPerBlock = kSsmStepThreads >> teamBits;
   const int N = p.stateSize, P = p.headDim;
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
   const float* row = p.xbc + b * p.xbcStride;
-  float* Bs = smem;
-  float* Cs = smem + N;
-  for (int n = threadIdx.x; n < N; n += blockDim.x) {
-    Bs[n] = row[p.dInner + g * N + n];
-    Cs[n] = row[p.dInner + p.nGroups * N + g * N + n];
+  float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
+  const int rowBase = blockIdx.z * teamsPerBlock * kSsmRowsPerTeam;
+  if (slot < 0) {  // padding row: uniform over the block
+    for (int r = threadIdx.x; r < teamsPerBlock * kSsmRowsPerTeam; r += kSsmStepThreads) {
+      if (rowBase + r < P) y[rowBase + r] = 0.f;
+    }
+    return;
   }
-  __syncthreads();
   const TDt* dtRow = static_cast<const TDt*>(p.dtRaw) + b * p.dtStride;
   float dt = softplus(toFloat(dtRow[h]) + p.dtBias[h]);
   dt = fminf(fmaxf(dt, p.dtMin), p.dtMax);
   const float dA = __expf(dt * p.A[h]);
-  const int lane = threadIdx.x % 32;
-  if (i >= P) return;
-  float* y = p.y + b * p.dInner + h * P;
-  const float x = row[h * P + i];
-  if (slot < 0) {
-    if (lane == 0) y[i] = 0.f;
-    return;
+  const float Dh = p.D[h];
+  const float* Bg = row + p.dInner + g * N;
+  const float* Cg = row + p.dInner + p.nGroups * N + g * N;
+  TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * p.nHeads + h) * P * N;
+  constexpr int kPass = VECS * VEC;  // values per thread per pass
+
+  // Rows of this team: rowBase + team + k * teamsPerBlock, k < kSsmRowsPerTeam.
+  float acc[kSsmRowsPerTeam];
+  float xs[kSsmRowsPerTeam];
+#pragma unroll
+  for (int k = 0; k < kSsmRowsPerTeam; ++k) {
+    const int i = rowBase + team + k * teamsPerBlock;
+    acc[k] = 0.f;
+    xs[k] = i < P ? row[h * P + i] : 0.f;
   }
-  float* s = p.state + ((static_cast<int64_t>(slot) * p.nHeads + h) * P + i) * N;
-  const float dx = dt * x;
-  float acc = 0.f;
-#pragma unroll 4
-  for (int n = lane; n < N; n += 32) {
-    const float v = s[n] * dA + dx * Bs[n];
-    s[n] = v;
-    acc += v * Cs[n];
+  for (int base = 0; base < N; base += T * kPass) {
+    float Bv[VECS][VEC], Cv[VECS][VEC];
+#pragma unroll
+    for (int j = 0; j < VECS; ++j) {
+      const int n = base + (j * T + t) * VEC;
+      if (n < N) {
+        loadF32<VEC>(Bg + n, Bv[j]);
+        loadF32<VEC>(Cg + n, Cv[j]);
+      }
+    }
+    float s[kSsmRowsPerTeam][VECS][VEC];
+#pragma unroll
+    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
+      const int i = rowBase + team + k * teamsPerBlock;
+#pragma unroll
+      for (int j = 0; j < VECS; ++j) {
+        const int n = base + (j * T + t) * VEC;
+        if (i < P && n < N) StateVec<TState, VEC>::load(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
+      const int i = rowBase + team + k * teamsPerBlock;
+      const float dx = dt * xs[k];
+#pragma unroll
+      for (int j = 0; j < VECS; ++j) {
+        const int n = base + (j * T + t) * VEC;
+        if (i < P && n < N) {
+#pragma unroll
+          for (int v = 0; v < VEC; ++v) {
+            s[k][j][v] = s[k][j][v] * dA + dx * Bv[j][v];
+            acc[k] += s[k][j][v] * Cv[j][v];
+          }
+          StateVec<TState, VEC>::store(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
+        }
+      }
+    }
   }
-  acc = warpSum(acc);
-  if (lane == 0) y[i] = acc + p.D[h] * x;
+#pragma unroll
+  for (int k = 0; k < kSsmRowsPerTeam; ++k) {
+    float v = acc[k];
+    for (int o = T / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int i = rowBase + team + k * teamsPerBlock;
+    if (t == 0 && i < P) y[i] = v + Dh * xs[k];
+  }
 }
 
+template <typename TDt, typename TState, int VEC>
+void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
+  const int vecs = (p.stateSize + VEC - 1) / VEC;
+  int teamBits = 0;
+  while ((1 << teamBits) < vecs && teamBits < 5) ++teamBits;
+  const int rowsPerBlock = (kSsmStepThreads >> teamBits) * kSsmRowsPerTeam;
+  dim3 grid(p.batch, p.nHeads, (p.headDim + rowsPerBlock - 1) / rowsPerBlock);
+  auto s = static_cast<cudaStream_t>(stream);
+  if (vecs <= 32) {
+    ssmStepKernel<TDt, TState, VEC, 1><<<grid, kSsmStepThreads, 0, s>>>(p, teamBits);
+  } else {
+    ssmStepKernel<TDt, TState, VEC, 4><<<grid, kSsmStepThreads, 0, s>>>(p, teamBits);
+  }
+  MAMBA_CUDA_CHECK_LAUNCH();
+}
+
+// One instantiation unit per dt type; state type and vector width are chosen at run time.
 template <typename TDt>
 void launchSsmStepTyped(const SsmStepParams& p, Stream stream) {
   if (p.batch == 0) return;
-  dim3 grid(p.batch, p.nHeads, (p.headDim + kSsmStepRows - 1) / kSsmStepRows);
-  const size_t smem = 2 * static_cast<size_t>(p.stateSize) * sizeof(float);
-  ssmStepKernel<TDt><<<grid, kSsmStepThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
-  MAMBA_CUDA_CHECK_LAUNCH();
+  // 16-byte (fp32) / 8-byte (bf16) state loads need every row and the B/C columns aligned.
+  const bool vec4 = p.stateSize % 4 == 0 && p.dInner % 4 == 0 && p.xbcStride % 4 == 0 &&
+                    reinterpret_cast<uintptr_t>(p.xbc) % 16 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+  if (p.stateElem == ElemType::kBF16) {
+    vec4 ? launchSsmStepShaped<TDt, __nv_bfloat16, 4>(p, stream) : launchSsmStepShaped<TDt, __nv_bfloat16, 1>(p, stream);
+  } else {
+    vec4 ? launchSsmStepShaped<TDt, float, 4>(p, stream) : launchSsmStepShaped<TDt, float, 1>(p, stream);
+  }
 }
 
 }  // namespace mamba::kernels

@@ -5,6 +5,9 @@
 //   dt  = clamp(softplus(dtRaw[b, h] + dtBias[h]), dtMin, dtMax)
 //   S[s,h,p,n] = S[s,h,p,n] * exp(dt * A[h]) + dt * x[b,h,p] * B[b,g,n]
 //   y[b, h*P+p] = sum_n S[s,h,p,n] * C[b,g,n] + D[h] * x[b,h,p]
+// The state is fp32 (default) or bf16 (stateElem): arithmetic is fp32 either way, a bf16 state
+// is rounded to nearest on store. The work is proportional to N: a compacted layer with N = 64
+// reads and writes half the bytes of N = 128.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +18,8 @@ namespace mamba::kernels {
 
 struct SsmStepParams {
   int batch = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0, dInner = 0;
-  float* state = nullptr;          // (numSlots, H, P, N) fp32, contiguous
+  void* state = nullptr;           // (numSlots, H, P, N) of stateElem, contiguous
+  ElemType stateElem = ElemType::kF32;  // kF32 or kBF16
   const int32_t* slots = nullptr;  // (batch)
   const float* xbc = nullptr;      // (batch, xbcStride) fp32: x [0, Di), B [Di, Di+GN), C [Di+GN, Di+2GN)
   int64_t xbcStride = 0;

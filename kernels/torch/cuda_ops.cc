@@ -2,8 +2,10 @@
 
 #include <ATen/cuda/CUDAContext.h>
 
+#include "kernels/conv_prefill/conv_prefill.h"
 #include "kernels/conv_step/conv_step.h"
 #include "kernels/norm/norm.h"
+#include "kernels/ssd_prefill/ssd_prefill.h"
 #include "kernels/ssm_step/ssm_step.h"
 
 namespace mamba::cuda {
@@ -31,6 +33,15 @@ void checkF32(const torch::Tensor& t, const char* name) {
 void checkSlots(const torch::Tensor& slots, int64_t B) {
   checkCuda(slots, "slots");
   TORCH_CHECK(slots.scalar_type() == torch::kInt32 && slots.dim() == 1 && slots.size(0) == B, "slots must be int32 (B)");
+}
+void checkInt32(const torch::Tensor& t, int64_t B, const char* name) {
+  checkCuda(t, name);
+  TORCH_CHECK(t.scalar_type() == torch::kInt32 && t.dim() == 1 && t.size(0) == B, name, " must be int32 (B)");
+}
+void checkSameDevice(std::initializer_list<const torch::Tensor*> ts) {
+  for (const torch::Tensor* t : ts) {
+    if (t->defined()) TORCH_CHECK(t->device() == (*ts.begin())->device(), "tensors on different devices");
+  }
 }
 kernels::Stream stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 
@@ -80,7 +91,9 @@ torch::Tensor convStep(torch::Tensor& convState, const torch::Tensor& slots, con
 torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& xbc,
                       const torch::Tensor& zxbcdt, int64_t dtOffset, const torch::Tensor& dtBias,
                       const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, double dtMin, double dtMax) {
-  checkF32(ssmState, "ssmState");
+  checkCuda(ssmState, "ssmState");
+  TORCH_CHECK(ssmState.scalar_type() == torch::kFloat32 || ssmState.scalar_type() == torch::kBFloat16,
+              "ssmState must be float32 or bfloat16, got ", ssmState.scalar_type());
   checkF32(xbc, "xbc");
   checkCuda(zxbcdt, "zxbcdt");
   for (auto* t : {&dtBias, &A, &D}) checkF32(*t, "dt_bias/A/D");
@@ -100,7 +113,8 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
   p.nGroups = static_cast<int>(nGroups);
   p.stateSize = static_cast<int>(N);
   p.dInner = static_cast<int>(H * P);
-  p.state = ssmState.data_ptr<float>();
+  p.state = ssmState.data_ptr();
+  p.stateElem = elemOf(ssmState);
   p.slots = slots.data_ptr<int32_t>();
   p.xbc = xbc.data_ptr<float>();
   p.xbcStride = xbc.size(1);
@@ -166,6 +180,125 @@ torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bo
   p.elem = elemOf(weight);
   launch([&] { kernels::launchAddRmsNorm(p, stream()); });
   return out;
+}
+
+ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& cont,
+                              const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
+                              const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
+                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype) {
+  checkF32(convState, "convState");
+  checkCuda(zxbcdt, "zxbcdt");
+  checkF32(weight, "conv weight");
+  TORCH_CHECK(convState.dim() == 3 && zxbcdt.dim() == 3, "convState (S, CD, K) and zxbcdt (B, L, DIP) expected");
+  const int64_t B = zxbcdt.size(0), L = zxbcdt.size(1), DIP = zxbcdt.size(2);
+  const int64_t CD = convState.size(1), K = convState.size(2);
+  checkSlots(slots, B);
+  checkInt32(cont, B, "cont");
+  checkInt32(lengths, B, "lengths");
+  TORCH_CHECK(K >= 1 && K <= 16, "conv kernel size must be in 1..16");
+  TORCH_CHECK(weight.sizes() == torch::IntArrayRef({CD, K}), "conv weight must be (CD, K)");
+  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= DIP, "xBC columns out of range");
+  if (bias.defined()) {
+    checkF32(bias, "conv bias");
+    TORCH_CHECK(bias.numel() == CD, "conv bias must be (CD)");
+  }
+  const int64_t H = dtBias.defined() ? dtBias.numel() : 0;
+  if (dtBias.defined()) {
+    checkF32(dtBias, "dt bias");
+    TORCH_CHECK(dtOffset >= 0 && dtOffset + H <= DIP, "dt columns out of range");
+  }
+  TORCH_CHECK(outDtype == torch::kFloat32 || outDtype == zxbcdt.scalar_type(), "outDtype must be float32 or zxbcdt's dtype");
+  TORCH_CHECK(B <= 65535 && (L + 31) / 32 <= 65535, "batch or length too large");
+  checkSameDevice({&zxbcdt, &convState, &slots, &cont, &lengths, &weight, &bias, &dtBias});
+  ConvPrefillResult r;
+  r.xbc = torch::empty({B, L, CD}, zxbcdt.options().dtype(outDtype));
+  if (H > 0) r.dt = torch::empty({B, L, H}, zxbcdt.options().dtype(torch::kFloat32));
+  kernels::ConvPrefillParams p;
+  p.batch = static_cast<int>(B);
+  p.seqLen = static_cast<int>(L);
+  p.channels = static_cast<int>(CD);
+  p.kernelSize = static_cast<int>(K);
+  p.state = convState.data_ptr<float>();
+  p.slots = slots.data_ptr<int32_t>();
+  p.cont = cont.data_ptr<int32_t>();
+  p.lengths = lengths.data_ptr<int32_t>();
+  p.input = static_cast<const char*>(zxbcdt.data_ptr()) + xbcOffset * zxbcdt.element_size();
+  p.inputStride = DIP;
+  p.inputElem = elemOf(zxbcdt);
+  p.weight = weight.data_ptr<float>();
+  p.bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  p.out = r.xbc.data_ptr();
+  p.outElem = elemOf(r.xbc);
+  if (H > 0) {
+    p.nHeads = static_cast<int>(H);
+    p.dtRaw = static_cast<const char*>(zxbcdt.data_ptr()) + dtOffset * zxbcdt.element_size();
+    p.dtBias = dtBias.data_ptr<float>();
+    p.dtMin = static_cast<float>(dtMin);
+    p.dtMax = static_cast<float>(std::min(dtMax, 3.4e38));
+    p.dtOut = r.dt.data_ptr<float>();
+  }
+  launch([&] { kernels::launchConvPrefill(p, stream()); });
+  return r;
+}
+
+torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                         const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize) {
+  checkCuda(ssmState, "ssmState");
+  TORCH_CHECK(ssmState.scalar_type() == torch::kFloat32 || ssmState.scalar_type() == torch::kBFloat16,
+              "ssmState must be float32 or bfloat16, got ", ssmState.scalar_type());
+  checkCuda(xbc, "xbc");
+  checkF32(dt, "dt");
+  checkF32(A, "A");
+  checkF32(D, "D");
+  TORCH_CHECK(ssmState.dim() == 4 && xbc.dim() == 3 && dt.dim() == 3, "ssmState (S, H, P, N), xbc (B, L, CD), dt (B, L, H) expected");
+  const int64_t B = xbc.size(0), L = xbc.size(1);
+  const int64_t H = ssmState.size(1), P = ssmState.size(2), N = ssmState.size(3);
+  checkSlots(slots, B);
+  checkInt32(cont, B, "cont");
+  checkInt32(lengths, B, "lengths");
+  TORCH_CHECK(nGroups >= 1 && H % nGroups == 0, "n_groups must divide H");
+  TORCH_CHECK(xbc.size(2) == H * P + 2 * nGroups * N, "xbc must be (B, L, H*P + 2*G*N)");
+  TORCH_CHECK(dt.size(0) == B && dt.size(1) == L && dt.size(2) == H, "dt must be (B, L, H)");
+  TORCH_CHECK(A.numel() == H && D.numel() == H, "A and D must be (H)");
+  TORCH_CHECK(chunkSize >= 1 && chunkSize <= kSsdPrefillMaxChunk, "chunk size must be in 1..", kSsdPrefillMaxChunk);
+  TORCH_CHECK(B <= 65535 && (L + chunkSize - 1) / chunkSize <= 65535, "batch or chunk count too large");
+  checkSameDevice({&xbc, &ssmState, &slots, &cont, &lengths, &dt, &A, &D});
+  torch::Tensor y = torch::empty({B, L, H * P}, xbc.options().dtype(torch::kFloat32));
+  kernels::SsdPrefillParams p;
+  p.batch = static_cast<int>(B);
+  p.seqLen = static_cast<int>(L);
+  p.nHeads = static_cast<int>(H);
+  p.headDim = static_cast<int>(P);
+  p.nGroups = static_cast<int>(nGroups);
+  p.stateSize = static_cast<int>(N);
+  p.chunkSize = static_cast<int>(chunkSize);
+  p.state = ssmState.data_ptr();
+  p.stateElem = elemOf(ssmState);
+  p.slots = slots.data_ptr<int32_t>();
+  p.cont = cont.data_ptr<int32_t>();
+  p.lengths = lengths.data_ptr<int32_t>();
+  p.xbc = xbc.data_ptr();
+  p.elem = elemOf(xbc);
+  p.dt = dt.data_ptr<float>();
+  p.A = A.data_ptr<float>();
+  p.D = D.data_ptr<float>();
+  p.y = y.data_ptr<float>();
+  // One workspace block from the caching allocator, carved into 256-byte aligned buffers (no
+  // initialisation needed; see ssd_prefill.h).
+  const kernels::SsdPrefillWorkspace ws = kernels::ssdPrefillWorkspace(p);
+  auto aligned = [](int64_t bytes) { return (bytes + 255) / 256 * 256; };
+  const int64_t statesBytes = aligned(ws.chunkStates * 4), initBytes = aligned(ws.chunkInit * xbc.element_size());
+  const int64_t decayBytes = aligned(ws.chunkLogDecay * 4), cbBytes = aligned(ws.cb * 4);
+  torch::Tensor workspace =
+      torch::empty({statesBytes + initBytes + decayBytes + cbBytes}, xbc.options().dtype(torch::kUInt8));
+  char* base = static_cast<char*>(workspace.data_ptr());
+  p.chunkStates = reinterpret_cast<float*>(base);
+  p.chunkInit = base + statesBytes;
+  p.chunkLogDecay = reinterpret_cast<float*>(base + statesBytes + initBytes);
+  p.cb = reinterpret_cast<float*>(base + statesBytes + initBytes + decayBytes);
+  launch([&] { kernels::launchSsdPrefill(p, stream()); });
+  return y;
 }
 
 }  // namespace mamba::cuda

@@ -13,7 +13,7 @@ namespace mamba::cuda {
 torch::Tensor convStep(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& zxbcdt,
                        int64_t xbcOffset, const torch::Tensor& weight, const torch::Tensor& bias);
 
-// ssmState: (S, H, P, N) fp32. xbc: (B, CD) fp32 from convStep. zxbcdt: (B, DIP), raw dt of head
+// ssmState: (S, H, P, N) fp32 or bf16. xbc: (B, CD) fp32 from convStep. zxbcdt: (B, DIP), raw dt of head
 // h at column dtOffset + h. dtBias, A, D: (H) fp32. Returns y (B, H*P) fp32.
 torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& xbc,
                       const torch::Tensor& zxbcdt, int64_t dtOffset, const torch::Tensor& dtBias,
@@ -27,5 +27,33 @@ torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, 
 // undefined). Returns RMSNorm(residual) * weight as (R, W) of weight's dtype.
 torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
                          const torch::Tensor& weight, double eps);
+
+// ---- Prefill over a right-padded batch of B sequences of up to L tokens. slots, cont
+// (0 = fresh sequence, else continue from the slot's state) and lengths (real tokens, <= L)
+// are (B) int32; slots must be distinct. Both launch only on the current stream.
+
+// Causal conv (kernels/conv_prefill). convState: (S, CD, K) fp32, history in and each
+// sequence's new window out. zxbcdt: (B, L, DIP) contiguous with raw xBC at columns
+// [xbcOffset, xbcOffset + CD) and raw dt at [dtOffset, dtOffset + H). weight: (CD, K) fp32;
+// bias: (CD) fp32 or undefined; dtBias: (H) fp32, or undefined for no dt. outDtype: fp32 or
+// zxbcdt's dtype. Returns xbc = silu(conv) (B, L, CD) of outDtype and
+// dt = clamp(softplus(dt_raw + dtBias), dtMin, dtMax) (B, L, H) fp32, 0 at steps >= length.
+struct ConvPrefillResult {
+  torch::Tensor xbc, dt;
+};
+ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& cont,
+                              const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
+                              const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
+                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype);
+
+// Chunked SSD scan (kernels/ssd_prefill). ssmState: (S, H, P, N) fp32 or bf16, initial state
+// (where cont != 0) in and final state out. xbc: (B, L, H*P + 2*G*N) fp32/fp16/bf16 contiguous (x, B,
+// C, as from convPrefill; its dtype is the tensor-core operand type); dt: (B, L, H) fp32 (0 at
+// padded steps); A, D: (H) fp32; chunkSize in 1..kSsdPrefillMaxChunk (numerics only).
+// Returns y (B, L, H*P) fp32 with D*x included; rows t >= lengths[b] are 0.
+constexpr int64_t kSsdPrefillMaxChunk = 256;
+torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                         const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize);
 
 }  // namespace mamba::cuda

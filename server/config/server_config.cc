@@ -45,7 +45,7 @@ Status readMetrics(const YamlMap& root, ServerConfig* config) {
 Status readModel(const YAML::Node& node, const std::string& path,
                  const std::filesystem::path& baseDir, ModelConfig* model) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap map, YamlMap::from(node, path));
-  MAMBA_RETURN_IF_ERROR(map.checkKeys({"name", "path", "dtype", "device", "variants", "slots",
+  MAMBA_RETURN_IF_ERROR(map.checkKeys({"name", "path", "dtype", "state_dtype", "device", "variants", "slots",
                                        "tokenizer", "max_prefill_chunk"}));
   if (!map.has("path")) return invalidArgument(map.keyPath("path") + ": required");
   MAMBA_RETURN_IF_ERROR(map.readString("name", &model->name));
@@ -53,6 +53,8 @@ Status readModel(const YAML::Node& node, const std::string& path,
   model->path = resolvePath(baseDir, model->path);
   MAMBA_RETURN_IF_ERROR(map.readString("dtype", &model->dtype));
   MAMBA_RETURN_IF_ERROR(withKey(map.keyPath("dtype"), checkDtype(&model->dtype)));
+  MAMBA_RETURN_IF_ERROR(map.readString("state_dtype", &model->stateDtype));
+  MAMBA_RETURN_IF_ERROR(withKey(map.keyPath("state_dtype"), checkStateDtype(&model->stateDtype)));
   MAMBA_RETURN_IF_ERROR(map.readString("device", &model->device));
   MAMBA_RETURN_IF_ERROR(withKey(map.keyPath("device"), checkDevice(model->device)));
   MAMBA_RETURN_IF_ERROR(map.readStringList("variants", &model->variants));
@@ -172,6 +174,13 @@ std::optional<std::string> checkDtype(std::string* dtype) {
   return "must be one of fp32, bf16, fp16, got " + quote(*dtype);
 }
 
+std::optional<std::string> checkStateDtype(std::string* dtype) {
+  if (*dtype == "float32") *dtype = "fp32";
+  if (*dtype == "bfloat16") *dtype = "bf16";
+  if (*dtype == "fp32" || *dtype == "bf16") return std::nullopt;
+  return "must be one of fp32, bf16, got " + quote(*dtype);
+}
+
 std::optional<std::string> checkDevice(const std::string& device) {
   if (device == "cpu" || device == "cuda") return std::nullopt;
   if (device.rfind("cuda:", 0) == 0 && device.size() > 5) {
@@ -271,6 +280,7 @@ EngineOptions toEngineOptions(const ServerConfig& config) {
       spec.backend.name = m.name;
       spec.backend.variant = variant;
       spec.backend.dtype = m.dtype;
+      spec.backend.stateDtype = m.stateDtype;
       spec.backend.device = m.device;
       spec.backend.numSlots = m.slots;
       spec.backend.maxPrefillChunk = m.maxPrefillChunk;

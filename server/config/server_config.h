@@ -6,6 +6,7 @@
 //     - name: mamba2-ref             # default: the directory's base name
 //       path: models/mamba2-ref      # relative paths are relative to the config file
 //       dtype: fp32                  # fp32 | bf16 | fp16
+//       state_dtype: fp32            # SSM state: fp32 | bf16 (half the state memory)
 //       device: cpu                  # cpu | cuda | cuda:N
 //       variants: [dense]            # dense | masked | compacted
 //       slots: 8                     # concurrent sequences (state slots)
@@ -47,6 +48,7 @@ struct ModelConfig {
   std::string name;                            // empty => base name of path
   std::string path;
   std::string dtype = "fp32";
+  std::string stateDtype = "fp32";
   std::string device = "cpu";
   std::vector<std::string> variants = {"dense"};
   int64_t slots = 8;
@@ -70,6 +72,7 @@ struct ServerConfig {
 // bf16, fp16, got \"x\"") for a bad value, nullopt for a good one. normalizeDtype also maps
 // the aliases float32/bfloat16/float16 to fp32/bf16/fp16.
 std::optional<std::string> checkDtype(std::string* dtype);
+std::optional<std::string> checkStateDtype(std::string* dtype);  // fp32 | bf16 (and aliases)
 std::optional<std::string> checkDevice(const std::string& device);
 std::optional<std::string> checkVariants(const std::vector<std::string>& variants);
 std::optional<std::string> checkListenAddress(const std::string& address);

@@ -22,6 +22,7 @@ struct ModelInfo {
   std::string variant;                 // "dense" | "masked" | "compacted"
   std::string path;
   std::string dtype;                   // "fp32" | "bf16" | "fp16"
+  std::string stateDtype;              // SSM state: "fp32" | "bf16"
   std::string device;                  // "cpu" | "cuda:0" ...
   int64_t nLayer = 0;
   int64_t dModel = 0;
@@ -38,6 +39,7 @@ struct BackendOptions {
   std::string name;                    // defaults to the directory's base name
   std::string variant = "dense";
   std::string dtype = "fp32";
+  std::string stateDtype = "fp32";     // SSM state: fp32 | bf16 (half the state bytes)
   std::string device = "cpu";
   int64_t numSlots = 8;
   int64_t maxPrefillChunk = 2048;      // tokens per sequence per prefill call (bounds memory)

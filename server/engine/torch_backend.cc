@@ -7,6 +7,7 @@
 #include "server/model/state_pool.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 #include "server/model/cuda_graph_decoder.h"
+#include "server/model/cuda_graph_prefiller.h"
 #endif
 
 namespace mamba {
@@ -14,13 +15,20 @@ namespace {
 
 class TorchBackend final : public ModelBackend {
  public:
-  TorchBackend(ModelInfo info, std::shared_ptr<const Mamba2Model> model, int64_t numSlots, int64_t maxChunk)
+  TorchBackend(ModelInfo info, std::shared_ptr<const Mamba2Model> model, int64_t numSlots, int64_t maxChunk,
+               torch::ScalarType stateDtype)
       : info_(std::move(info)), model_(std::move(model)),
-        pool_(model_->config(), numSlots, model_->device()), maxChunk_(maxChunk) {
+        pool_(model_->config(), numSlots, model_->device(), stateDtype), maxChunk_(maxChunk) {
     info_.stateBytesPerSequence = pool_.bytesPerSequence();
 #ifdef MAMBA_HAVE_CUDA_KERNELS
-    // GPU decode replays CUDA graphs (one per batch bucket up to the slot count).
-    if (model_->device().is_cuda()) graphs_ = std::make_unique<CudaGraphDecoder>(*model_, pool_, numSlots);
+    // GPU decode replays CUDA graphs (one per batch bucket up to the slot count), and so do
+    // short prefills (up to kGraphPrefillBatch x kGraphPrefillTokens; batch 1 captured now).
+    if (model_->device().is_cuda()) {
+      graphs_ = std::make_unique<CudaGraphDecoder>(*model_, pool_, numSlots);
+      prefillGraphs_ = std::make_unique<CudaGraphPrefiller>(*model_, pool_, std::min(numSlots, kGraphPrefillBatch),
+                                                            std::min(maxChunk, kGraphPrefillTokens));
+      prefillGraphs_->warm(1);
+    }
 #endif
   }
 
@@ -52,7 +60,7 @@ class TorchBackend final : public ModelBackend {
           if (offset[i] < items[i].tokens.size()) pending = true;
         }
         const bool needLogits = lastLogits != nullptr;
-        torch::Tensor logits = model_->prefill(seqs, pool_, needLogits ? LogitsMode::kLast : LogitsMode::kNone);
+        torch::Tensor logits = runPrefill(seqs, needLogits ? LogitsMode::kLast : LogitsMode::kNone);
         if (needLogits) {
           for (size_t k = 0; k < which.size(); ++k) {
             if (offset[which[k]] == items[which[k]].tokens.size()) lastRows[which[k]] = logits[static_cast<int64_t>(k)];
@@ -111,6 +119,14 @@ class TorchBackend final : public ModelBackend {
   }
 
  private:
+  static constexpr int64_t kGraphPrefillBatch = 8, kGraphPrefillTokens = 256;
+
+  torch::Tensor runPrefill(const std::vector<PrefillSequence>& seqs, LogitsMode mode) {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+    if (prefillGraphs_ && prefillGraphs_->covers(seqs, mode)) return prefillGraphs_->prefill(seqs, mode);
+#endif
+    return model_->prefill(seqs, pool_, mode);
+  }
   Status checkToken(int32_t t) const {
     if (t < 0 || t >= model_->config().vocabSize) {
       return invalidArgument("token id " + std::to_string(t) + " out of range [0, " + std::to_string(model_->config().vocabSize) + ")");
@@ -152,6 +168,7 @@ class TorchBackend final : public ModelBackend {
   int64_t maxChunk_;
 #ifdef MAMBA_HAVE_CUDA_KERNELS
   std::unique_ptr<CudaGraphDecoder> graphs_;  // set on CUDA devices
+  std::unique_ptr<CudaGraphPrefiller> prefillGraphs_;
 #endif
 };
 
@@ -159,6 +176,10 @@ class TorchBackend final : public ModelBackend {
 
 StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o) {
   MAMBA_ASSIGN_OR_RETURN(torch::ScalarType dtype, parseDTypeName(o.dtype));
+  MAMBA_ASSIGN_OR_RETURN(torch::ScalarType stateDtype, parseDTypeName(o.stateDtype));
+  if (stateDtype != torch::kFloat32 && stateDtype != torch::kBFloat16) {
+    return invalidArgument("state_dtype must be fp32 or bf16, got '" + o.stateDtype + "'");
+  }
   if (o.numSlots < 1) return invalidArgument("num_slots must be >= 1");
   if (o.maxPrefillChunk < 1) return invalidArgument("max_prefill_chunk must be >= 1");
   torch::Device device = torch::kCPU;
@@ -174,6 +195,7 @@ StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o
   info.variant = o.variant;
   info.path = o.modelDir;
   info.dtype = dtypeShortName(dtype);
+  info.stateDtype = dtypeShortName(stateDtype);
   info.device = device.str();
   info.nLayer = ckpt.config.nLayer;
   info.dModel = ckpt.config.dModel;
@@ -184,7 +206,7 @@ StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o
   if (ckpt.config.eosTokenId) info.eosTokenIds.push_back(static_cast<int32_t>(*ckpt.config.eosTokenId));
   auto model = std::make_shared<const Mamba2Model>(std::move(ckpt.config), std::move(ckpt.weights));
   try {
-    return std::unique_ptr<ModelBackend>(new TorchBackend(std::move(info), std::move(model), o.numSlots, o.maxPrefillChunk));
+    return std::unique_ptr<ModelBackend>(new TorchBackend(std::move(info), std::move(model), o.numSlots, o.maxPrefillChunk, stateDtype));
   } catch (const c10::Error& e) {
     return resourceExhausted(std::string("cannot allocate the state pool: ") + e.what_without_backtrace());
   }

@@ -21,10 +21,25 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
 
 Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
-  for (const LayerWeights& l : weights_.layers) {
+  for (LayerWeights& l : weights_.layers) {
     convWeightF32_.push_back(l.convWeight.to(torch::kFloat32).contiguous());
     convBiasF32_.push_back(l.convBias.defined() ? l.convBias.to(torch::kFloat32).contiguous() : torch::Tensor());
+    const int64_t dip = l.inProj.size(0), pad = (8 - dip % 8) % 8;
+    if (pad == 0 || !weights_.device.is_cuda()) {
+      inProjPadded_.push_back(l.inProj);
+      inProjBiasPadded_.push_back(l.inProjBias);
+      continue;
+    }
+    inProjPadded_.push_back(torch::cat({l.inProj, l.inProj.new_zeros({pad, l.inProj.size(1)})}));
+    l.inProj = inProjPadded_.back().narrow(0, 0, dip);
+    inProjBiasPadded_.push_back(l.inProjBias.defined() ? torch::cat({l.inProjBias, l.inProjBias.new_zeros({pad})})
+                                                      : torch::Tensor());
+    if (l.inProjBias.defined()) l.inProjBias = inProjBiasPadded_.back().narrow(0, 0, dip);
   }
+}
+
+torch::Tensor Mamba2Model::inProject(int64_t l, const torch::Tensor& u) const {
+  return linear(u, inProjPadded_[static_cast<size_t>(l)], inProjBiasPadded_[static_cast<size_t>(l)]);
 }
 
 torch::Tensor Mamba2Model::clampDt(torch::Tensor dt) const {
@@ -57,10 +72,49 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   for (const auto& sq : seqs) meta.push_back(sq.slot);
   for (const auto& sq : seqs) meta.push_back(sq.continueFromState ? 1 : 0);
   torch::Tensor metaT = torch::tensor(meta, torch::kLong).to(dev);
+  return prefillTensors(idT, metaT, pool, mode, observer);
+}
+
+torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch::Tensor& metaT, StatePool& pool,
+                                          LogitsMode mode, MixerObserver* observer) const {
+  torch::NoGradGuard noGrad;
+  const int64_t B = idT.size(0);
   PrefillBatch batch{metaT.narrow(0, 0, B), metaT.narrow(0, B, B), metaT.narrow(0, 2 * B, B).to(torch::kFloat32)};
   const torch::Tensor& lengths = batch.lengths;
 
   torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, L, Dm)
+  const int64_t L = idT.size(1), Dm = config_.dModel;
+  // Rows at each sequence's last position (kLast): (B, 1, Dm) gather index.
+  auto lastRows = [&](const torch::Tensor& t) {
+    return t.gather(1, (lengths - 1).view({B, 1, 1}).expand({B, 1, Dm})).squeeze(1);  // (B, Dm)
+  };
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+  if (device().is_cuda() && config_.residualInFp32) {
+    // Fused residual add + RMSNorm kernel over the (B*L, Dm) rows, as in decode. The mixers
+    // run the fused conv/SSD kernels unless an observer needs the LibTorch path's tensors.
+    const bool fusedMixer = observer == nullptr && cudaPrefillSupported(pool);
+    const torch::Tensor meta32 = fusedMixer ? metaT.to(torch::kInt) : torch::Tensor();
+    torch::Tensor residual = torch::empty({B * L, Dm}, h.options().dtype(torch::kFloat32));
+    for (int64_t l = 0; l < config_.nLayer; ++l) {
+      torch::Tensor u = cuda::addRmsNorm(residual, h.reshape({B * L, Dm}), l == 0, weights_.layers[l].norm,
+                                         config_.normEps);
+      h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool)
+                     : mixerPrefill(l, u.view({B, L, Dm}), batch, pool, observer);
+    }
+    if (mode == LogitsMode::kNone) return {};
+    torch::Tensor res = residual.view({B, L, Dm}), delta = h;
+    if (mode == LogitsMode::kLast) {
+      res = lastRows(res).contiguous();
+      delta = lastRows(h).contiguous();
+    } else {
+      res = residual;
+      delta = h.reshape({B * L, Dm});
+    }
+    torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps);
+    torch::Tensor logits = linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+    return mode == LogitsMode::kAll ? logits.view({B, L, -1}) : logits;
+  }
+#endif
   torch::Tensor residual;
   const auto resType = config_.residualInFp32 ? torch::kFloat32 : dtype();
   for (int64_t l = 0; l < config_.nLayer; ++l) {
@@ -70,10 +124,7 @@ torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, Sta
   }
   residual = residual + h.to(resType);
   if (mode == LogitsMode::kNone) return {};
-  if (mode == LogitsMode::kLast) {
-    torch::Tensor last = (lengths - 1).view({B, 1, 1}).expand({B, 1, residual.size(2)});
-    residual = residual.gather(1, last).squeeze(1);  // (B, Dm)
-  }
+  if (mode == LogitsMode::kLast) residual = lastRows(residual);
   torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
   return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
 }
@@ -88,7 +139,7 @@ torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const
   const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
   const int64_t N = w.stateSize, CD = config_.convDim(l), K = config_.convKernel;
 
-  torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, L, DIP)
+  torch::Tensor zxbcdt = inProject(l, u);  // (B, L, DIP)
   torch::Tensor z = zxbcdt.narrow(2, 0, Di);
   torch::Tensor xBC = zxbcdt.narrow(2, Di, CD);
   torch::Tensor dtRaw = zxbcdt.narrow(2, Di + CD, H);
@@ -167,7 +218,7 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     const int64_t CD = config_.convDim(l);
     torch::Tensor u = cuda::addRmsNorm(residual, h, /*assign=*/l == 0, w.norm, config_.normEps);
-    torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, DIP)
+    torch::Tensor zxbcdt = inProject(l, u);  // (B, DIP)
     torch::Tensor xbc = cuda::convStep(pool.conv(l), slots, zxbcdt, Di, convWeightF32_[static_cast<size_t>(l)],
                                        convBiasF32_[static_cast<size_t>(l)]);
     torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
@@ -189,7 +240,7 @@ torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::spa
   const int64_t B = u.size(0);
   const int64_t Di = config_.dInner, H = config_.nHeads, P = config_.headDim, G = config_.nGroups;
   const int64_t N = w.stateSize, CD = config_.convDim(l);
-  torch::Tensor zxbcdt = linear(u, w.inProj, w.inProjBias);  // (B, DIP)
+  torch::Tensor zxbcdt = inProject(l, u);  // (B, DIP)
   torch::Tensor z = zxbcdt.narrow(1, 0, Di);
   torch::Tensor xBC = zxbcdt.narrow(1, Di, CD);
   torch::Tensor dtRaw = zxbcdt.narrow(1, Di + CD, H);

@@ -45,6 +45,13 @@ class Mamba2Model {
   torch::Tensor prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode,
                         MixerObserver* observer = nullptr) const;
 
+  // The same on tensors already on the model's device: ids (B, L) int64, right-padded (any id
+  // past a sequence's length); meta (3B) int64 = [lengths | slots | continue flags (0/1)].
+  // Without an observer it launches only on the current stream and never synchronises with
+  // the host, so it can be captured into a CUDA graph (cuda_graph_prefiller.h).
+  torch::Tensor prefillTensors(const torch::Tensor& ids, const torch::Tensor& meta, StatePool& pool, LogitsMode mode,
+                               MixerObserver* observer = nullptr) const;
+
   // One token for each of B sequences: tokens[b] continues the sequence in slots[b].
   // Returns fp32 logits (B, Vp).
   torch::Tensor decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const;
@@ -64,13 +71,26 @@ class Mamba2Model {
   };
   torch::Tensor mixerPrefill(int64_t layer, const torch::Tensor& u, const PrefillBatch& batch, StatePool& pool,
                              MixerObserver* observer) const;
+  // The prefill mixer on the fused CUDA kernels (mamba2_prefill_cuda.cc): conv + dt, chunked
+  // SSD, gated RMSNorm. u: (B*L, Dm); meta: (3B) int32 = [lengths | slots | continue flags].
+  // Returns (B, L, Dm). Graph-capturable (no host sync). Used on CUDA when no observer is
+  // attached and cudaPrefillSupported(pool).
+  bool cudaPrefillSupported(StatePool& pool) const;
+  torch::Tensor mixerPrefillCuda(int64_t layer, const torch::Tensor& u, int64_t B, int64_t L, const torch::Tensor& meta,
+                                 StatePool& pool) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;
+  // u (..., Dm) -> zxbcdt (..., DIP') with DIP' >= DIP: columns past DIP are zero padding.
+  torch::Tensor inProject(int64_t layer, const torch::Tensor& u) const;
 
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<torch::Tensor> convWeightF32_, convBiasF32_;  // per layer, for the fp32 step ops
+  // Per layer: in_proj weight/bias with rows padded by zeros to a multiple of 8 on CUDA (a
+  // compacted layer with odd N_i otherwise gives cuBLAS an unaligned output leading dimension
+  // and a far slower kernel); weights_ holds views of their first DIP rows, so no copy is kept.
+  std::vector<torch::Tensor> inProjPadded_, inProjBiasPadded_;
 };
 
 }  // namespace mamba

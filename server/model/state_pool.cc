@@ -5,15 +5,18 @@
 
 namespace mamba {
 
-StatePool::StatePool(const ModelConfig& c, int64_t numSlots, torch::Device device, torch::ScalarType stateDtype)
+StatePool::StatePool(const ModelConfig& c, int64_t numSlots, torch::Device device, torch::ScalarType ssmStateDtype)
     : numSlots_(numSlots), device_(device) {
   if (numSlots <= 0) throw StatusError(invalidArgument("state pool needs at least one slot"));
-  auto opt = torch::TensorOptions().device(device).dtype(stateDtype);
+  if (ssmStateDtype != torch::kFloat32 && ssmStateDtype != torch::kBFloat16) {
+    throw StatusError(invalidArgument("the SSM state dtype must be fp32 or bf16"));
+  }
+  auto opt = torch::TensorOptions().device(device).dtype(torch::kFloat32);
   for (int64_t l = 0; l < c.nLayer; ++l) {
     conv_.push_back(torch::zeros({numSlots, c.convDim(l), c.convKernel}, opt));
-    ssm_.push_back(torch::zeros({numSlots, c.nHeads, c.headDim, c.stateSize(l)}, opt));
+    ssm_.push_back(torch::zeros({numSlots, c.nHeads, c.headDim, c.stateSize(l)}, opt.dtype(ssmStateDtype)));
   }
-  bytesPerSequence_ = c.stateBytesPerSequence(c10::elementSize(stateDtype), c10::elementSize(stateDtype));
+  bytesPerSequence_ = c.stateBytesPerSequence(c10::elementSize(ssmStateDtype), sizeof(float));
   inUse_.assign(static_cast<size_t>(numSlots), false);
   for (int64_t s = numSlots - 1; s >= 0; --s) free_.push_back(static_cast<int32_t>(s));
 }

@@ -1,8 +1,9 @@
 // Per-sequence recurrent state of every layer, for a fixed number of slots.
 //
 // A sequence owns one slot from admission to completion; the batched decode step indexes the
-// pool by slot ids, so no state is gathered or copied per step. Both states are fp32 by default
-// (more accurate than the references' model-dtype caches, spec §5).
+// pool by slot ids, so no state is gathered or copied per step. The conv window is fp32; the
+// SSM state is fp32 by default (more accurate than the references' model-dtype caches, spec §5)
+// or bf16 (half the bytes per sequence; arithmetic stays fp32, values are rounded on store).
 //
 // Threading: not thread-safe. One owner (the scheduler thread) acquires/releases slots and runs
 // the model steps that mutate them.
@@ -20,7 +21,7 @@ namespace mamba {
 class StatePool {
  public:
   StatePool(const ModelConfig& config, int64_t numSlots, torch::Device device,
-            torch::ScalarType stateDtype = torch::kFloat32);
+            torch::ScalarType ssmStateDtype = torch::kFloat32);
 
   int64_t numSlots() const { return numSlots_; }
   int64_t numLayers() const { return static_cast<int64_t>(conv_.size()); }

@@ -173,6 +173,7 @@ void toProto(const std::vector<ModelInfo>& models, const std::string& defaultMod
     v->set_variant(info.variant);
     v->set_path(info.path);
     v->set_dtype(info.dtype);
+    v->set_state_dtype(info.stateDtype);
     v->set_device(info.device);
     v->set_n_layer(info.nLayer);
     v->set_d_model(info.dModel);

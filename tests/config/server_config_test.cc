@@ -32,6 +32,7 @@ models:
   - name: ref
     path: models/ref
     dtype: bfloat16
+    state_dtype: bfloat16
     device: cuda:1
     variants: [dense, compacted]
     slots: 12
@@ -82,6 +83,8 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(eo.models[1].variant, "compacted");
   EXPECT_EQ(eo.models[1].backend.variant, "compacted");
   EXPECT_EQ(eo.models[1].backend.dtype, "bf16");
+  EXPECT_EQ(eo.models[1].backend.stateDtype, "bf16");
+  EXPECT_EQ(eo.models[2].backend.stateDtype, "fp32");  // default
   EXPECT_EQ(eo.models[1].backend.device, "cuda:1");
   EXPECT_EQ(eo.models[1].backend.numSlots, 12);
   EXPECT_EQ(eo.models[1].tokenizerPath, "/base/tok/tokenizer.json");
@@ -114,6 +117,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"models: ref\n", "models: must be a list of models"},
       {"models:\n  - name: x\n", "models[0].path: required"},
       {"models:\n  - path: x\n    dtype: int8\n", "models[0].dtype: must be one of fp32, bf16, fp16, got \"int8\""},
+      {"models:\n  - path: x\n    state_dtype: fp16\n", "models[0].state_dtype: must be one of fp32, bf16, got \"fp16\""},
       {"models:\n  - path: x\n    device: tpu\n", "models[0].device: must be cpu, cuda or cuda:N, got \"tpu\""},
       {"models:\n  - path: x\n    variants: [dense, dense]\n", "models[0].variants: duplicate variant \"dense\""},
       {"models:\n  - path: x\n    variants: [sparse]\n", "models[0].variants: each must be one of dense, masked, compacted"},

@@ -1,9 +1,15 @@
 // GPU path (label `gpu`, run on the GPU machine): the CUDA model computes the same function as
 // the CPU model. Skips when no CUDA device is present.
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
 #include <gtest/gtest.h>
 
 #include "server/model/checkpoint.h"
 #include "server/model/cuda_graph_decoder.h"
+#include "server/model/cuda_graph_prefiller.h"
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
 #include "tests/model/model_test_util.h"
@@ -85,6 +91,129 @@ TEST_F(GpuModelTest, CudaGraphDecodeMatchesEagerDecodeAcrossBuckets) {
   }
   for (int64_t l = 0; l < gpu->config().nLayer; ++l) {
     EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), eager.ssm(l).cpu()), 1e-5);
+  }
+}
+
+TEST_F(GpuModelTest, CudaGraphPrefillMatchesEagerPrefill) {
+  auto [cpu, gpu] = load(testing::hfCaseDir("g2_n48_p32"));
+  const torch::Device dev(torch::kCUDA, 0);
+  const int64_t S = 6;
+  StatePool eager(gpu->config(), S, dev), graphed(gpu->config(), S, dev);
+  CudaGraphPrefiller prefiller(*gpu, graphed, 4, 64);
+  std::vector<std::vector<int32_t>> toks;
+  for (int64_t i = 0; i < 4; ++i) {
+    std::vector<int32_t> t;
+    for (int64_t j = 0; j < 70; ++j) t.push_back(static_cast<int32_t>((i * 31 + j * 7) % 100));
+    toks.push_back(t);
+  }
+  // Fresh prompts of mixed lengths, then continued chunks (the second call continues slots).
+  for (auto [lens, cont] : {std::pair<std::vector<size_t>, bool>{{5, 16, 40}, false}, {{64, 1, 17}, true},
+                            {{33}, false}, {{2, 9, 64, 3}, false}}) {
+    std::vector<PrefillSequence> seqs;
+    for (size_t i = 0; i < lens.size(); ++i) {
+      seqs.push_back({std::span<const int32_t>(toks[i]).subspan(0, lens[i]), static_cast<int32_t>(i + 1), cont});
+    }
+    ASSERT_TRUE(prefiller.covers(seqs, LogitsMode::kLast));
+    torch::Tensor a = gpu->prefill(seqs, eager, LogitsMode::kLast).cpu();
+    torch::Tensor b = prefiller.prefill(seqs, LogitsMode::kLast).cpu();
+    EXPECT_LE(testing::maxRelErr(b, a), 1e-5) << "batch " << lens.size();
+    for (int64_t l = 0; l < gpu->config().nLayer; ++l) {
+      EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), eager.ssm(l).cpu()), 1e-5);
+      EXPECT_LE(testing::maxRelErr(graphed.conv(l).cpu(), eager.conv(l).cpu()), 1e-6);
+    }
+  }
+  std::vector<PrefillSequence> tooLong = {{toks[0], 1, false}};
+  EXPECT_FALSE(prefiller.covers(tooLong, LogitsMode::kLast));  // 70 > 64 tokens
+  EXPECT_FALSE(prefiller.covers({{std::span<const int32_t>(toks[0]).subspan(0, 4), 1, false}}, LogitsMode::kAll));
+}
+
+// The bf16 SSM-state option: its accuracy cost, measured as teacher-forced decode bits per byte
+// of the shipped reference model (byte tokens) on the held-out slice, fp32 vs bf16 state.
+TEST_F(GpuModelTest, Bf16StateCostsLittleAccuracyInDecode) {
+  const std::string dir = std::string(MAMBA_SOURCE_DIR) + "/models/mamba2-ref";
+  auto ckpt = loadCheckpoint(dir, {torch::kFloat32, torch::Device(torch::kCUDA, 0)});
+  ASSERT_TRUE(ckpt.isOk()) << ckpt.status().toString();
+  Mamba2Model model(ckpt->config, ckpt->weights);
+  std::ifstream in(std::string(MAMBA_SOURCE_DIR) + "/tests/data/wikitext2_heldout_4k.txt", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(text.size(), 2048u);
+  const size_t n = 2048;
+  double bits[2] = {0, 0};
+  int k = 0;
+  for (auto stateDtype : {torch::kFloat32, torch::kBFloat16}) {
+    StatePool pool(model.config(), 1, model.device(), stateDtype);
+    std::vector<int32_t> first = {static_cast<unsigned char>(text[0])}, slot = {0};
+    torch::Tensor logits = model.prefill({{first, 0, false}}, pool, LogitsMode::kLast);
+    std::vector<float> nll;
+    for (size_t i = 1; i < n; ++i) {
+      const int32_t next = static_cast<unsigned char>(text[i]);
+      nll.push_back(-torch::log_softmax(logits[0], -1)[next].item<float>());
+      std::vector<int32_t> tok = {next};
+      logits = model.decode(tok, slot, pool);
+    }
+    for (float v : nll) bits[k] += v / std::log(2.0);
+    bits[k] /= static_cast<double>(nll.size());
+    ++k;
+  }
+  std::cout << "decode bits/byte over " << n << " bytes: fp32 state " << bits[0] << ", bf16 state " << bits[1]
+            << " (" << 100.0 * (bits[1] - bits[0]) / bits[0] << "%)\n";
+  EXPECT_LT(std::abs(bits[1] - bits[0]) / bits[0], 0.01);
+}
+
+// The fused CUDA prefill mixer (kernels conv_prefill + ssd_prefill) against the LibTorch mixer
+// on the same GPU (attaching an observer selects the LibTorch path): logits of every real
+// position and every pool state, over a ragged batch of fresh prompts and then a continued
+// second chunk of each. fp32 and bf16 models, fp32 and bf16 SSM state. The fused path runs
+// chunk size 64 here (the cases' 4..64 clamped), so this also checks independence of Q.
+TEST_F(GpuModelTest, FusedPrefillMatchesLibTorchMixer) {
+  struct NullObserver : MixerObserver {
+    void onMixer(const MixerTrace&) override {}
+  };
+  struct Variant {
+    const char* name;
+    torch::ScalarType dtype, stateDtype;
+    double tol;
+  };
+  const torch::Device dev(torch::kCUDA, 0);
+  for (const Variant& v : {Variant{"g1_n20_p16", torch::kFloat32, torch::kFloat32, 1e-4},
+                           Variant{"g2_n48_p32", torch::kFloat32, torch::kFloat32, 1e-4},
+                           Variant{"g4_n16_p16_q64", torch::kFloat32, torch::kFloat32, 1e-4},
+                           Variant{"g1_n7_p16_bias", torch::kFloat32, torch::kFloat32, 1e-4},
+                           Variant{"g2_n48_p32", torch::kFloat32, torch::kBFloat16, 2e-2},
+                           Variant{"g2_n48_p32", torch::kBFloat16, torch::kFloat32, 5e-2},
+                           Variant{"g1_n20_p16", torch::kFloat16, torch::kFloat32, 1e-2}}) {
+    auto ckpt = loadCheckpoint(testing::hfCaseDir(v.name), {v.dtype, dev});
+    ASSERT_TRUE(ckpt.isOk()) << ckpt.status().toString();
+    Mamba2Model model(ckpt->config, ckpt->weights);
+    const auto oracle = testing::loadOracle(v.name);
+    const int64_t n = static_cast<int64_t>(oracle.sequences.size());
+    StatePool fused(model.config(), n + 1, dev, v.stateDtype), reference(model.config(), n + 1, dev, v.stateDtype);
+    NullObserver observer;
+    const auto what = ::testing::Message() << v.name << " " << v.dtype << " state " << v.stateDtype;
+    for (int part = 0; part < 2; ++part) {
+      std::vector<PrefillSequence> seqs;
+      for (int64_t i = 0; i < n; ++i) {
+        std::span<const int32_t> s(oracle.sequences[static_cast<size_t>(i)]);
+        const size_t half = std::max<size_t>(1, s.size() / 2);
+        std::span<const int32_t> piece = part == 0 ? s.first(half) : s.subspan(half);
+        if (!piece.empty()) seqs.push_back({piece, static_cast<int32_t>(n - i), part == 1});
+      }
+      if (seqs.empty()) continue;
+      torch::Tensor a = model.prefill(seqs, fused, LogitsMode::kAll).cpu();
+      torch::Tensor b = model.prefill(seqs, reference, LogitsMode::kAll, &observer).cpu();
+      for (size_t j = 0; j < seqs.size(); ++j) {
+        const int64_t len = static_cast<int64_t>(seqs[j].tokens.size()), row = static_cast<int64_t>(j);
+        EXPECT_LE(testing::maxRelErr(a[row].narrow(0, 0, len), b[row].narrow(0, 0, len)), v.tol)
+            << what << " part " << part << " sequence " << j;
+      }
+      for (int64_t l = 0; l < model.config().nLayer; ++l) {
+        EXPECT_LE(testing::maxRelErr(fused.ssm(l).cpu().to(torch::kFloat32), reference.ssm(l).cpu().to(torch::kFloat32)),
+                  v.tol)
+            << what << " ssm state, layer " << l << " part " << part;
+        EXPECT_LE(testing::maxRelErr(fused.conv(l).cpu(), reference.conv(l).cpu()), 1e-6)
+            << what << " conv window, layer " << l << " part " << part;
+      }
+    }
   }
 }
 

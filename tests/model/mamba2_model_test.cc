@@ -133,5 +133,32 @@ TEST(ReducedPrecision, Bf16AndFp16StayCloseToFp32) {
   }
 }
 
+// The bf16 SSM-state option: half the SSM state bytes, decode logits stay close to fp32 state.
+TEST(ReducedPrecision, Bf16SsmStateHalvesStateBytesAndStaysClose) {
+  auto oracle = loadOracle("g2_n48_p32");
+  auto ckpt = loadCheckpoint(hfCaseDir("g2_n48_p32"), {torch::kFloat32, torch::kCPU});
+  ASSERT_TRUE(ckpt.isOk()) << ckpt.status().toString();
+  Mamba2Model model(ckpt->config, ckpt->weights);
+  const ModelConfig& c = model.config();
+  StatePool full(c, 2, torch::kCPU), half(c, 2, torch::kCPU, torch::kBFloat16);
+  EXPECT_EQ(half.ssm(0).scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(half.conv(0).scalar_type(), torch::kFloat32);  // the conv window stays fp32
+  EXPECT_EQ(full.bytesPerSequence() - half.bytesPerSequence(), c.stateBytesPerSequence(4, 4) - c.stateBytesPerSequence(2, 4));
+  EXPECT_EQ(c.stateBytesPerSequence(4, 4) - c.stateBytesPerSequence(2, 4), c.stateBytesPerSequence(2, 0));
+  const auto& seq = oracle.sequences.back();
+  const size_t n = seq.size() / 2;
+  std::vector<int32_t> slot = {1};
+  torch::Tensor a = model.prefill({{std::span<const int32_t>(seq).subspan(0, n), 1, false}}, full, LogitsMode::kLast);
+  torch::Tensor b = model.prefill({{std::span<const int32_t>(seq).subspan(0, n), 1, false}}, half, LogitsMode::kLast);
+  EXPECT_LE(maxRelErr(b, a), 1e-6);  // prefill computes in fp32; only the stored state is rounded
+  for (size_t i = n; i < seq.size(); ++i) {
+    std::vector<int32_t> tok = {seq[i]};
+    a = model.decode(tok, slot, full);
+    b = model.decode(tok, slot, half);
+    EXPECT_LE(maxRelErr(b, a), 2e-2) << "step " << i;
+  }
+  EXPECT_THROW(StatePool(c, 1, torch::kCPU, torch::kFloat16), StatusError);
+}
+
 }  // namespace
 }  // namespace mamba

@@ -1,0 +1,81 @@
+#include "bench/decode_breakdown.h"
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+
+#include "kernels/torch/cuda_ops.h"
+
+namespace mamba::bench {
+namespace {
+
+// Microseconds per call of `op`, replayed from a graph of `reps` back-to-back calls.
+double inGraphMicros(const std::function<void()>& op, int reps = 50, int replays = 5) {
+  at::cuda::CUDAStream side = at::cuda::getStreamFromPool();
+  at::cuda::getCurrentCUDAStream().synchronize();
+  at::cuda::CUDAGraph graph;
+  {
+    at::cuda::CUDAStreamGuard guard(side);
+    op();  // warm-up (cuBLAS handles, workspaces) outside the capture
+    side.synchronize();
+    graph.capture_begin();
+    for (int i = 0; i < reps; ++i) op();
+    graph.capture_end();
+  }
+  graph.replay();
+  at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);
+  start.record();
+  for (int i = 0; i < replays; ++i) graph.replay();
+  stop.record();
+  stop.synchronize();
+  return static_cast<double>(start.elapsed_time(stop)) * 1e3 / (reps * replays);
+}
+
+}  // namespace
+
+nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_t B) {
+  torch::NoGradGuard noGrad;
+  const ModelConfig& c = model.config();
+  const LayerWeights& w = model.weights().layers[0];
+  const auto dev = model.device();
+  const int64_t Di = c.dInner, CD = c.convDim(0), G = c.nGroups;
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
+  torch::Tensor residual = torch::randn({B, c.dModel}, f32);
+  torch::Tensor h = torch::randn({B, c.dModel}, f32.dtype(model.dtype()));
+  torch::Tensor u = torch::randn({B, c.dModel}, f32.dtype(model.dtype()));
+  torch::Tensor zx = torch::randn({B, w.inProj.size(0)}, f32.dtype(model.dtype()));
+  torch::Tensor slots = torch::arange(B, f32.dtype(torch::kInt32));
+  torch::Tensor convW = w.convWeight.to(torch::kFloat32), convB = w.convBias.defined() ? w.convBias.to(torch::kFloat32) : torch::Tensor();
+  torch::Tensor xbc = cuda::convStep(pool.conv(0), slots, zx, Di, convW, convB);
+  torch::Tensor y = torch::randn({B, Di}, f32);
+  torch::Tensor g = torch::randn({B, Di}, f32.dtype(model.dtype()));
+  auto linear = [](const torch::Tensor& x, const torch::Tensor& wt, const torch::Tensor& b) {
+    return b.defined() ? torch::nn::functional::linear(x, wt, b) : torch::nn::functional::linear(x, wt);
+  };
+  std::vector<std::pair<std::string, std::function<void()>>> ops = {
+      {"add_rmsnorm", [&] { cuda::addRmsNorm(residual, h, false, w.norm, c.normEps); }},
+      {"in_proj", [&] { linear(u, w.inProj, w.inProjBias); }},
+      {"conv_step", [&] { cuda::convStep(pool.conv(0), slots, zx, Di, convW, convB); }},
+      {"ssm_step", [&] { cuda::ssmStep(pool.ssm(0), slots, xbc, zx, Di + CD, w.dtBias, w.A, w.D, G, c.dtMin, c.dtMax); }},
+      {"gated_rmsnorm", [&] { cuda::gatedRmsNorm(y, zx, w.gatedNorm, G, c.normEps); }},
+      {"out_proj", [&] { linear(g, w.outProj, w.outProjBias); }},
+  };
+  nlohmann::json out = {{"batch", B}};
+  double sum = 0;
+  for (auto& [name, op] : ops) {
+    const double us = inGraphMicros(op);
+    out["ops_us"][name] = us;
+    sum += us;
+  }
+  out["layer_sum_us"] = sum;
+  out["lm_head_us"] = inGraphMicros([&] { linear(u, model.weights().lmHead, torch::Tensor()); });
+  out["model_sum_ms"] = (sum * static_cast<double>(c.nLayer) + out["lm_head_us"].get<double>()) / 1e3;
+  return out;
+}
+
+}  // namespace mamba::bench

@@ -1,0 +1,25 @@
+#include "kernels/conv_prefill/conv_prefill.cuh"
+
+namespace mamba::kernels {
+
+extern template void launchConvPrefillTyped<float, float>(const ConvPrefillParams&, Stream);
+extern template void launchConvPrefillTyped<__half, float>(const ConvPrefillParams&, Stream);
+extern template void launchConvPrefillTyped<__half, __half>(const ConvPrefillParams&, Stream);
+extern template void launchConvPrefillTyped<__nv_bfloat16, float>(const ConvPrefillParams&, Stream);
+extern template void launchConvPrefillTyped<__nv_bfloat16, __nv_bfloat16>(const ConvPrefillParams&, Stream);
+
+void launchConvPrefill(const ConvPrefillParams& p, Stream stream) {
+  if (p.kernelSize < 1 || p.kernelSize > kConvPrefillMaxKernel) {
+    throw CudaError("launchConvPrefill: kernelSize must be in 1..16");
+  }
+  if (p.outElem != ElemType::kF32 && p.outElem != p.inputElem) {
+    throw CudaError("launchConvPrefill: outElem must be kF32 or inputElem");
+  }
+  if (p.outElem == ElemType::kF32) {
+    MAMBA_DISPATCH_ELEM(p.inputElem, launchConvPrefillTyped<T, float>(p, stream));
+  } else {
+    MAMBA_DISPATCH_ELEM(p.inputElem, launchConvPrefillTyped<T, T>(p, stream));
+  }
+}
+
+}  // namespace mamba::kernels

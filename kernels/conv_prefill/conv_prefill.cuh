@@ -1,0 +1,107 @@
+// Kernel of launchConvPrefill (conv_prefill.h). Grid (column block, time block, sequence):
+// each thread owns one column (a conv channel, or a dt head past the channels) and a run of
+// kConvPrefillSteps time steps, sliding a K-wide window of raw inputs through registers, so
+// every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
+// window is right-aligned in a compile-time array of KB >= K entries (the weights are padded
+// with zeros on the left), so the common K = 4 runs without local memory.
+//
+// The pool window of sequence b is read (history) and then rewritten only by the threads of
+// time block 0, and no other block reads it (runs start at t >= kConvPrefillSteps >= K - 1),
+// so the in-place update needs no synchronisation. Slots must be distinct within a call.
+#pragma once
+
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/dispatch.cuh"
+#include "kernels/conv_prefill/conv_prefill.h"
+
+namespace mamba::kernels {
+
+constexpr int kConvPrefillThreads = 128;  // columns per block
+constexpr int kConvPrefillSteps = 32;     // time steps per thread (>= the largest K - 1)
+constexpr int kConvPrefillMaxKernel = 16;
+
+template <typename TIn, typename TOut, int KB>
+__global__ void convPrefillKernel(ConvPrefillParams p) {
+  const int col = blockIdx.x * blockDim.x + threadIdx.x;
+  const int t0 = blockIdx.y * kConvPrefillSteps;
+  const int b = blockIdx.z;
+  const int L = p.seqLen;
+  const int tEnd = min(t0 + kConvPrefillSteps, L);
+  const int len = min(max(p.lengths[b], 0), L);
+  const int64_t rowBase = static_cast<int64_t>(b) * L;
+
+  if (col >= p.channels) {  // dt columns
+    const int h = col - p.channels;
+    if (p.dtOut == nullptr || h >= p.nHeads) return;
+    const TIn* raw = static_cast<const TIn*>(p.dtRaw) + rowBase * p.inputStride + h;
+    const float bias = p.dtBias[h];
+    for (int t = t0; t < tEnd; ++t) {
+      float v = 0.f;
+      if (t < len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
+      p.dtOut[(rowBase + t) * p.nHeads + h] = v;
+    }
+    return;
+  }
+
+  const int c = col, K = p.kernelSize;
+  const int slot = p.slots[b];
+  const bool history = slot >= 0 && p.cont[b] != 0;
+  float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c) * K : nullptr;
+  const TIn* in = static_cast<const TIn*>(p.input) + rowBase * p.inputStride + c;
+  // raw(tau): the input at step tau >= 0, the history for tau in [-K, -1], else 0.
+  auto raw = [&](int tau) -> float {
+    if (tau >= 0) return toFloat(in[static_cast<int64_t>(tau) * p.inputStride]);
+    return history && tau >= -K ? st[K + tau] : 0.f;
+  };
+
+  float w[KB], win[KB];  // w[j] multiplies raw(t - (KB-1) + j); zero for j < KB - K
+#pragma unroll
+  for (int j = 0; j < KB; ++j) {
+    const int k = j - (KB - K);
+    w[j] = k >= 0 ? p.weight[static_cast<int64_t>(c) * K + k] : 0.f;
+    win[j] = 0.f;
+  }
+#pragma unroll
+  for (int j = 0; j + 1 < KB; ++j) {
+    if (j >= KB - K) win[j] = raw(t0 - (KB - 1) + j);
+  }
+  const float bias = p.bias ? p.bias[c] : 0.f;
+  TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c;
+  for (int t = t0; t < tEnd; ++t) {
+    win[KB - 1] = toFloat(in[static_cast<int64_t>(t) * p.inputStride]);
+    float acc = bias;
+#pragma unroll
+    for (int j = 0; j < KB; ++j) acc += w[j] * win[j];
+    out[static_cast<int64_t>(t) * p.channels] = fromFloat<TOut>(silu(acc));
+#pragma unroll
+    for (int j = 0; j + 1 < KB; ++j) win[j] = win[j + 1];
+  }
+
+  // New window: read everything (inputs and old history) before writing the pool.
+  if (blockIdx.y != 0 || st == nullptr) return;
+  float next[KB];
+#pragma unroll
+  for (int k = 0; k < KB; ++k) next[k] = k < K ? raw(len - K + k) : 0.f;
+#pragma unroll
+  for (int k = 0; k < KB; ++k) {
+    if (k < K) st[k] = next[k];
+  }
+}
+
+template <typename TIn, typename TOut>
+void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
+  const int cols = p.channels + (p.dtOut ? p.nHeads : 0);
+  if (p.batch == 0 || cols == 0) return;
+  // seqLen 0 still runs one time block: it rewrites the windows (unchanged for len 0).
+  const int timeBlocks = p.seqLen > 0 ? (p.seqLen + kConvPrefillSteps - 1) / kConvPrefillSteps : 1;
+  dim3 grid((cols + kConvPrefillThreads - 1) / kConvPrefillThreads, timeBlocks, p.batch);
+  auto s = static_cast<cudaStream_t>(stream);
+  if (p.kernelSize <= 4) {
+    convPrefillKernel<TIn, TOut, 4><<<grid, kConvPrefillThreads, 0, s>>>(p);
+  } else {
+    convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel><<<grid, kConvPrefillThreads, 0, s>>>(p);
+  }
+  MAMBA_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace mamba::kernels

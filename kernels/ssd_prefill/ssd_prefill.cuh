@@ -1,0 +1,423 @@
+// Kernels of launchSsdPrefill (ssd_prefill.h). Every product is a 64x64 block tile computed by
+// 4 warps (a 32x32 quarter each, 2x2 WMMA fragments of 16x16) from operand tiles staged in
+// shared memory, converted to the operand type on the way in (padded rows: no bank-conflict
+// stride, 32-byte aligned fragments). Out-of-range rows/columns are staged as zeros, so any
+// P, N and Q work. Accumulators go through shared memory before the masked global store.
+//
+//   ssdChunkPrepareKernel  grid (H*tilesP*tilesN + G*triangle(tilesQ), nc, B): the first part
+//                          computes sLoc tiles (P x N, inner dimension t), the rest the causal
+//                          CB tiles (Q x Q, inner dimension n). Heads vary fastest, so the
+//                          blocks sharing a chunk's B/C run together and hit L2.
+//   ssdStatePassKernel     grid (ceil(P*N/256), H, B): one state element per thread,
+//                          sequential over the sequence's chunks; reads and writes the pool.
+//   ssdChunkScanKernel     grid (H*tilesP*tilesQ, nc, B): a 64-step x 64-lane tile of y:
+//                          exp(cs) C S_in^T (inner n), then the causal diagonal tiles
+//                          (CB o decay o dt) x (inner s), then + D x.
+// Chunks (and row tiles) past a sequence's length are skipped; y rows there are zeroed.
+#pragma once
+
+#include <mma.h>
+
+#include <type_traits>
+
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/dispatch.cuh"
+#include "kernels/ssd_prefill/ssd_prefill.h"
+
+namespace mamba::kernels {
+namespace ssd {
+
+namespace wmma = nvcuda::wmma;
+
+constexpr int kThreads = 128;               // 4 warps per 64x64 block tile
+constexpr int kTile = 64;
+constexpr int kKStep = 32;                  // inner-dimension slice per stage (sLoc, CB, C.S_in)
+constexpr int kPad = 8;                     // elements of row padding in shared tiles
+constexpr int kLdWide = kTile + kPad;       // leading dimension of 64-wide tiles
+constexpr int kLdNarrow = kKStep + kPad;    // leading dimension of 32-wide tiles
+constexpr int kPassThreads = 256;
+// Shared operand/accumulator bytes (sized for float, the widest operand type).
+constexpr int kPrepareTileBytes = 2 * kTile * kLdNarrow * 4;  // >= 2*kKStep*kLdWide*4 and kTile*kLdWide*4
+constexpr int kScanTileBytes = 2 * kTile * kLdWide * 4;
+static_assert(kPrepareTileBytes >= 2 * kKStep * kLdWide * 4 && kPrepareTileBytes >= kTile * kLdWide * 4);
+static_assert(kSsdMaxChunk <= 2 * kThreads, "blockInclusiveScan covers two elements per thread");
+
+// Operand type -> WMMA shape. float runs as 3xTF32 (k = 8), fp16/bf16 natively (k = 16).
+template <typename T> struct Mma {
+  static constexpr int kK = 16;
+  using Prec = T;
+  static constexpr bool kSplit = false;
+};
+template <> struct Mma<float> {
+  static constexpr int kK = 8;
+  using Prec = wmma::precision::tf32;
+  static constexpr bool kSplit = true;
+};
+template <typename T> using AccFrag = wmma::fragment<wmma::accumulator, 16, 16, Mma<T>::kK, float>;
+
+// Address of logical element (row, col) of a tile stored with the given layout.
+template <typename Layout, typename T>
+__device__ __forceinline__ const T* at(const T* base, int ld, int row, int col) {
+  if constexpr (std::is_same_v<Layout, wmma::row_major>) {
+    return base + row * ld + col;
+  } else {
+    return base + col * ld + row;
+  }
+}
+
+// hi <- tf32(v), lo <- tf32(v - hi), elementwise (the same mapping in both fragments).
+template <typename Frag>
+__device__ __forceinline__ void splitTf32(Frag& hi, Frag& lo) {
+#pragma unroll
+  for (int e = 0; e < hi.num_elements; ++e) {
+    const float v = hi.x[e];
+    const float h = wmma::__float_to_tf32(v);
+    hi.x[e] = h;
+    lo.x[e] = wmma::__float_to_tf32(v - h);
+  }
+}
+
+// acc[i][j] += A[r0+16i .. +16, 0 .. kLen) * B[0 .. kLen, c0+16j .. +16), where A (M x K) and
+// B (K x N) are shared tiles with the given layouts and leading dimensions.
+template <typename T, typename LayoutA, typename LayoutB>
+__device__ __forceinline__ void warpMma(AccFrag<T> (&acc)[2][2], const T* As, int lda, const T* Bs, int ldb,
+                                        int kLen, int r0, int c0) {
+  using M = Mma<T>;
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, M::kK, typename M::Prec, LayoutA>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, M::kK, typename M::Prec, LayoutB>;
+  for (int k = 0; k < kLen; k += M::kK) {
+    FragA a[2];
+    FragB bm[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], at<LayoutA>(As, lda, r0 + 16 * i, k), lda);
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(bm[j], at<LayoutB>(Bs, ldb, k, c0 + 16 * j), ldb);
+    if constexpr (M::kSplit) {
+      FragA aLo[2];
+      FragB bLo[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) splitTf32(a[i], aLo[i]);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) splitTf32(bm[j], bLo[j]);
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          wmma::mma_sync(acc[i][j], aLo[i], bm[j], acc[i][j]);
+          wmma::mma_sync(acc[i][j], a[i], bLo[j], acc[i][j]);
+          wmma::mma_sync(acc[i][j], a[i], bm[j], acc[i][j]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], bm[j], acc[i][j]);
+      }
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void zeroAcc(AccFrag<T> (&acc)[2][2]) {
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+  }
+}
+
+// Ys[r][c] (fp32, leading dimension kLdWide) <- the warp's quarter of the block tile.
+template <typename T>
+__device__ __forceinline__ void storeAcc(const AccFrag<T> (&acc)[2][2], float* Ys, int r0, int c0) {
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      wmma::store_matrix_sync(Ys + (r0 + 16 * i) * kLdWide + c0 + 16 * j, acc[i][j], kLdWide, wmma::mem_row_major);
+    }
+  }
+}
+
+// In-place inclusive prefix sum of v[0, n), n <= 2 * kThreads. Callers synchronise before
+// (v written by other threads); ends synchronised.
+__device__ __forceinline__ void blockInclusiveScan(float* v, int n) {
+  __shared__ float warpTotal[kThreads / 32];
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int i0 = 2 * tid, i1 = 2 * tid + 1;
+  const float a = i0 < n ? v[i0] : 0.f;
+  const float ab = a + (i1 < n ? v[i1] : 0.f);
+  float incl = ab;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const float up = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += up;
+  }
+  if (lane == 31) warpTotal[warp] = incl;
+  __syncthreads();
+  float offset = incl - ab;
+  for (int w = 0; w < warp; ++w) offset += warpTotal[w];
+  if (i0 < n) v[i0] = offset + a;
+  if (i1 < n) v[i1] = offset + ab;
+  __syncthreads();
+}
+
+// cs[i] = A * sum_{j <= i} dt[j], dts[i] = dt[j] for i < n, where dt[j] = dtCol[j * H].
+__device__ __forceinline__ void chunkCumsum(const float* dtCol, int H, float A, int n, float* cs, float* dts) {
+  for (int i = threadIdx.x; i < n; i += kThreads) {
+    const float d = dtCol[static_cast<int64_t>(i) * H];
+    dts[i] = d;
+    cs[i] = d * A;
+  }
+  __syncthreads();
+  blockInclusiveScan(cs, n);
+}
+
+// Valid steps of chunk c of a sequence of `len` tokens (<= 0: chunk entirely padding).
+__device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int c) {
+  const int len = min(max(p.lengths[b], 0), p.seqLen);
+  return min(p.chunkSize, len - c * p.chunkSize);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) ssdChunkPrepareKernel(SsdPrefillParams p) {
+  __shared__ __align__(128) unsigned char tiles[kPrepareTileBytes];
+  __shared__ float cs[kSsdMaxChunk], wt[kSsdMaxChunk];
+  const int c = blockIdx.y, b = blockIdx.z;
+  const int clen = chunkLength(p, b, c);
+  if (clen <= 0) return;  // never read by the later kernels
+  const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
+  const int64_t row0 = static_cast<int64_t>(b) * L + static_cast<int64_t>(c) * Q;  // first token of the chunk
+  const T* xbc = static_cast<const T*>(p.xbc) + row0 * CD;
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  float* Ys = reinterpret_cast<float*>(tiles);
+  AccFrag<T> acc[2][2];
+  zeroAcc<T>(acc);
+
+  const int tilesP = (P + kTile - 1) / kTile, tilesN = (N + kTile - 1) / kTile;
+  const int stateBlocks = H * tilesP * tilesN;
+  if (static_cast<int>(blockIdx.x) < stateBlocks) {
+    // sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n], w_t = exp(cs_end - cs_t) dt_t.
+    const int h = blockIdx.x % H, rest = blockIdx.x / H;
+    const int p0 = (rest % tilesP) * kTile, n0 = (rest / tilesP) * kTile;
+    const int g = h / (H / G);
+    chunkCumsum(p.dt + row0 * H + h, H, p.A[h], clen, cs, wt);
+    const float csEnd = cs[clen - 1];
+    for (int t = threadIdx.x; t < clen; t += kThreads) wt[t] *= __expf(fminf(csEnd - cs[t], 0.f));
+    __syncthreads();
+    T* Xs = reinterpret_cast<T*>(tiles);   // (kKStep, kLdWide): Xs[t][p], the col-major A operand (p x t)
+    T* Bs = Xs + kKStep * kLdWide;         // (kKStep, kLdWide): Bs[t][n], the row-major B operand (t x n)
+    const T* xh = xbc + h * P;
+    const T* bg = xbc + Di + g * N;
+    for (int k0 = 0; k0 < clen; k0 += kKStep) {
+      for (int i = threadIdx.x; i < kKStep * kTile; i += kThreads) {
+        const int r = i / kTile, cc = i % kTile, t = k0 + r;
+        float xv = 0.f, bv = 0.f;
+        if (t < clen) {
+          if (p0 + cc < P) xv = toFloat(xh[static_cast<int64_t>(t) * CD + p0 + cc]) * wt[t];
+          if (n0 + cc < N) bv = toFloat(bg[static_cast<int64_t>(t) * CD + n0 + cc]);
+        }
+        Xs[r * kLdWide + cc] = fromFloat<T>(xv);
+        Bs[r * kLdWide + cc] = fromFloat<T>(bv);
+      }
+      __syncthreads();
+      warpMma<T, wmma::col_major, wmma::row_major>(acc, Xs, kLdWide, Bs, kLdWide, kKStep, r0, c0);
+      __syncthreads();
+    }
+    storeAcc<T>(acc, Ys, r0, c0);
+    __syncthreads();
+    float* out = p.chunkStates + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N;
+    for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+      const int r = i / kTile, cc = i % kTile;
+      if (p0 + r < P && n0 + cc < N) out[static_cast<int64_t>(p0 + r) * N + n0 + cc] = Ys[r * kLdWide + cc];
+    }
+    if (rest == 0 && threadIdx.x == 0) p.chunkLogDecay[(static_cast<int64_t>(b) * H + h) * nc + c] = csEnd;
+    return;
+  }
+
+  // CB[t, s] = C[t, :] . B[s, :] for the lower-triangular tile (ti, si), si <= ti.
+  const int idx = blockIdx.x - stateBlocks;
+  const int g = idx % G;
+  int si = idx / G, ti = 0;
+  while (si > ti) {
+    si -= ti + 1;
+    ++ti;
+  }
+  const int t0 = ti * kTile, s0 = si * kTile;
+  if (t0 >= clen) return;
+  T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
+  T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
+  const T* bg = xbc + Di + g * N;
+  const T* cg = xbc + Di + G * N + g * N;
+  for (int k0 = 0; k0 < N; k0 += kKStep) {
+    for (int i = threadIdx.x; i < kTile * kKStep; i += kThreads) {
+      const int r = i / kKStep, kk = i % kKStep, n = k0 + kk;
+      float cv = 0.f, bv = 0.f;
+      if (n < N) {
+        if (t0 + r < clen) cv = toFloat(cg[static_cast<int64_t>(t0 + r) * CD + n]);
+        if (s0 + r < clen) bv = toFloat(bg[static_cast<int64_t>(s0 + r) * CD + n]);
+      }
+      Cs[r * kLdNarrow + kk] = fromFloat<T>(cv);
+      Bs[r * kLdNarrow + kk] = fromFloat<T>(bv);
+    }
+    __syncthreads();
+    warpMma<T, wmma::row_major, wmma::col_major>(acc, Cs, kLdNarrow, Bs, kLdNarrow, kKStep, r0, c0);
+    __syncthreads();
+  }
+  storeAcc<T>(acc, Ys, r0, c0);
+  __syncthreads();
+  float* out = p.cb + ((static_cast<int64_t>(b) * nc + c) * G + g) * Q * Q;
+  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+    const int r = i / kTile, cc = i % kTile, t = t0 + r, s = s0 + cc;
+    if (t < clen && s < clen) out[static_cast<int64_t>(t) * Q + s] = Ys[r * kLdWide + cc];
+  }
+}
+
+template <typename T, typename TState>
+__global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillParams p) {
+  const int PN = p.headDim * p.stateSize;
+  const int e = blockIdx.x * blockDim.x + threadIdx.x;
+  const int h = blockIdx.y, b = blockIdx.z;
+  if (e >= PN) return;
+  const int H = p.nHeads, Q = p.chunkSize, nc = (p.seqLen + Q - 1) / Q;
+  const int len = min(max(p.lengths[b], 0), p.seqLen);
+  const int chunks = (len + Q - 1) / Q;
+  const int slot = p.slots[b];
+  TState* st = slot >= 0 ? static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * H + h) * PN + e : nullptr;
+  float s = st != nullptr && p.cont[b] != 0 ? toFloat(*st) : 0.f;
+  const int64_t first = (static_cast<int64_t>(b) * nc * H + h) * PN + e;  // chunk 0; chunk c at + c * stride
+  const int64_t stride = static_cast<int64_t>(H) * PN;
+  const float* loc = p.chunkStates + first;
+  T* init = static_cast<T*>(p.chunkInit) + first;
+  const float* logDecay = p.chunkLogDecay + (static_cast<int64_t>(b) * H + h) * nc;
+#pragma unroll 4
+  for (int c = 0; c < chunks; ++c) {
+    init[c * stride] = fromFloat<T>(s);
+    s = __expf(logDecay[c]) * s + loc[c * stride];
+  }
+  if (st != nullptr) *st = fromFloat<TState>(s);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) ssdChunkScanKernel(SsdPrefillParams p) {
+  __shared__ __align__(128) unsigned char tiles[kScanTileBytes];
+  __shared__ float cs[kSsdMaxChunk], dts[kSsdMaxChunk], expCs[kSsdMaxChunk];
+  const int c = blockIdx.y, b = blockIdx.z;
+  const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
+  const int tilesP = (P + kTile - 1) / kTile;
+  const int h = blockIdx.x % H, rest = blockIdx.x / H;
+  const int p0 = (rest % tilesP) * kTile, t0 = (rest / tilesP) * kTile;
+  const int rows = min(Q, L - c * Q);  // rows of this chunk in y
+  if (t0 >= rows) return;
+  const int tRows = min(kTile, rows - t0);
+  const int clen = chunkLength(p, b, c);
+  const int64_t row0 = static_cast<int64_t>(b) * L + static_cast<int64_t>(c) * Q;
+  float* y = p.y + row0 * Di + h * P;  // y[t, p] at y[t * Di + p]
+  if (t0 >= clen) {  // padding rows only
+    for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+      const int r = i / kTile, cc = i % kTile;
+      if (r < tRows && p0 + cc < P) y[static_cast<int64_t>(t0 + r) * Di + p0 + cc] = 0.f;
+    }
+    return;
+  }
+  const int g = h / (H / G);
+  const T* xbc = static_cast<const T*>(p.xbc) + row0 * CD;
+  const T* xh = xbc + h * P;
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  chunkCumsum(p.dt + row0 * H + h, H, p.A[h], min(clen, t0 + kTile), cs, dts);
+  AccFrag<T> acc[2][2];
+  zeroAcc<T>(acc);
+
+  // Inter-chunk part: (exp(cs_t) C[t, :]) . S_in[p, :].
+  const int slot = p.slots[b];
+  if (c > 0 || (slot >= 0 && p.cont[b] != 0)) {
+    for (int t = t0 + threadIdx.x; t < min(clen, t0 + kTile); t += kThreads) expCs[t] = __expf(cs[t]);
+    __syncthreads();
+    T* As = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): As[t][n], row-major A
+    T* Ss = As + kTile * kLdNarrow;       // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
+    const T* cg = xbc + Di + G * N + g * N;
+    const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N;
+    for (int k0 = 0; k0 < N; k0 += kKStep) {
+      for (int i = threadIdx.x; i < kTile * kKStep; i += kThreads) {
+        const int r = i / kKStep, kk = i % kKStep, n = k0 + kk, t = t0 + r;
+        float cv = 0.f, sv = 0.f;
+        if (n < N) {
+          if (t < clen) cv = toFloat(cg[static_cast<int64_t>(t) * CD + n]) * expCs[t];
+          if (p0 + r < P) sv = toFloat(sIn[static_cast<int64_t>(p0 + r) * N + n]);
+        }
+        As[r * kLdNarrow + kk] = fromFloat<T>(cv);
+        Ss[r * kLdNarrow + kk] = fromFloat<T>(sv);
+      }
+      __syncthreads();
+      warpMma<T, wmma::row_major, wmma::col_major>(acc, As, kLdNarrow, Ss, kLdNarrow, kKStep, r0, c0);
+      __syncthreads();
+    }
+  }
+
+  // Intra-chunk part: tiles s0 <= t0 of M[t, s] = CB[t, s] exp(cs_t - cs_s) dt_s (s <= t) times x.
+  T* Ms = reinterpret_cast<T*>(tiles);  // (kTile, kLdWide): Ms[t][s], row-major A
+  T* Xs = Ms + kTile * kLdWide;         // (kTile, kLdWide): Xs[s][p], row-major B
+  const float* cb = p.cb + ((static_cast<int64_t>(b) * nc + c) * G + g) * Q * Q;
+  for (int s0 = 0; s0 <= t0 && s0 < clen; s0 += kTile) {
+    for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+      const int r = i / kTile, cc = i % kTile;
+      const int t = t0 + r, s = s0 + cc;
+      float m = 0.f;
+      if (s <= t && t < clen) m = cb[static_cast<int64_t>(t) * Q + s] * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s];
+      Ms[r * kLdWide + cc] = fromFloat<T>(m);
+      const int sx = s0 + r;
+      float xv = 0.f;
+      if (sx < clen && p0 + cc < P) xv = toFloat(xh[static_cast<int64_t>(sx) * CD + p0 + cc]);
+      Xs[r * kLdWide + cc] = fromFloat<T>(xv);
+    }
+    __syncthreads();
+    warpMma<T, wmma::row_major, wmma::row_major>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0);
+    __syncthreads();
+  }
+
+  float* Ys = reinterpret_cast<float*>(tiles);
+  storeAcc<T>(acc, Ys, r0, c0);
+  __syncthreads();
+  const float Dh = p.D[h];
+  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+    const int r = i / kTile, cc = i % kTile, t = t0 + r;
+    if (r >= tRows || p0 + cc >= P) continue;
+    float v = 0.f;
+    if (t < clen) v = Ys[r * kLdWide + cc] + Dh * toFloat(xh[static_cast<int64_t>(t) * CD + p0 + cc]);
+    y[static_cast<int64_t>(t) * Di + p0 + cc] = v;
+  }
+}
+
+}  // namespace ssd
+
+template <typename T>
+void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
+  if (p.batch == 0) return;
+  auto s = static_cast<cudaStream_t>(stream);
+  const int Q = p.chunkSize, nc = (p.seqLen + Q - 1) / Q;
+  const int tilesP = (p.headDim + ssd::kTile - 1) / ssd::kTile;
+  const int tilesN = (p.stateSize + ssd::kTile - 1) / ssd::kTile;
+  const int tilesQ = (Q + ssd::kTile - 1) / ssd::kTile;
+  if (nc > 0) {
+    dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
+    ssd::ssdChunkPrepareKernel<T><<<grid, ssd::kThreads, 0, s>>>(p);
+    MAMBA_CUDA_CHECK_LAUNCH();
+  }
+  const int pn = p.headDim * p.stateSize;
+  dim3 passGrid((pn + ssd::kPassThreads - 1) / ssd::kPassThreads, p.nHeads, p.batch);
+  if (p.stateElem == ElemType::kBF16) {
+    ssd::ssdStatePassKernel<T, __nv_bfloat16><<<passGrid, ssd::kPassThreads, 0, s>>>(p);
+  } else {
+    ssd::ssdStatePassKernel<T, float><<<passGrid, ssd::kPassThreads, 0, s>>>(p);
+  }
+  MAMBA_CUDA_CHECK_LAUNCH();
+  if (nc > 0) {
+    dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
+    ssd::ssdChunkScanKernel<T><<<grid, ssd::kThreads, 0, s>>>(p);
+    MAMBA_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace mamba::kernels

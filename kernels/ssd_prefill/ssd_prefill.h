@@ -1,0 +1,62 @@
+// The chunked SSD scan of prefill (spec §4.4) in three fused launches, reading the conv output
+// directly and keeping each sequence's state in the SSM-state pool.
+//
+// For sequence b (slot s = slots[b], length len = lengths[b] <= seqLen), head h (group
+// g = h / (H/G)), lane p < P and state n < N, with x, B, C read from xbc and
+// S_init = (s >= 0 && cont[b] != 0) ? state[s, h] : 0, the result is the recurrence of spec
+// §4.2 step 5 over the first len steps:
+//   S_t = exp(dt[b,t,h] A[h]) S_{t-1} + dt[b,t,h] x[t,h,:] B[t,g,:]^T,   S_{-1} = S_init
+//   y[b, t, h*P + p] = C[t,g,:] . S_t[p,:] + D[h] x[t,h,p]       (t < len; 0 for t >= len)
+//   state[s, h] <- S_{len-1}                                       (s >= 0 only)
+// computed per chunk of Q steps (any Q in 1..256; the result does not depend on Q):
+//   1. ssdChunkPrepare: per (b, chunk, head) the in-chunk cumulative log decay cs and the
+//      chunk-local end state sLoc = sum_t exp(cs_end - cs_t) dt_t x_t B_t^T; per (b, chunk,
+//      group) the causal CB = C B^T tiles.
+//   2. ssdStatePass: S_in[0] = S_init, S_in[c+1] = exp(cs_end[c]) S_in[c] + sLoc[c], sequential
+//      over chunks; the final state goes to the pool.
+//   3. ssdChunkScan: y = (CB o exp(cs_t - cs_s) dt_s, causal) x + exp(cs_t) C S_in^T + D x.
+// The products run on tensor cores with operands of `elem` (the type of xbc) and fp32
+// accumulation: fp16/bf16 operands for fp16/bf16, and for fp32 the 3xTF32 split (hi*hi +
+// hi*lo + lo*hi, about fp32 accuracy). Cumulative decays, dt, CB and local states are fp32;
+// the chunk-entry states S_in are stored in `elem` (they are only an MMA operand). The pool
+// state may be fp32 or bf16; the scan itself always carries it in fp32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common/kernel_types.h"
+
+namespace mamba::kernels {
+
+constexpr int kSsdMaxChunk = 256;
+
+struct SsdPrefillParams {
+  int batch = 0, seqLen = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0;
+  int chunkSize = 0;                 // Q in 1..kSsdMaxChunk
+  void* state = nullptr;             // (numSlots, H, P, N) of stateElem: initial state in, final state out
+  ElemType stateElem = ElemType::kF32;  // kF32 or kBF16 (rounded to nearest on store)
+  const int32_t* slots = nullptr;    // (batch); < 0: zero initial state, final state not written
+  const int32_t* cont = nullptr;     // (batch); 0: zero initial state (fresh sequence)
+  const int32_t* lengths = nullptr;  // (batch) real tokens per sequence, <= seqLen
+  const void* xbc = nullptr;         // (batch, seqLen, Di + 2GN) of elem: x [0, Di), B [Di, Di+GN), C [Di+GN, Di+2GN)
+  ElemType elem = ElemType::kF32;
+  const float* dt = nullptr;         // (batch, seqLen, H) fp32, softplus and clamp applied
+  const float* A = nullptr;          // (H), negative
+  const float* D = nullptr;          // (H)
+  float* y = nullptr;                // (batch, seqLen, H*P) fp32; rows t >= lengths[b] are 0
+  // Workspace, sized by ssdPrefillWorkspace (nc = ceil(seqLen / Q)); no initialisation needed.
+  float* chunkStates = nullptr;      // (batch, nc, H, P, N) fp32: sLoc
+  void* chunkInit = nullptr;         // (batch, nc, H, P, N) of elem: S_in
+  float* chunkLogDecay = nullptr;    // (batch, H, nc): cs_end
+  float* cb = nullptr;               // (batch, nc, G, Q, Q) fp32
+};
+
+// Element counts of the workspace buffers for p's shapes.
+struct SsdPrefillWorkspace {
+  int64_t chunkStates = 0, chunkInit = 0, chunkLogDecay = 0, cb = 0;
+};
+SsdPrefillWorkspace ssdPrefillWorkspace(const SsdPrefillParams& p);
+
+void launchSsdPrefill(const SsdPrefillParams& p, Stream stream);
+
+}  // namespace mamba::kernels

@@ -1,0 +1,42 @@
+// Mamba2Model's prefill mixer on the fused CUDA kernels (built only with MAMBA_WITH_CUDA):
+// in_proj (cuBLAS), conv + dt (kernels/conv_prefill), chunked SSD (kernels/ssd_prefill), gated
+// RMSNorm (kernels/norm), out_proj. Computes the same function as Mamba2Model::mixerPrefill.
+#include <algorithm>
+
+#include "kernels/torch/cuda_ops.h"
+#include "server/model/mamba2_model.h"
+
+namespace mamba {
+
+bool Mamba2Model::cudaPrefillSupported(StatePool& pool) const {
+  if (!device().is_cuda() || config_.convKernel > 16 || pool.numLayers() != config_.nLayer) return false;
+  for (int64_t l = 0; l < config_.nLayer; ++l) {
+    const auto ssm = pool.ssm(l).scalar_type();
+    if (pool.conv(l).scalar_type() != torch::kFloat32 || (ssm != torch::kFloat32 && ssm != torch::kBFloat16)) return false;
+  }
+  return true;
+}
+
+torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, int64_t B, int64_t L,
+                                            const torch::Tensor& meta, StatePool& pool) const {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+  const int64_t Di = config_.dInner, G = config_.nGroups, CD = config_.convDim(l);
+  const torch::Tensor lengths = meta.narrow(0, 0, B), slots = meta.narrow(0, B, B), cont = meta.narrow(0, 2 * B, B);
+  // The chunk size only changes rounding (spec §4.4); below 64 the kernels' 64-step tiles
+  // would idle, above 256 they do not go.
+  const int64_t Q = std::clamp<int64_t>(config_.chunkSize, 64, cuda::kSsdPrefillMaxChunk);
+
+  torch::Tensor zxbcdt = inProject(l, u);                       // (B*L, DIP'), DIP' >= DIP
+  torch::Tensor zx3 = zxbcdt.view({B, L, zxbcdt.size(1)});
+  // x/B/C in the model dtype: the SSD's tensor-core operand type (as the reference kernels).
+  cuda::ConvPrefillResult conv = cuda::convPrefill(
+      pool.conv(l), slots, cont, lengths, zx3, Di, convWeightF32_[static_cast<size_t>(l)],
+      convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias, config_.dtMin, config_.dtMax, dtype());
+  torch::Tensor y = cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q);  // (B, L, Di)
+  torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps);
+  torch::Tensor out = w.outProjBias.defined() ? torch::nn::functional::linear(normed, w.outProj, w.outProjBias)
+                                              : torch::nn::functional::linear(normed, w.outProj);
+  return out.view({B, L, out.size(1)});
+}
+
+}  // namespace mamba

@@ -1,0 +1,137 @@
+// cuda::ssdPrefill (kernels/ssd_prefill) against the LibTorch chunked scan (server/model/ssd.h)
+// run per sequence over its real tokens only. Label gpu. Fresh random inputs, N in
+// {7, 16, 20, 64, 128}, G in {1, 2}, P in {16, 32, 64, 80}, Q in {16, 64, 100, 128, 256}, ragged
+// lengths (1, 7, 129, 300) with continue flags, fp32/fp16/bf16 operands, fp32 and bf16 pool
+// states; y poisoned with NaN before each run; final states in the pool checked, other slots
+// untouched, y rows past each length exactly 0.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/torch/cuda_ops.h"
+#include "server/model/ssd.h"
+
+namespace mamba {
+namespace {
+
+namespace F = torch::nn::functional;
+const torch::Device kCuda(torch::kCUDA, 0);
+
+// Operand rounding of the tensor-core products (fp32 runs as 3xTF32).
+double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-4 : t == torch::kFloat16 ? 5e-3 : 3e-2; }
+
+double relErr(const torch::Tensor& a, const torch::Tensor& b) {
+  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
+  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
+  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
+}
+
+void poison(std::vector<int64_t> shape, torch::ScalarType t) {
+  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
+}
+
+struct Case {
+  int64_t N, G, P, Q;
+  torch::ScalarType stateDtype;
+};
+
+class SsdPrefillTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  }
+};
+
+TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
+  const Case cases[] = {{16, 1, 16, 64, torch::kFloat32},   {20, 2, 32, 128, torch::kFloat32},
+                        {64, 1, 64, 256, torch::kFloat32},  {128, 2, 80, 100, torch::kFloat32},
+                        {128, 1, 64, 256, torch::kBFloat16}, {7, 1, 16, 16, torch::kFloat32}};
+  const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0}, lengths = {1, 7, 129, 300};
+  const int64_t B = 4, L = 300, H = 4, S = 8;
+  for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+    for (const Case& c : cases) {
+      torch::manual_seed(c.N * 13 + c.P + c.Q);
+      const int64_t N = c.N, G = c.G, P = c.P, Di = H * P, CD = Di + 2 * G * N;
+      // The kernel's inputs: x/B/C in the operand dtype, dt masked past each length.
+      torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
+      torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+      for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+      torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
+      // The pool holds values of its dtype; the reference starts from the same values in fp32.
+      torch::Tensor state = torch::randn({S, H, P, N}).to(c.stateDtype).to(torch::kFloat32);
+
+      torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone();
+      torch::Tensor xf = xbc.to(torch::kFloat32);
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t len = lengths[b];
+        torch::Tensor row = xf[b].narrow(0, 0, len);
+        torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
+        SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
+                                   A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
+                                   row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
+        yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
+        stateRef[slots[b]].copy_(r.finalState[0]);
+      }
+
+      torch::Tensor gState = state.to(kCuda, c.stateDtype);
+      poison({1 << 24}, torch::kFloat32);  // the workspace (best effort: one large freed block)
+      poison({B, L, Di}, torch::kFloat32);
+      torch::Tensor y = cuda::ssdPrefill(gState, torch::tensor(slots, torch::kInt).to(kCuda),
+                                         torch::tensor(cont, torch::kInt).to(kCuda),
+                                         torch::tensor(lengths, torch::kInt).to(kCuda), xbc.to(kCuda), dt.to(kCuda),
+                                         A.to(kCuda), D.to(kCuda), G, c.Q)
+                            .cpu();
+      const auto what = ::testing::Message() << "N=" << N << " G=" << G << " P=" << P << " Q=" << c.Q << " " << dtype
+                                              << " state=" << c.stateDtype;
+      EXPECT_LE(relErr(y, yRef), tol(dtype)) << what;
+      for (int64_t b = 0; b < B; ++b) {
+        EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding rows of " << b;
+      }
+      torch::Tensor got = gState.cpu().to(torch::kFloat32);
+      const double stateTol = std::max(tol(dtype), c.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
+      for (int64_t b = 0; b < B; ++b) {
+        EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
+      }
+      for (int64_t s = 0; s < S; ++s) {
+        if (std::find(slots.begin(), slots.end(), s) != slots.end()) continue;
+        EXPECT_TRUE(torch::equal(got[s], state[s])) << what << " slot " << s;
+      }
+    }
+  }
+}
+
+TEST_F(SsdPrefillTest, ResultDoesNotDependOnChunkSize) {
+  torch::manual_seed(11);
+  const int64_t B = 2, L = 515, H = 2, P = 64, N = 128, Di = H * P, CD = Di + 2 * N, S = 2;
+  torch::Tensor xbc = torch::randn({B, L, CD}).to(kCuda);
+  torch::Tensor dt = (F::softplus(torch::randn({B, L, H}) - 3.0)).to(kCuda);
+  torch::Tensor A = -torch::rand({H}).to(kCuda) - 0.1, D = torch::randn({H}).to(kCuda);
+  torch::Tensor slots = torch::tensor({0, 1}, torch::kInt).to(kCuda), cont = torch::ones({B}, torch::kInt).to(kCuda);
+  torch::Tensor lengths = torch::tensor({515, 300}, torch::kInt).to(kCuda);
+  torch::Tensor init = torch::randn({S, H, P, N}).to(kCuda);
+  torch::Tensor s0 = init.clone();
+  torch::Tensor y0 = cuda::ssdPrefill(s0, slots, cont, lengths, xbc, dt, A, D, 1, 256);
+  for (int64_t q : {1, 33, 64, 128, 200}) {
+    torch::Tensor s = init.clone();
+    torch::Tensor y = cuda::ssdPrefill(s, slots, cont, lengths, xbc, dt, A, D, 1, q);
+    EXPECT_LE(relErr(y, y0), 1e-4) << "Q=" << q;
+    EXPECT_LE(relErr(s, s0), 1e-4) << "Q=" << q;
+  }
+}
+
+TEST_F(SsdPrefillTest, AdapterRejectsBadInputs) {
+  auto opt = torch::TensorOptions().device(kCuda);
+  torch::Tensor state = torch::zeros({2, 2, 4, 8}, opt), xbc = torch::zeros({1, 5, 8 + 16}, opt);
+  torch::Tensor dt = torch::zeros({1, 5, 2}, opt), h = torch::zeros({2}, opt);
+  torch::Tensor one = torch::ones({1}, opt.dtype(torch::kInt));
+  EXPECT_NO_THROW(cuda::ssdPrefill(state, one, one, one, xbc, dt, h, h, 1, 64));
+  EXPECT_THROW(cuda::ssdPrefill(state, one, one, one, xbc, dt, h, h, 1, 300), c10::Error);  // chunk size
+  EXPECT_THROW(cuda::ssdPrefill(state, one, one, one, xbc, dt, h, h, 2, 64), c10::Error);   // xbc width for G = 2
+  EXPECT_THROW(cuda::ssdPrefill(state, one, one.to(torch::kLong), one, xbc, dt, h, h, 1, 64), c10::Error);  // cont dtype
+  torch::Tensor half = state.to(torch::kFloat16);
+  EXPECT_THROW(cuda::ssdPrefill(half, one, one, one, xbc, dt, h, h, 1, 64), c10::Error);  // state dtype
+}
+
+}  // namespace
+}  // namespace mamba
