@@ -158,13 +158,103 @@ void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
   MAMBA_CUDA_CHECK_LAUNCH();
 }
 
-// One instantiation unit per dt type; state type and vector width are chosen at run time.
+// Flat variant for rows that are not 16-byte aligned (N % 4 != 0, e.g. a compacted N = 115):
+// the (P, N) state of one head is a single contiguous run of P*N values, so it is still read
+// and written with 16-byte (fp32) / 8-byte (bf16) vectors that ignore row boundaries. Each
+// vector element finds its (p, n) by division; B, C and x sit in shared memory, and each
+// vector's partial dot products go to y[p] through shared-memory atomics (one per row the
+// vector touches). One block per (sequence, head). Needs P*N % 4 == 0.
+constexpr int kSsmFlatThreads = 256;
+constexpr int kSsmFlatUnroll = 4;  // vectors per thread in flight
+
+template <typename TDt, typename TState>
+__global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepParams p) {
+  extern __shared__ float smem[];  // B (N), C (N), x (P), y (P)
+  const int b = blockIdx.x, h = blockIdx.y;
+  const int N = p.stateSize, P = p.headDim;
+  const int g = h / (p.nHeads / p.nGroups);
+  const int slot = p.slots[b];
+  float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
+  if (slot < 0) {
+    for (int i = threadIdx.x; i < P; i += blockDim.x) y[i] = 0.f;
+    return;
+  }
+  const float* row = p.xbc + b * p.xbcStride;
+  float* Bs = smem;
+  float* Cs = Bs + N;
+  float* xs = Cs + N;
+  float* ys = xs + P;
+  for (int n = threadIdx.x; n < N; n += blockDim.x) {
+    Bs[n] = row[p.dInner + g * N + n];
+    Cs[n] = row[p.dInner + p.nGroups * N + g * N + n];
+  }
+  for (int i = threadIdx.x; i < P; i += blockDim.x) {
+    xs[i] = row[h * P + i];
+    ys[i] = 0.f;
+  }
+  __syncthreads();
+  const TDt* dtRow = static_cast<const TDt*>(p.dtRaw) + b * p.dtStride;
+  float dt = softplus(toFloat(dtRow[h]) + p.dtBias[h]);
+  dt = fminf(fmaxf(dt, p.dtMin), p.dtMax);
+  const float dA = __expf(dt * p.A[h]);
+  TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * p.nHeads + h) * P * N;
+  const int vectors = P * N / 4;
+  for (int v0 = threadIdx.x; v0 < vectors; v0 += blockDim.x * kSsmFlatUnroll) {
+    float s[kSsmFlatUnroll][4];
+#pragma unroll
+    for (int u = 0; u < kSsmFlatUnroll; ++u) {
+      const int v = v0 + u * blockDim.x;
+      if (v < vectors) StateVec<TState, 4>::load(headState + static_cast<int64_t>(v) * 4, s[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kSsmFlatUnroll; ++u) {
+      const int v = v0 + u * blockDim.x;
+      if (v >= vectors) continue;
+      int pr = (v * 4) / N;
+      int n = v * 4 - pr * N;
+      float part = 0.f;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        s[u][k] = s[u][k] * dA + dt * xs[pr] * Bs[n];
+        part += s[u][k] * Cs[n];
+        if (++n == N) {  // row boundary inside the vector
+          atomicAdd(&ys[pr], part);
+          part = 0.f;
+          n = 0;
+          ++pr;
+        }
+      }
+      if (n != 0) atomicAdd(&ys[pr], part);
+      StateVec<TState, 4>::store(headState + static_cast<int64_t>(v) * 4, s[u]);
+    }
+  }
+  __syncthreads();
+  const float Dh = p.D[h];
+  for (int i = threadIdx.x; i < P; i += blockDim.x) y[i] = ys[i] + Dh * xs[i];
+}
+
+template <typename TDt, typename TState>
+void launchSsmStepFlat(const SsmStepParams& p, Stream stream) {
+  dim3 grid(p.batch, p.nHeads);
+  const size_t smem = (2 * static_cast<size_t>(p.stateSize) + 2 * static_cast<size_t>(p.headDim)) * sizeof(float);
+  ssmStepFlatKernel<TDt, TState><<<grid, kSsmFlatThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
+  MAMBA_CUDA_CHECK_LAUNCH();
+}
+
+// One instantiation unit per dt type; state type and layout are chosen at run time.
 template <typename TDt>
 void launchSsmStepTyped(const SsmStepParams& p, Stream stream) {
   if (p.batch == 0) return;
   // 16-byte (fp32) / 8-byte (bf16) state loads need every row and the B/C columns aligned.
   const bool vec4 = p.stateSize % 4 == 0 && p.dInner % 4 == 0 && p.xbcStride % 4 == 0 &&
                     reinterpret_cast<uintptr_t>(p.xbc) % 16 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+  // Unaligned rows but an aligned head: the flat kernel keeps 16-byte state accesses.
+  const bool flat = !vec4 && (p.headDim * p.stateSize) % 4 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+  if (flat) {
+    p.stateElem == ElemType::kBF16 ? launchSsmStepFlat<TDt, __nv_bfloat16>(p, stream)
+                                   : launchSsmStepFlat<TDt, float>(p, stream);
+    return;
+  }
   if (p.stateElem == ElemType::kBF16) {
     vec4 ? launchSsmStepShaped<TDt, __nv_bfloat16, 4>(p, stream) : launchSsmStepShaped<TDt, __nv_bfloat16, 1>(p, stream);
   } else {

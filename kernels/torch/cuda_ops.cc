@@ -4,6 +4,7 @@
 
 #include "kernels/conv_prefill/conv_prefill.h"
 #include "kernels/conv_step/conv_step.h"
+#include "kernels/gemv/gemv.h"
 #include "kernels/norm/norm.h"
 #include "kernels/ssd_prefill/ssd_prefill.h"
 #include "kernels/ssm_step/ssm_step.h"
@@ -153,6 +154,73 @@ torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, 
   p.eps = static_cast<float>(eps);
   p.elem = elemOf(zxbcdt);
   launch([&] { kernels::launchGatedRmsNorm(p, stream()); });
+  return out;
+}
+
+bool gemvSupports(int64_t batch, int64_t K, torch::ScalarType dtype) {
+  const int64_t v = 16 / static_cast<int64_t>(c10::elementSize(dtype));
+  return batch >= 1 && batch <= kernels::kGemvMaxBatch && K % v == 0 &&
+         kernels::gemvSharedBytes(static_cast<int>(batch), static_cast<int>(K)) <= 48 * 1024;
+}
+
+namespace {
+
+// Validates weight/bias of a (B, K) -> (B, M) product and fills the common params.
+kernels::GemvParams gemvParams(int64_t B, int64_t K, const torch::Tensor& weight, const torch::Tensor& bias,
+                               torch::Tensor* out) {
+  checkCuda(weight, "weight");
+  TORCH_CHECK(weight.dim() == 2 && weight.size(1) == K, "weight must be (M, K) with K = ", K);
+  TORCH_CHECK(reinterpret_cast<uintptr_t>(weight.data_ptr()) % 16 == 0, "weight must be 16-byte aligned");
+  TORCH_CHECK(gemvSupports(B, K, weight.scalar_type()), "gemv: unsupported batch ", B, " or K ", K);
+  if (bias.defined()) {
+    checkCuda(bias, "bias");
+    TORCH_CHECK(bias.numel() == weight.size(0) && bias.scalar_type() == weight.scalar_type(), "bias must be (M) of weight's dtype");
+  }
+  *out = torch::empty({B, weight.size(0)}, weight.options());
+  kernels::GemvParams p;
+  p.batch = static_cast<int>(B);
+  p.rows = static_cast<int>(weight.size(0));
+  p.cols = static_cast<int>(K);
+  p.weight = weight.data_ptr();
+  p.bias = bias.defined() ? bias.data_ptr() : nullptr;
+  p.out = out->data_ptr();
+  p.elem = elemOf(weight);
+  return p;
+}
+
+}  // namespace
+
+torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(x.defined() && x.is_cuda() && x.dim() == 2 && x.stride(1) == 1, "x must be a CUDA (B, K) tensor with unit column stride");
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "x must have weight's dtype");
+  torch::Tensor out;
+  kernels::GemvParams p = gemvParams(x.size(0), x.size(1), weight, bias, &out);
+  p.x = x.data_ptr();
+  p.xStride = x.stride(0);
+  launch([&] { kernels::launchGemv(p, stream()); });
+  return out;
+}
+
+torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
+                               int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias) {
+  checkF32(y, "y");
+  checkCuda(zxbcdt, "zxbcdt");
+  checkCuda(normWeight, "gated norm weight");
+  const int64_t B = y.size(0), Di = y.size(1);
+  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
+  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
+                  weight.scalar_type() == zxbcdt.scalar_type(),
+              "norm weight (Di) and weight must have z's dtype");
+  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
+  torch::Tensor out;
+  kernels::GemvParams p = gemvParams(B, Di, weight, bias, &out);
+  p.y = y.data_ptr<float>();
+  p.z = zxbcdt.data_ptr();
+  p.zStride = zxbcdt.size(1);
+  p.normWeight = normWeight.data_ptr();
+  p.groups = static_cast<int>(groups);
+  p.eps = static_cast<float>(eps);
+  launch([&] { kernels::launchGemv(p, stream()); });
   return out;
 }
 

@@ -28,6 +28,18 @@ torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, 
 torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
                          const torch::Tensor& weight, double eps);
 
+// ---- Small-batch products of decode (kernels/gemv), for batch <= kGemvMaxBatch.
+// Whether gemv/gatedRmsNormGemv take B rows of K inputs (batch and shared-memory limits, and
+// K a multiple of one 16-byte load of `dtype`).
+bool gemvSupports(int64_t batch, int64_t K, torch::ScalarType dtype);
+// x: (B, K) of weight's dtype, unit column stride (rows may be strided); weight: (M, K)
+// contiguous; bias: (M) or undefined. Returns x W^T + bias as (B, M).
+torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+// gatedRmsNorm(y, zxbcdt, normWeight, groups, eps) (above) fused with the product by weight:
+// (B, M), equal to gemv(gatedRmsNorm(...), weight, bias) up to summation order.
+torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
+                               int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias);
+
 // ---- Prefill over a right-padded batch of B sequences of up to L tokens. slots, cont
 // (0 = fresh sequence, else continue from the slot's state) and lengths (real tokens, <= L)
 // are (B) int32; slots must be distinct. Both launch only on the current stream.

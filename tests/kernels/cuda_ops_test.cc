@@ -57,12 +57,14 @@ TEST_F(CudaOpsTest, ConvStepMatchesReference) {
 }
 
 TEST_F(CudaOpsTest, SsmStepMatchesReferenceAndSkipsPadding) {
-  // N covers the kernel's shapes: 16-byte rows (N % 4 == 0) and odd rows, one pass per row
-  // (N <= 128) and several (N = 300, 301, 1000), teams of 1..32 threads (N = 1, 5, 12, 64).
+  // The shapes cover every layout: 16-byte rows (N % 4 == 0) with one pass per row (N <= 128)
+  // or several (N = 256, 300, 1000) and teams of 4..32 threads (N = 12, 16, 64); the flat
+  // head layout for unaligned rows (N = 1, 5, 115, 301 with P*N % 4 == 0); and scalar rows
+  // (N = 7 and 115 with P*N odd).
   struct Shape { int64_t N, G, B, P; };
   const Shape shapes[] = {{16, 1, 1, 16}, {20, 2, 3, 16}, {64, 1, 7, 64}, {128, 4, 5, 64}, {115, 1, 9, 64},
                           {12, 1, 4, 64}, {5, 1, 2, 8},   {1, 1, 1, 4},   {256, 2, 3, 32}, {300, 1, 2, 8},
-                          {301, 1, 2, 8}, {1000, 1, 1, 4}};
+                          {301, 1, 2, 8}, {1000, 1, 1, 4}, {7, 1, 2, 5},  {115, 1, 3, 9}};
   for (auto stateDtype : {torch::kFloat32, torch::kBFloat16}) {
     for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
       for (const Shape& sh : shapes) {

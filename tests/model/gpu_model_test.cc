@@ -210,7 +210,9 @@ TEST_F(GpuModelTest, FusedPrefillMatchesLibTorchMixer) {
         EXPECT_LE(testing::maxRelErr(fused.ssm(l).cpu().to(torch::kFloat32), reference.ssm(l).cpu().to(torch::kFloat32)),
                   v.tol)
             << what << " ssm state, layer " << l << " part " << part;
-        EXPECT_LE(testing::maxRelErr(fused.conv(l).cpu(), reference.conv(l).cpu()), 1e-6)
+        // The window holds raw in_proj outputs: exact in layer 0, then as close as the layers'
+        // inputs (which carry the previous layers' differences).
+        EXPECT_LE(testing::maxRelErr(fused.conv(l).cpu(), reference.conv(l).cpu()), l == 0 ? 1e-6 : v.tol)
             << what << " conv window, layer " << l << " part " << part;
       }
     }
