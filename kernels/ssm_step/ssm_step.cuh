@@ -161,9 +161,10 @@ void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
 // Flat variant for rows that are not 16-byte aligned (N % 4 != 0, e.g. a compacted N = 115):
 // the (P, N) state of one head is a single contiguous run of P*N values, so it is still read
 // and written with 16-byte (fp32) / 8-byte (bf16) vectors that ignore row boundaries. Each
-// vector element finds its (p, n) by division; B, C and x sit in shared memory, and each
-// vector's partial dot products go to y[p] through shared-memory atomics (one per row the
-// vector touches). One block per (sequence, head). Needs P*N % 4 == 0.
+// vector finds its (p, n) by division; B, C and x sit in shared memory. Consecutive lanes hold
+// consecutive vectors, so a row's partial dot products are summed by a segmented warp
+// reduction (rows are contiguous runs of lanes) and reach y[p] with at most two shared-memory
+// atomics per row and warp. One block per (sequence, head). Needs P*N % 4 == 0 and N >= 4.
 constexpr int kSsmFlatThreads = 256;
 constexpr int kSsmFlatUnroll = 4;  // vectors per thread in flight
 
@@ -174,6 +175,7 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
   const int N = p.stateSize, P = p.headDim;
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
+  const int lane = threadIdx.x % 32;
   float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
   if (slot < 0) {
     for (int i = threadIdx.x; i < P; i += blockDim.x) y[i] = 0.f;
@@ -199,33 +201,50 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
   const float dA = __expf(dt * p.A[h]);
   TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * p.nHeads + h) * P * N;
   const int vectors = P * N / 4;
-  for (int v0 = threadIdx.x; v0 < vectors; v0 += blockDim.x * kSsmFlatUnroll) {
+  // Warp-uniform trip count (every lane takes part in the shuffles).
+  const int warpBase = threadIdx.x - lane;
+  for (int v0 = warpBase; v0 < vectors; v0 += blockDim.x * kSsmFlatUnroll) {
     float s[kSsmFlatUnroll][4];
 #pragma unroll
     for (int u = 0; u < kSsmFlatUnroll; ++u) {
-      const int v = v0 + u * blockDim.x;
+      const int v = v0 + u * blockDim.x + lane;
       if (v < vectors) StateVec<TState, 4>::load(headState + static_cast<int64_t>(v) * 4, s[u]);
     }
 #pragma unroll
     for (int u = 0; u < kSsmFlatUnroll; ++u) {
-      const int v = v0 + u * blockDim.x;
-      if (v >= vectors) continue;
-      int pr = (v * 4) / N;
-      int n = v * 4 - pr * N;
-      float part = 0.f;
+      const int v = v0 + u * blockDim.x + lane;
+      const bool valid = v < vectors;
+      // Row of the vector's first element, and of its last (one later at a row boundary).
+      const int first = valid ? (v * 4) / N : P;
+      int n = valid ? v * 4 - first * N : 0;
+      float head = 0.f, tail = 0.f;
+      bool boundary = false;
+      if (valid) {
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        s[u][k] = s[u][k] * dA + dt * xs[pr] * Bs[n];
-        part += s[u][k] * Cs[n];
-        if (++n == N) {  // row boundary inside the vector
-          atomicAdd(&ys[pr], part);
-          part = 0.f;
-          n = 0;
-          ++pr;
+        for (int k = 0; k < 4; ++k) {
+          const int pr = first + (boundary ? 1 : 0);
+          s[u][k] = s[u][k] * dA + dt * xs[pr] * Bs[n];
+          const float c = s[u][k] * Cs[n];
+          if (boundary) tail += c; else head += c;
+          if (++n == N) {
+            n = 0;
+            boundary = k < 3;  // a boundary after the last element starts no new part here
+          }
         }
+        StateVec<TState, 4>::store(headState + static_cast<int64_t>(v) * 4, s[u]);
       }
-      if (n != 0) atomicAdd(&ys[pr], part);
-      StateVec<TState, 4>::store(headState + static_cast<int64_t>(v) * 4, s[u]);
+      // Each lane's `tail` belongs to row `last`; a lane with a boundary also owes `head` to the
+      // row before. Sum the tails of each run of equal rows (rows are non-decreasing in lane).
+      const int last = first + (boundary ? 1 : 0);
+      float seg = boundary ? tail : head;
+      for (int o = 1; o < 32; o <<= 1) {
+        const float sv = __shfl_down_sync(0xffffffffu, seg, o);
+        const int sr = __shfl_down_sync(0xffffffffu, last, o);
+        if (lane + o < 32 && sr == last) seg += sv;
+      }
+      const int prevLast = __shfl_up_sync(0xffffffffu, last, 1);
+      if (valid && (lane == 0 || prevLast != last)) atomicAdd(&ys[last], seg);
+      if (valid && boundary) atomicAdd(&ys[first], head);
     }
   }
   __syncthreads();
@@ -249,7 +268,8 @@ void launchSsmStepTyped(const SsmStepParams& p, Stream stream) {
   const bool vec4 = p.stateSize % 4 == 0 && p.dInner % 4 == 0 && p.xbcStride % 4 == 0 &&
                     reinterpret_cast<uintptr_t>(p.xbc) % 16 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
   // Unaligned rows but an aligned head: the flat kernel keeps 16-byte state accesses.
-  const bool flat = !vec4 && (p.headDim * p.stateSize) % 4 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+  const bool flat = !vec4 && p.stateSize >= 4 && (p.headDim * p.stateSize) % 4 == 0 &&
+                    reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
   if (flat) {
     p.stateElem == ElemType::kBF16 ? launchSsmStepFlat<TDt, __nv_bfloat16>(p, stream)
                                    : launchSsmStepFlat<TDt, float>(p, stream);
