@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters)->capture_default_str();
   app.add_flag("!--no-graphs", useGraphs, "decode eagerly instead of replaying CUDA graphs");
   app.add_option("--state-size", stateSize, "override N in every layer (a compacted model; 0 = preset)");
+  double maskedRatio = 0;
+  app.add_option("--masked-ratio", maskedRatio,
+                 "zero the B/C channels of floor(N r) states per layer (a sparse-masked model: dense shapes)")
+      ->check(CLI::Range(0.0, 0.999));
   app.add_option("--json", jsonOut);
   app.add_option("--markdown", mdOut);
   app.add_option("--label", label, "free text recorded with the results (commit, notes)");
@@ -127,6 +131,23 @@ int main(int argc, char** argv) {
   a = b = torch::Tensor();
 
   mamba::ModelWeights w = mamba::randomWeights(*cfg, 0);
+  if (maskedRatio > 0) {
+    // As pruning/surgery.cc's masked variant: in_proj rows, conv weights and conv biases of the
+    // pruned states' B and C channels are zero. Which states does not matter for timing.
+    const int64_t Di = cfg->dInner, G = cfg->nGroups;
+    for (int64_t l = 0; l < cfg->nLayer; ++l) {
+      auto& lw = w.layers[static_cast<size_t>(l)];
+      const int64_t N = cfg->stateSize(l), k = static_cast<int64_t>(static_cast<double>(N) * maskedRatio);
+      for (int64_t g = 0; g < G; ++g) {
+        for (int64_t part = 0; part < 2; ++part) {  // B then C
+          const int64_t c0 = Di + part * G * N + g * N;  // conv channel of state 0
+          lw.inProj.narrow(0, Di + c0, k).zero_();
+          lw.convWeight.narrow(0, c0, k).zero_();
+          if (lw.convBias.defined()) lw.convBias.narrow(0, c0, k).zero_();
+        }
+      }
+    }
+  }
   // Move to device/dtype (fp32 for the per-head vectors, as the loader does).
   auto to = [&](torch::Tensor& t, bool keepFp32) {
     if (t.defined()) t = t.to(dev, keepFp32 ? torch::kFloat32 : *dtype).contiguous();
@@ -154,6 +175,7 @@ int main(int argc, char** argv) {
   results["label"] = label;
   results["cuda_graphs"] = useGraphs;
   results["state_sizes"] = cfg->stateSizes;
+  results["masked_ratio"] = maskedRatio;
   results["copy_bandwidth_GBps"] = bandwidth / 1e9;
   results["matmul_peak_TFLOPs"] = peakFlops / 1e12;
   results["parameters"] = params;

@@ -20,10 +20,14 @@ bench() { local name=$1; shift; echo "== $name: $*"; local t0=$SECONDS
 bench 130m_bf16 --preset 130m --dtype bf16 --breakdown --max-concurrency
 bench 130m_bf16_state-bf16 --preset 130m --dtype bf16 --state-dtype bf16 --decode-batches 1,64,256 \
   --prefill-batches 1 --prefill-lens 64 --max-concurrency
+# Issue 5: sparse-masked r = 0.5 and 0.9 (dense shapes, zeroed B/C channels) beside dense.
+for R in 0.5 0.9; do
+  bench 130m_bf16_masked$R --preset 130m --dtype bf16 --masked-ratio $R --decode-batches 1,64,256 --prefill-batches 1
+done
 # Issue 5 (Table 2): compacted N' = floor(128 (1 - r)) for r = 0.1, 0.3, 0.5, 0.7, 0.9.
 for N in 115 89 64 38 12; do
   bench 130m_bf16_N$N --preset 130m --dtype bf16 --state-size $N --decode-batches 1,64,256 \
-    --prefill-batches 1 --max-concurrency --breakdown
+    --prefill-batches 1,8 --max-concurrency --breakdown
 done
 bench 2.7b_bf16 --preset 2.7b --dtype bf16 --decode-batches 1,64 --prefill-batches 1,8 --prefill-lens 64,2048,4096 --iters 5
 ls -la "$O"

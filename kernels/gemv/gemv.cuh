@@ -9,7 +9,7 @@
 namespace mamba::kernels {
 
 constexpr int kGemvThreads = 256;
-constexpr int kGemvRowsPerBlock = 16;  // 2 rows per warp
+constexpr int kGemvRowsPerBlock = 8;  // 1 row per warp: more blocks in flight for small M
 
 template <typename T>
 __device__ __forceinline__ void unpack16(const uint4& raw, float* v) {

@@ -13,6 +13,8 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+constexpr int64_t kFusedOutProjMaxWidth = 2048;
+
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::nn::functional::linear(x, w);
 }
@@ -214,10 +216,10 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   const int64_t Di = config_.dInner, G = config_.nGroups;
   torch::Tensor h = F::embedding(tokens, weights_.embedding);  // (B, Dm)
   torch::Tensor residual = torch::empty({B, config_.dModel}, h.options().dtype(torch::kFloat32));
-  // Small batches: out_proj as a GEMV kernel with the gated norm fused in front (one graph
-  // node fewer per layer; measured 6.8 us vs 3.6 + 5.7 us at batch 1 on H200). in_proj stays
-  // on cuBLAS, which beat the GEMV kernel there (3.5 vs 4.4 us).
-  const bool gemv = cuda::gemvSupports(B, Di, dtype());
+  // Small batches of narrow models: out_proj as a GEMV kernel with the gated norm fused in
+  // front (one graph node fewer per layer; 6.8 us vs 3.6 + 5.7 us at batch 1, 130m shape, on
+  // H200). Wider layers (2.7b: Di = 5120) and in_proj stay on cuBLAS, which was faster there.
+  const bool gemv = Di <= kFusedOutProjMaxWidth && cuda::gemvSupports(B, Di, dtype());
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     const int64_t CD = config_.convDim(l);
