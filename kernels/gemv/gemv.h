@@ -17,6 +17,9 @@
 namespace mamba::kernels {
 
 constexpr int kGemvMaxBatch = 8;
+// Dynamic shared memory the kernel may use without opting in: 48 KiB less the kernel's own
+// static shared memory (a launch over the limit fails with "invalid argument").
+constexpr int64_t kGemvMaxSharedBytes = 48 * 1024 - 256;
 
 struct GemvParams {
   int batch = 0, rows = 0, cols = 0;  // B <= kGemvMaxBatch, M, K (K % (16 / sizeof(elem)) == 0)
@@ -35,7 +38,8 @@ struct GemvParams {
   ElemType elem = ElemType::kF32;
 };
 
-// Shared-memory bytes the kernel needs (B * K fp32 inputs); the adapter checks it fits.
+// Shared-memory bytes the kernel needs for `batch` rows: B * K fp32 inputs, B rounded up to
+// the instantiated batch (1, 2, 4, 8); must be <= kGemvMaxSharedBytes.
 int64_t gemvSharedBytes(int batch, int cols);
 void launchGemv(const GemvParams& p, Stream stream);
 

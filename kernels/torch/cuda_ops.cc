@@ -160,7 +160,7 @@ torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, 
 bool gemvSupports(int64_t batch, int64_t K, torch::ScalarType dtype) {
   const int64_t v = 16 / static_cast<int64_t>(c10::elementSize(dtype));
   return batch >= 1 && batch <= kernels::kGemvMaxBatch && K % v == 0 &&
-         kernels::gemvSharedBytes(static_cast<int>(batch), static_cast<int>(K)) <= 48 * 1024;
+         kernels::gemvSharedBytes(static_cast<int>(batch), static_cast<int>(K)) <= kernels::kGemvMaxSharedBytes;
 }
 
 namespace {

@@ -58,7 +58,7 @@ TEST_F(GemvTest, PlainMatchesLinear) {
 TEST_F(GemvTest, GatedNormPrologueMatchesUnfused) {
   for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
     for (auto [B, Di, G, M] : {std::tuple{1, 1536, 1, 768}, std::tuple{4, 1536, 2, 768}, std::tuple{7, 512, 4, 300},
-                               std::tuple{8, 64, 1, 17}}) {
+                               std::tuple{8, 64, 1, 17}, std::tuple{5, 1400, 1, 64}}) {
       torch::manual_seed(B * 100 + Di + G);
       torch::Tensor y = torch::randn({B, Di});
       torch::Tensor zx = torch::randn({B, 2 * Di + 40});  // z = the first Di columns
@@ -83,6 +83,9 @@ TEST_F(GemvTest, RejectsUnsupportedShapes) {
   EXPECT_FALSE(cuda::gemvSupports(9, 64, torch::kBFloat16));    // batch > 8
   EXPECT_FALSE(cuda::gemvSupports(1, 60, torch::kBFloat16));    // K not a multiple of 8 bf16
   EXPECT_FALSE(cuda::gemvSupports(8, 8192, torch::kFloat32));   // 256 KiB of inputs
+  EXPECT_FALSE(cuda::gemvSupports(8, 1536, torch::kBFloat16));   // exactly 48 KiB: no room for the static part
+  EXPECT_FALSE(cuda::gemvSupports(5, 1536, torch::kBFloat16));   // 5 rounds up to the batch-8 kernel
+  EXPECT_TRUE(cuda::gemvSupports(4, 1536, torch::kBFloat16));
   EXPECT_THROW(cuda::gemv(torch::randn({9, 64}, W.options()), W, torch::Tensor()), c10::Error);
   EXPECT_THROW(cuda::gemv(torch::randn({2, 32}, W.options()), W, torch::Tensor()), c10::Error);  // K mismatch
   EXPECT_THROW(cuda::gemv(torch::randn({2, 64}, W.options().dtype(torch::kFloat32)), W, torch::Tensor()), c10::Error);
