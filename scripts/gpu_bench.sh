@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, after scripts/gpu_test.sh built mamba-bench: the issue-6 benchmark (dense
 # 130m and 2.7b shapes) and the issue-5 efficiency table (compacted N' for r = 0.1..0.9, bf16
-# state). Writes JSON + markdown into RESULTS (default bench/results/tmp) and, when the device
+# state; COMPACTED_SIZES="..." and SKIP_2_7B=1 narrow the set). Writes JSON + markdown into RESULTS (default bench/results/tmp) and, when the device
 # tool's $OUT is set, one archive $OUT/gpu_bench.tgz of them. Usage: scripts/gpu_bench.sh [tag]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,10 +25,10 @@ for R in 0.5 0.9; do
   bench 130m_bf16_masked$R --preset 130m --dtype bf16 --masked-ratio $R --decode-batches 1,64,256 --prefill-batches 1
 done
 # Issue 5 (Table 2): compacted N' = floor(128 (1 - r)) for r = 0.1, 0.3, 0.5, 0.7, 0.9.
-for N in 115 89 64 38 12; do
+for N in ${COMPACTED_SIZES-115 89 64 38 12}; do
   bench 130m_bf16_N$N --preset 130m --dtype bf16 --state-size $N --decode-batches 1,64,256 \
     --prefill-batches 1,8 --max-concurrency --breakdown
 done
-bench 2.7b_bf16 --preset 2.7b --dtype bf16 --decode-batches 1,64 --prefill-batches 1,8 --prefill-lens 64,2048,4096 --iters 5
+[ "${SKIP_2_7B:-0}" = 1 ] || bench 2.7b_bf16 --preset 2.7b --dtype bf16 --decode-batches 1,64 --prefill-batches 1,8 --prefill-lens 64,2048,4096 --iters 5
 ls -la "$O"
 if [ -n "${OUT:-}" ]; then tar czf "$OUT/gpu_bench.tgz" -C "$O" .; fi
