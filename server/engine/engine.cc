@@ -40,6 +40,9 @@ Status validateSchedulerOptions(const SchedulerOptions& o) {
   MAMBA_RETURN_IF_ERROR(atLeastOne(o.prefillChunkTokens, "prefill_chunk_tokens"));
   MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxPrefillTokensPerStep, "max_prefill_tokens_per_step"));
   MAMBA_RETURN_IF_ERROR(atLeastOne(o.maxNewTokensLimit, "max_new_tokens_limit"));
+  if (o.samplingThreads < -1) {
+    return invalidArgument("scheduler.sampling_threads must be >= -1, got " + std::to_string(o.samplingThreads));
+  }
   return atLeastOne(o.maxPromptTokens, "max_prompt_tokens");
 }
 

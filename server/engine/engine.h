@@ -35,6 +35,10 @@ struct SchedulerOptions {
   int64_t maxPrefillTokensPerStep = 2048;// prefill token budget per iteration (bounds the decode stall)
   int32_t maxNewTokensLimit = 4096;
   int64_t maxPromptTokens = 1 << 20;
+  // Worker threads that sample host rows (non-greedy requests) in parallel when a step has at
+  // least 4 of them: -1 = min(8, hardware threads - 1), at least 1; 0 = the scheduler thread
+  // alone. Results do not depend on it (each request has its own RNG).
+  int32_t samplingThreads = -1;
 };
 
 struct ModelSpec {
@@ -62,6 +66,9 @@ struct GenerateRequest {
 struct TokenEvent {
   int32_t token = 0;
   std::string textDelta;                 // complete UTF-8 characters only; may be empty
+  // Natural log, log-softmax of the unmodified logits normalized over the sampled vocabulary
+  // (the model's ids further limited to the tokenizer's, Scheduler::sampleVocab()); Score
+  // normalizes over all of the model's ids instead (ContinuationScore).
   float logprob = 0.f;
   std::vector<std::pair<int32_t, float>> topLogprobs;
 };
@@ -111,7 +118,8 @@ struct ScoreRequest {
 };
 
 struct ContinuationScore {
-  double logprob = 0;                    // sum of log p over the continuation's tokens
+  double logprob = 0;                    // sum of log p over the continuation's tokens, each
+                                         // normalized over all ModelInfo::vocabSize ids
   bool isGreedy = false;                 // every continuation token was the argmax
   int64_t numTokens = 0;
   int64_t numBytes = 0;                  // UTF-8 bytes of the continuation text

@@ -59,9 +59,25 @@ std::span<const int32_t> GenerationSequence::promptSlice(size_t n) const {
   return std::span<const int32_t>(job_->prompt).subspan(promptDone_, n);
 }
 
+Sampler::Result GenerationSequence::sample(std::span<const float> logits) {
+  // Logprobs are normalized over the sampled vocabulary (sampleVocab ids), not over all of
+  // the model's logits as Score's are (see ScoredToken).
+  return sampler_.sample(logits.first(static_cast<size_t>(sampleVocab_)), history_);
+}
+
 bool GenerationSequence::acceptLogits(std::span<const float> logits, SteadyClock::time_point now) {
+  return acceptSample(sample(logits), now);
+}
+
+bool GenerationSequence::acceptGreedy(GreedyPick pick, SteadyClock::time_point now) {
+  Sampler::Result r;
+  r.token = pick.token;
+  r.logprob = pick.logprob;
+  return acceptSample(std::move(r), now);
+}
+
+bool GenerationSequence::acceptSample(Sampler::Result r, SteadyClock::time_point now) {
   const SamplingParams& p = job_->sampling;
-  Sampler::Result r = sampler_.sample(logits.first(static_cast<size_t>(sampleVocab_)), history_);
   tokens_.push_back(r.token);
   history_.push_back(r.token);
   if (metrics_) {

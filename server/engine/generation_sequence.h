@@ -8,7 +8,8 @@
 //
 // Threading: GenerateJob is shared by the submitting thread, the RequestHandle and the
 // scheduler thread; only `cancelled` changes after submission. A GenerationSequence belongs
-// to the scheduler thread.
+// to the scheduler thread, except that sample() may run on another thread (the scheduler's
+// sampling pool) while the scheduler thread waits for it and touches the sequence not.
 #pragma once
 
 #include <atomic>
@@ -76,9 +77,29 @@ class GenerationSequence {
   int32_t lastToken() const { return tokens_.back(); }
   bool finished() const { return finished_; }
 
-  // Samples the next token from `logits` (at least sampleVocab entries of one row), emits
-  // its TokenEvent and, when a stop condition or max_new_tokens ends the request, calls
-  // onDone (status OK). Returns true when the request finished.
+  // Whether the next token needs the full logits row on the host. False for greedy requests
+  // without repetition penalty and top logprobs: for them the token and logprob are
+  // greedyPick() of the first sampleVocab logits, which a backend can compute on its device
+  // (RowOutput::kGreedy) and hand to acceptGreedy().
+  bool needsLogits() const { return !sampler_.isPlainGreedy(); }
+  int32_t sampleVocab() const { return sampleVocab_; }
+
+  // Draws the next token from `logits` (at least sampleVocab entries of one row; only those
+  // are sampled and normalized over) and changes nothing but the sampler's RNG: no event, no
+  // state. Uses this sequence's Sampler and the calling thread's scratch only, so different
+  // sequences may sample on different threads at once. Pass the result to acceptSample().
+  Sampler::Result sample(std::span<const float> logits);
+
+  // Takes `r` as the next token: emits its TokenEvent and, when a stop condition or
+  // max_new_tokens ends the request, calls onDone (status OK). Returns true when the request
+  // finished. Scheduler thread.
+  bool acceptSample(Sampler::Result r, SteadyClock::time_point now);
+
+  // acceptSample() of a token the backend picked (RowOutput::kGreedy); only for sequences
+  // whose needsLogits() is false, where it equals acceptLogits() of the same row.
+  bool acceptGreedy(GreedyPick pick, SteadyClock::time_point now);
+
+  // acceptSample(sample(logits), now).
   bool acceptLogits(std::span<const float> logits, SteadyClock::time_point now);
 
   // Ends the request early (cancel, deadline, model error): onDone with `status`. No-op if

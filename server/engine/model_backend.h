@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/common/status.h"
+#include "server/engine/sampling/sampler.h"
 
 namespace mamba {
 
@@ -51,9 +52,41 @@ struct PrefillItem {
   bool continueFromState = false;      // append to the slot's sequence instead of starting fresh
 };
 
+// Normalization: prefillScore() takes the log-softmax over all info().vocabSize logits (the
+// model's vocabulary without padding rows), whereas generation reports logprobs normalized over
+// the sampled vocabulary (the scheduler's sampleVocab: vocabSize further limited to the
+// tokenizer's ids). The two agree when the tokenizer covers the whole model vocabulary.
 struct ScoredToken {
-  float logprob = 0.f;                 // log p(target | prefix), natural log
+  float logprob = 0.f;                 // log p(target | prefix), natural log, over vocabSize ids
   bool isGreedy = false;               // target is the argmax at that position
+};
+
+// What a prefill() or decode() call returns for one of its rows (a prefill item's last
+// position, a decode token).
+enum class RowOutput : uint8_t {
+  kNone,    // nothing (e.g. a prefill chunk that does not end its prompt)
+  kGreedy,  // only greedyPick() of the row's first greedyVocab logits, computed where the
+            // logits are (on the device); no logits cross to the host
+  kLogits,  // the full row (info().vocabSize fp32 logits) on the host, for host sampling
+};
+
+// Which outputs a call should produce.
+struct RowRequest {
+  std::span<const RowOutput> rows;     // one entry per row; empty: no outputs at all
+  int32_t greedyVocab = 0;             // kGreedy ranges over ids [0, greedyVocab), in
+                                       // [1, info().vocabSize]; 0 means info().vocabSize
+};
+
+// The outputs of one call, reused across calls (the caller keeps one and passes it again).
+struct StepOutputs {
+  // The kLogits rows only, in row order, info().vocabSize fp32 entries each (the j-th kLogits
+  // row at offset j * vocabSize). Backend-owned memory (pinned host memory on CUDA), valid
+  // until the next call on the backend.
+  std::span<const float> logits;
+  // One entry per row; set for kGreedy rows: greedyPick() of the row's first greedyVocab
+  // logits, bit-identical on CPU; on CUDA the token is identical and the logprob may differ
+  // by the rounding of its float64 softmax sum, which runs in another order (<= ~1e-11 abs).
+  std::vector<GreedyPick> greedy;
 };
 
 class ModelBackend {
@@ -65,19 +98,32 @@ class ModelBackend {
   virtual void releaseSlot(int32_t slot) = 0;
   virtual int64_t freeSlots() const = 0;
 
-  // Prefills every item (long items are split into chunks internally). With `lastLogits`
-  // non-null, fills it with (items.size() x info().vocabSize) fp32 logits of each item's last
-  // position, row-major.
-  virtual Status prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) = 0;
+  // Prefills every item (long items are split into chunks internally). Row i is item i's last
+  // position; `request.rows` says what to return for each (empty: nothing; `out` may then be
+  // null, otherwise it must not be).
+  virtual Status prefill(std::span<const PrefillItem> items, const RowRequest& request,
+                         StepOutputs* out) = 0;
 
   // Prefills one item and scores every position: result[t] = log p(targets[t] | tokens[0..t]).
   // targets.size() must equal item.tokens.size().
   virtual StatusOr<std::vector<ScoredToken>> prefillScore(const PrefillItem& item,
                                                           std::span<const int32_t> targets) = 0;
 
-  // One decode step: tokens[b] continues the sequence in slots[b]. Fills (B x vocabSize) logits.
+  // One decode step: tokens[b] continues the sequence in slots[b]; row b is token b's output,
+  // as `request.rows[b]` asks (empty: nothing, `out` may be null).
   virtual Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
-                        std::vector<float>* logits) = 0;
+                        const RowRequest& request, StepOutputs* out) = 0;
+
+  // Conveniences for tools and tests: every row's full logits, copied into *logits as
+  // (rows x info().vocabSize) fp32, row-major; a null `logits` asks for no outputs.
+  Status prefillLogits(std::span<const PrefillItem> items, std::vector<float>* lastLogits);
+  Status decodeLogits(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                      std::vector<float>* logits);
+
+ protected:
+  // INVALID_ARGUMENT unless `request` fits a call of `rows` rows (and `out` is there when
+  // needed). For implementations.
+  Status checkRowRequest(const RowRequest& request, size_t rows, const StepOutputs* out) const;
 };
 
 // Loads a checkpoint (HF or mamba_ssm format) onto the requested device and dtype.

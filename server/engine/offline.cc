@@ -52,7 +52,7 @@ StatusOr<GenerationResult> generate(ModelBackend& backend, const Tokenizer& toke
 
   auto t0 = Clock::now();
   PrefillItem item{prompt, slot.slot(), false};
-  MAMBA_RETURN_IF_ERROR(backend.prefill(std::span<const PrefillItem>(&item, 1), &logits));
+  MAMBA_RETURN_IF_ERROR(backend.prefillLogits(std::span<const PrefillItem>(&item, 1), &logits));
   auto t1 = Clock::now();
   out.prefillSeconds = std::chrono::duration<double>(t1 - t0).count();
 
@@ -65,7 +65,7 @@ StatusOr<GenerationResult> generate(ModelBackend& backend, const Tokenizer& toke
   for (int32_t i = 0; i < params.maxNewTokens; ++i) {
     if (i > 0) {
       int32_t last = out.tokens.back();
-      MAMBA_RETURN_IF_ERROR(backend.decode(std::span<const int32_t>(&last, 1), std::span<const int32_t>(&slotId, 1), &logits));
+      MAMBA_RETURN_IF_ERROR(backend.decodeLogits(std::span<const int32_t>(&last, 1), std::span<const int32_t>(&slotId, 1), &logits));
     }
     Sampler::Result r = sampler.sample(std::span<const float>(logits.data(), std::min<size_t>(rowStride, static_cast<size_t>(vocab))), history);
     out.tokens.push_back(r.token);

@@ -17,6 +17,10 @@ FinishReason reasonFor(const Status& s) {
 
 Status deadlinePassed() { return deadlineExceeded("the request's deadline passed"); }
 
+// Host rows below this count are sampled on the scheduler thread: a hand-off to the pool costs
+// more than sampling a few rows.
+constexpr size_t kMinParallelRows = 4;
+
 }  // namespace
 
 Scheduler::Scheduler(std::unique_ptr<ModelBackend> backend, const Tokenizer* tokenizer,
@@ -26,6 +30,8 @@ Scheduler::Scheduler(std::unique_ptr<ModelBackend> backend, const Tokenizer* tok
   int64_t vocab = info_.vocabSize;
   if (tokenizer_) vocab = std::min<int64_t>(vocab, tokenizer_->vocabSize());
   sampleVocab_ = static_cast<int32_t>(std::max<int64_t>(vocab, 1));
+  const int threads = options_.samplingThreads < 0 ? ParallelPool::defaultThreads() : options_.samplingThreads;
+  if (threads > 0) pool_ = std::make_unique<ParallelPool>(threads);
   if (metrics_) {
     metrics_->slotsCapacity->set(static_cast<double>(info_.numSlots));
     metrics_->stateBytesPerSequence->set(static_cast<double>(info_.stateBytesPerSequence));
@@ -219,34 +225,34 @@ int64_t Scheduler::runPrefill() {
   std::vector<PrefillItem> items;
   std::vector<size_t> which;
   size_t tokens = 0;
+  rows_.clear();
   for (size_t i = 0; i < active_.size(); ++i) {
     Active& a = active_[i];
     if (!a.gen || a.planned == 0 || isDone(a)) continue;
     items.push_back(PrefillItem{a.gen->promptSlice(a.planned), a.gen->slot(), a.gen->promptDone() > 0});
     which.push_back(i);
     tokens += a.planned;
+    // Only a chunk that completes its prompt yields the first token.
+    rows_.push_back(a.planned == a.gen->promptRemaining() ? rowOutputFor(*a.gen) : RowOutput::kNone);
   }
   if (!items.empty()) {
     ++calls;
     const auto t0 = SteadyClock::now();
-    Status st = backend_->prefill(items, &logits_);
+    Status st = backend_->prefill(items, RowRequest{rows_, sampleVocab_}, &out_);
     const auto t1 = SteadyClock::now();
     if (metrics_) {
       metrics_->prefillBatch->observe(secondsBetween(t0, t1));
       metrics_->promptTokens->inc(static_cast<double>(tokens));
     }
-    const size_t stride = static_cast<size_t>(info_.vocabSize);
     for (size_t k = 0; k < which.size(); ++k) {
       Active& a = active_[which[k]];
       if (!st.isOk()) {
         failSequence(a, st, t1);
-        continue;
-      }
-      a.gen->advancePrompt(a.planned);
-      if (!a.gen->prefilling()) {
-        a.gen->acceptLogits(std::span<const float>(logits_).subspan(k * stride, stride), t1);
+      } else {
+        a.gen->advancePrompt(a.planned);
       }
     }
+    if (st.isOk()) acceptRows(which, t1);
   }
   // Score chunks, one item per call (prefillScore scores a single sequence).
   for (Active& a : active_) {
@@ -257,7 +263,7 @@ int64_t Scheduler::runPrefill() {
     Status st;
     std::vector<ScoredToken> scored;
     if (c.targets.empty()) {
-      st = backend_->prefill(std::span<const PrefillItem>(&c.item, 1), nullptr);
+      st = backend_->prefill(std::span<const PrefillItem>(&c.item, 1), RowRequest{}, nullptr);
     } else if (auto r = backend_->prefillScore(c.item, c.targets); r.isOk()) {
       scored = std::move(r).value();
     } else {
@@ -280,31 +286,58 @@ int64_t Scheduler::runPrefill() {
 int64_t Scheduler::runDecode() {
   std::vector<int32_t> tokens, slots;
   std::vector<size_t> which;
+  rows_.clear();
   for (size_t i = 0; i < active_.size(); ++i) {
     const Active& a = active_[i];
     if (!a.gen || !a.gen->decoding()) continue;
     tokens.push_back(a.gen->lastToken());
     slots.push_back(a.gen->slot());
     which.push_back(i);
+    rows_.push_back(rowOutputFor(*a.gen));
   }
   if (tokens.empty()) return 0;
   const auto t0 = SteadyClock::now();
-  Status st = backend_->decode(tokens, slots, &logits_);
+  Status st = backend_->decode(tokens, slots, RowRequest{rows_, sampleVocab_}, &out_);
   const auto t1 = SteadyClock::now();
   if (metrics_) {
     metrics_->decodeStep->observe(secondsBetween(t0, t1));
     metrics_->batchSize->observe(static_cast<double>(tokens.size()));
   }
+  if (!st.isOk()) {
+    for (size_t i : which) failSequence(active_[i], st, t1);
+    return 1;
+  }
+  acceptRows(which, t1);
+  return 1;
+}
+
+void Scheduler::acceptRows(std::span<const size_t> which, SteadyClock::time_point now) {
   const size_t stride = static_cast<size_t>(info_.vocabSize);
-  for (size_t k = 0; k < which.size(); ++k) {
-    Active& a = active_[which[k]];
-    if (!st.isOk()) {
-      failSequence(a, st, t1);
-    } else {
-      a.gen->acceptLogits(std::span<const float>(logits_).subspan(k * stride, stride), t1);
+  hostRows_.clear();
+  for (size_t k = 0; k < rows_.size(); ++k) {
+    if (rows_[k] == RowOutput::kLogits) hostRows_.push_back(k);
+  }
+  // Host sampling touches each sequence's own sampler only (and the thread's scratch), so
+  // the rows may be sampled in any order on any threads; the results do not change.
+  hostResults_.resize(hostRows_.size());
+  auto sampleRow = [&](size_t j) {
+    hostResults_[j] = active_[which[hostRows_[j]]].gen->sample(out_.logits.subspan(j * stride, stride));
+  };
+  if (pool_ && hostRows_.size() >= kMinParallelRows) {
+    pool_->parallelFor(hostRows_.size(), sampleRow);
+  } else {
+    for (size_t j = 0; j < hostRows_.size(); ++j) sampleRow(j);
+  }
+  // Events, metrics and stops on this thread, in row (= sequence) order.
+  size_t j = 0;
+  for (size_t k = 0; k < rows_.size(); ++k) {
+    GenerationSequence& g = *active_[which[k]].gen;
+    switch (rows_[k]) {
+      case RowOutput::kNone: break;
+      case RowOutput::kGreedy: g.acceptGreedy(out_.greedy[k], now); break;
+      case RowOutput::kLogits: g.acceptSample(std::move(hostResults_[j++]), now); break;
     }
   }
-  return 1;
 }
 
 int64_t Scheduler::compact() {

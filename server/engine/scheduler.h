@@ -14,6 +14,11 @@
 //   3. Decode: one batched decode() over every generation that has a token to feed
 //      (<= maxBatch), each sampled with its own Sampler; stop tokens, EOS, stop strings and
 //      max_new_tokens end requests, which free their slots at once.
+// Sampling (steps 2 and 3): plain greedy requests (GenerationSequence::needsLogits() false)
+// take the backend's device-side greedy pick (RowOutput::kGreedy: a token and its logprob
+// per row cross to the host, no logits); the others get their full logits row and are
+// sampled on the host, in parallel on a small worker pool when a step has >= 4 of them. The
+// events, metrics and stop handling then run on the scheduler thread in sequence order.
 // Bounds: a decode step waits for at most one iteration's prefill work, i.e. at most
 // maxPrefillTokensPerStep prompt tokens (TPOT <= prefill(budget) + decode(batch)), however
 // long the prompts are; a prompt of P tokens needs ceil(P / prefillChunkTokens) iterations
@@ -40,6 +45,7 @@
 #include "server/engine/generation_sequence.h"
 #include "server/engine/model_backend.h"
 #include "server/engine/score_job.h"
+#include "server/engine/parallel_pool.h"
 #include "server/tokenizer/tokenizer.h"
 
 namespace mamba {
@@ -100,6 +106,14 @@ class Scheduler {
   int64_t runPrefill();
   // Step 3; returns how many decode calls were made (0 or 1).
   int64_t runDecode();
+  // What row k of a model call must return for the generation active_[which[k]].
+  RowOutput rowOutputFor(const GenerationSequence& g) const {
+    return g.needsLogits() ? RowOutput::kLogits : RowOutput::kGreedy;
+  }
+  // Accepts the outputs (out_) of a model call whose row k belongs to active_[which[k]] and
+  // asked for rows_[k]: samples the kLogits rows (in parallel when there are enough), then
+  // hands every row with an output to its sequence in row order.
+  void acceptRows(std::span<const size_t> which, SteadyClock::time_point now);
   // Removes finished entries of active_, releasing their slots; returns how many.
   int64_t compact();
   // Ends and retires everything (shutdown).
@@ -125,7 +139,11 @@ class Scheduler {
 
   // Scheduler thread only.
   std::vector<Active> active_;
-  std::vector<float> logits_;
+  std::vector<RowOutput> rows_;               // per row of the current model call
+  StepOutputs out_;                           // its outputs
+  std::vector<size_t> hostRows_;              // rows sampled on the host
+  std::vector<Sampler::Result> hostResults_;  // their results, same order
+  std::unique_ptr<ParallelPool> pool_;        // host sampling; null: scheduler thread only
 
   std::once_flag joined_;
   std::thread thread_;  // started at the end of the constructor

@@ -1,6 +1,10 @@
 // ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
+#include <algorithm>
 #include <filesystem>
 
+#include <c10/core/impl/VirtualGuardImpl.h>
+
+#include "server/engine/greedy_reduce.h"
 #include "server/engine/model_backend.h"
 #include "server/model/checkpoint.h"
 #include "server/model/mamba2_model.h"
@@ -37,8 +41,11 @@ class TorchBackend final : public ModelBackend {
   void releaseSlot(int32_t slot) override { pool_.release(slot); }
   int64_t freeSlots() const override { return pool_.numSlots() - pool_.used(); }
 
-  Status prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) override {
+  Status prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) override {
     MAMBA_RETURN_IF_ERROR(checkItems(items));
+    MAMBA_RETURN_IF_ERROR(checkRowRequest(request, items.size(), out));
+    const bool needLogits = std::any_of(request.rows.begin(), request.rows.end(),
+                                        [](RowOutput r) { return r != RowOutput::kNone; });
     return guarded([&]() -> Status {
       // Chunk every item to at most maxChunk_ tokens per call; item i's chunk c continues from
       // chunk c-1. All items advance together so the batch stays full.
@@ -59,7 +66,6 @@ class TorchBackend final : public ModelBackend {
           offset[i] += n;
           if (offset[i] < items[i].tokens.size()) pending = true;
         }
-        const bool needLogits = lastLogits != nullptr;
         torch::Tensor logits = runPrefill(seqs, needLogits ? LogitsMode::kLast : LogitsMode::kNone);
         if (needLogits) {
           for (size_t k = 0; k < which.size(); ++k) {
@@ -67,7 +73,7 @@ class TorchBackend final : public ModelBackend {
           }
         }
       }
-      if (lastLogits) copyLogits(torch::stack(lastRows), lastLogits);
+      if (needLogits) emitRows(torch::stack(lastRows), request, out);
       return Status::ok();
     });
   }
@@ -85,6 +91,9 @@ class TorchBackend final : public ModelBackend {
         PrefillSequence seq{item.tokens.subspan(off, n), item.slot, item.continueFromState || off > 0};
         torch::Tensor logits = model_->prefill({seq}, pool_, LogitsMode::kAll)[0]
                                    .narrow(1, 0, info_.vocabSize);          // (n, V)
+        // Normalized over all info_.vocabSize logits (padding excluded), not over the
+        // tokenizer-limited vocabulary that generation samples and normalizes over
+        // (GenerationSequence / Scheduler::sampleVocab()); see ScoredToken.
         torch::Tensor logp = torch::log_softmax(logits, -1);
         std::vector<int64_t> tv(targets.begin() + static_cast<long>(off), targets.begin() + static_cast<long>(off + n));
         torch::Tensor tgt = torch::tensor(tv, torch::kLong).to(logits.device()).view({-1, 1});
@@ -100,20 +109,22 @@ class TorchBackend final : public ModelBackend {
     return out;
   }
 
-  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::vector<float>* logits) override {
+  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, const RowRequest& request,
+                StepOutputs* out) override {
     if (tokens.size() != slots.size() || tokens.empty()) return invalidArgument("decode needs one slot per token");
     for (size_t i = 0; i < tokens.size(); ++i) {
       MAMBA_RETURN_IF_ERROR(checkToken(tokens[i]));
       MAMBA_RETURN_IF_ERROR(checkSlot(slots[i]));
     }
+    MAMBA_RETURN_IF_ERROR(checkRowRequest(request, tokens.size(), out));
     return guarded([&]() -> Status {
 #ifdef MAMBA_HAVE_CUDA_KERNELS
       if (graphs_) {
-        copyLogits(graphs_->decode(tokens, slots), logits);
+        emitRows(graphs_->decode(tokens, slots), request, out);
         return Status::ok();
       }
 #endif
-      copyLogits(model_->decode(tokens, slots, pool_), logits);
+      emitRows(model_->decode(tokens, slots, pool_), request, out);
       return Status::ok();
     });
   }
@@ -146,10 +157,93 @@ class TorchBackend final : public ModelBackend {
     }
     return Status::ok();
   }
-  void copyLogits(const torch::Tensor& logits, std::vector<float>* out) const {
-    if (!out) return;
-    torch::Tensor v = logits.narrow(1, 0, info_.vocabSize).to(torch::kCPU, torch::kFloat32).contiguous();
-    out->assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  // Produces what `request` asks of `logits` ((rows, padded vocab), on the model's device):
+  // kGreedy rows reduce where the logits are, kLogits rows reach the host, kNone rows nothing.
+  void emitRows(const torch::Tensor& logits, const RowRequest& request, StepOutputs* out) {
+    if (request.rows.empty()) return;
+    const int64_t vocab = info_.vocabSize;
+    const int64_t greedyVocab = request.greedyVocab > 0 ? request.greedyVocab : vocab;
+    const size_t rows = request.rows.size();
+    std::vector<int64_t> greedyRows, fullRows;
+    for (size_t k = 0; k < rows; ++k) {
+      if (request.rows[k] == RowOutput::kGreedy) greedyRows.push_back(static_cast<int64_t>(k));
+      if (request.rows[k] == RowOutput::kLogits) fullRows.push_back(static_cast<int64_t>(k));
+    }
+    out->greedy.assign(rows, GreedyPick{});
+    out->logits = {};
+    if (greedyRows.empty() && fullRows.empty()) return;
+
+    if (logits.device().is_cpu()) {
+      // The logits are on the host already: greedyPick() itself (bit-identical to the host
+      // sampler), rows in parallel on LibTorch's intra-op threads; full rows are a view or
+      // one gather, no copy through another buffer.
+      torch::Tensor t = logits.to(torch::kFloat32).contiguous();
+      const float* base = t.data_ptr<float>();
+      const int64_t stride = t.size(1);
+      at::parallel_for(0, static_cast<int64_t>(greedyRows.size()), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t k = greedyRows[static_cast<size_t>(i)];
+          out->greedy[static_cast<size_t>(k)] =
+              greedyPick(std::span<const float>(base + k * stride, static_cast<size_t>(greedyVocab)));
+        }
+      });
+      if (!fullRows.empty()) {
+        torch::Tensor f = fullRows.size() == rows ? t : t.index_select(0, torch::tensor(fullRows, torch::kLong));
+        hostLogits_ = f.narrow(1, 0, vocab).contiguous();
+        out->logits = std::span<const float>(hostLogits_.data_ptr<float>(), static_cast<size_t>(hostLogits_.numel()));
+      }
+      return;
+    }
+
+    // An accelerator: greedy rows reduce there and only (token, logprob) pairs come back;
+    // full rows come back through pinned host memory; one stream synchronization for both.
+    const torch::Device device = logits.device();
+    torch::Tensor greedy, full;
+    if (!greedyRows.empty()) {
+      torch::Tensor g = greedyRows.size() == rows ? logits : logits.index_select(0, rowIndex(greedyRows, 0, device));
+      greedy = greedyReduce(g, greedyVocab);  // (G, 2) float64
+    }
+    if (!fullRows.empty()) {
+      torch::Tensor f = fullRows.size() == rows ? logits : logits.index_select(0, rowIndex(fullRows, 1, device));
+      full = f.narrow(1, 0, vocab).to(torch::kFloat32).contiguous();
+    }
+    torch::Tensor greedyHost, fullHost;
+    if (greedy.defined()) {
+      greedyHost = pinned(pinnedGreedy_, greedy.numel(), torch::kFloat64).view(greedy.sizes());
+      greedyHost.copy_(greedy, /*non_blocking=*/true);
+    }
+    if (full.defined()) {
+      fullHost = pinned(pinnedLogits_, full.numel(), torch::kFloat32).view(full.sizes());
+      fullHost.copy_(full, /*non_blocking=*/true);
+    }
+    c10::impl::VirtualGuardImpl(device.type()).getStream(device).synchronize();
+    if (greedyHost.defined()) {
+      const double* g = greedyHost.data_ptr<double>();
+      for (size_t i = 0; i < greedyRows.size(); ++i) {
+        GreedyPick& p = out->greedy[static_cast<size_t>(greedyRows[i])];
+        p.token = static_cast<int32_t>(g[2 * i]);
+        p.logprob = static_cast<float>(g[2 * i + 1]);
+      }
+    }
+    if (fullHost.defined()) {
+      out->logits = std::span<const float>(fullHost.data_ptr<float>(), static_cast<size_t>(fullHost.numel()));
+    }
+  }
+  // The first n elements of a pinned host buffer (grown, never shrunk). Safe to reuse: every
+  // copy into it is waited for before emitRows() returns.
+  static torch::Tensor pinned(torch::Tensor& buffer, int64_t n, torch::ScalarType dtype) {
+    if (!buffer.defined() || buffer.numel() < n) {
+      const int64_t size = std::max<int64_t>(n, buffer.defined() ? 2 * buffer.numel() : 0);
+      buffer = torch::empty({size}, torch::TensorOptions().dtype(dtype).pinned_memory(true));
+    }
+    return buffer.narrow(0, 0, n);
+  }
+  // Row ids on `device`, staged through pinned memory (buffer `which` of two; the copy is
+  // asynchronous and waited for with the outputs).
+  torch::Tensor rowIndex(const std::vector<int64_t>& ids, int which, const torch::Device& device) {
+    torch::Tensor host = pinned(pinnedIndex_[which], static_cast<int64_t>(ids.size()), torch::kLong);
+    std::copy(ids.begin(), ids.end(), host.data_ptr<int64_t>());
+    return host.to(device, /*non_blocking=*/true);
   }
   template <typename Fn>
   Status guarded(Fn&& fn) {
@@ -166,6 +260,9 @@ class TorchBackend final : public ModelBackend {
   std::shared_ptr<const Mamba2Model> model_;
   StatePool pool_;
   int64_t maxChunk_;
+  torch::Tensor hostLogits_;                            // CPU device: the last kLogits rows
+  torch::Tensor pinnedGreedy_, pinnedLogits_;           // accelerators: pinned staging
+  torch::Tensor pinnedIndex_[2];
 #ifdef MAMBA_HAVE_CUDA_KERNELS
   std::unique_ptr<CudaGraphDecoder> graphs_;  // set on CUDA devices
   std::unique_ptr<CudaGraphPrefiller> prefillGraphs_;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "server/engine/offline.h"
+#include "server/engine/sampling/sampler.h"
 #include "server/metrics/registry.h"
 #include "server/metrics/serving_metrics.h"
 #include "server/tokenizer/utf8_stream_decoder.h"
@@ -251,6 +252,82 @@ TEST(Engine, SeededSamplingIsReproducibleAndBatchIndependent) {
   EXPECT_NE(diff.obs->waitDone().tokens, alone.tokens);
 }
 
+// What one request produces alone, token by token with its logprobs: the host sampler on
+// every full logits row (offline generate()'s loop, without stops: `p` must ignore EOS and
+// have no stop ids or strings). The engine may instead take a greedy row's token from the
+// backend's device reduction; on CPU that must be bit-identical.
+struct Reference {
+  std::vector<int32_t> tokens;
+  std::vector<float> logprobs;
+  std::vector<std::vector<std::pair<int32_t, float>>> tops;
+};
+
+Reference reference(std::span<const int32_t> prompt, const SamplingParams& p) {
+  static std::unique_ptr<ModelBackend> backend = test::loadBackend(1);
+  const size_t vocab = static_cast<size_t>(std::min<int64_t>(backend->info().vocabSize, test::tokenizer().vocabSize()));
+  Reference ref;
+  Sampler sampler(p);
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  std::vector<float> logits;
+  int32_t slot = *backend->acquireSlot();
+  PrefillItem item{prompt, slot, false};
+  EXPECT_TRUE(backend->prefillLogits(std::span<const PrefillItem>(&item, 1), &logits).isOk());
+  for (int32_t i = 0; i < p.maxNewTokens; ++i) {
+    if (i > 0) {
+      const int32_t last = ref.tokens.back();
+      EXPECT_TRUE(backend->decodeLogits(std::span<const int32_t>(&last, 1), std::span<const int32_t>(&slot, 1), &logits).isOk());
+    }
+    Sampler::Result r = sampler.sample(std::span<const float>(logits).first(vocab), history);
+    history.push_back(r.token);
+    ref.tokens.push_back(r.token);
+    ref.logprobs.push_back(r.logprob);
+    ref.tops.push_back(r.top);
+  }
+  backend->releaseSlot(slot);
+  return ref;
+}
+
+// The events match the reference: the same tokens and top ids; logprobs to 1e-5 (the batch
+// and the solo run compute the logits in differently shaped matmuls, which moves them by a
+// few fp32 ulps; the device pick itself is bit-exact, see TorchBackendRows).
+void expectEventsMatch(const std::vector<TokenEvent>& events, const Reference& ref, const std::string& what) {
+  ASSERT_EQ(events.size(), ref.tokens.size()) << what;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].token, ref.tokens[i]) << what << " token " << i;
+    EXPECT_NEAR(events[i].logprob, ref.logprobs[i], 1e-5) << what << " token " << i;
+    ASSERT_EQ(events[i].topLogprobs.size(), ref.tops[i].size()) << what << " token " << i;
+    for (size_t j = 0; j < ref.tops[i].size(); ++j) {
+      EXPECT_EQ(events[i].topLogprobs[j].first, ref.tops[i][j].first) << what << " token " << i;
+      EXPECT_NEAR(events[i].topLogprobs[j].second, ref.tops[i][j].second, 1e-5) << what << " token " << i;
+    }
+  }
+}
+
+// Submits every request of test::mixedParams() at once: each matches what it produces alone.
+TEST(Engine, MixedGreedyAndSampledBatchMatchesEachRequestAlone) {
+  const std::vector<SamplingParams> params = test::mixedParams();
+  SchedulerOptions o;
+  o.maxBatch = static_cast<int64_t>(params.size());
+  auto engine = makeEngine(static_cast<int64_t>(params.size()), o);
+  ASSERT_NE(engine, nullptr);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<Submitted> subs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    prompts.push_back(test::promptIds(2 + (i * 5) % 17, 900 + static_cast<uint32_t>(i)));
+    subs.push_back(submitOk(*engine, tokens(prompts.back(), params[i])));
+  }
+  for (size_t i = 0; i < subs.size(); ++i) {
+    GenerateResult r = subs[i].obs->waitDone();
+    ASSERT_TRUE(r.status.isOk()) << r.status.toString();
+    const Reference ref = reference(prompts[i], params[i]);
+    EXPECT_EQ(r.tokens, ref.tokens) << "request " << i;
+    const GenerationResult alone = solo(prompts[i], params[i]);
+    EXPECT_EQ(r.tokens, alone.tokens) << "request " << i;
+    EXPECT_EQ(r.text, alone.text) << "request " << i;
+    expectEventsMatch(subs[i].obs->events(), ref, "request " + std::to_string(i));
+  }
+}
+
 // Direct computation of lm-evaluation-harness loglikelihood: one prefillScore over
 // context ++ continuation (minus the last token), summing the continuation positions.
 ContinuationScore direct(const std::vector<int32_t>& ctx, const std::vector<int32_t>& cont) {
@@ -281,7 +358,7 @@ std::vector<int32_t> argmaxContinuation(std::vector<int32_t> ctx, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     auto slot = backend->acquireSlot();
     PrefillItem item{ctx, *slot, false};
-    EXPECT_TRUE(backend->prefill(std::span<const PrefillItem>(&item, 1), &logits).isOk());
+    EXPECT_TRUE(backend->prefillLogits(std::span<const PrefillItem>(&item, 1), &logits).isOk());
     backend->releaseSlot(*slot);
     const int32_t best = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(best);

@@ -44,15 +44,36 @@ void FakeBackend::writeRow(uint64_t state, float* row) const {
   row[argmaxOf(state)] = 1.f;
 }
 
-Status FakeBackend::prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) {
+void FakeBackend::emit(std::span<const uint64_t> states, const RowRequest& request, StepOutputs* out) {
+  if (request.rows.empty()) return;
+  const size_t v = static_cast<size_t>(info_.vocabSize);
+  const size_t greedyVocab = request.greedyVocab > 0 ? static_cast<size_t>(request.greedyVocab) : v;
+  std::vector<float> row(v);
+  out->greedy.assign(states.size(), GreedyPick{});
+  logits_.clear();
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (request.rows[i] == RowOutput::kNone) continue;
+    writeRow(states[i], row.data());
+    if (request.rows[i] == RowOutput::kGreedy) {
+      out->greedy[i] = greedyPick(std::span<const float>(row).first(greedyVocab));
+    } else {
+      logits_.insert(logits_.end(), row.begin(), row.end());
+    }
+  }
+  out->logits = logits_;
+}
+
+Status FakeBackend::prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) {
   if (failDecode_.exchange(false)) return internalError("injected prefill failure");
-  if (lastLogits) lastLogits->assign(items.size() * static_cast<size_t>(info_.vocabSize), 0.f);
+  MAMBA_RETURN_IF_ERROR(checkRowRequest(request, items.size(), out));
+  std::vector<uint64_t> states;
   for (size_t i = 0; i < items.size(); ++i) {
     uint64_t& s = state_[static_cast<size_t>(items[i].slot)];
     if (!items[i].continueFromState) s = 0;
     for (int32_t t : items[i].tokens) s = mix(s, t);
-    if (lastLogits) writeRow(s, lastLogits->data() + i * static_cast<size_t>(info_.vocabSize));
+    states.push_back(s);
   }
+  emit(states, request, out);
   return Status::ok();
 }
 
@@ -69,14 +90,16 @@ StatusOr<std::vector<ScoredToken>> FakeBackend::prefillScore(const PrefillItem& 
 }
 
 Status FakeBackend::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
-                           std::vector<float>* logits) {
+                           const RowRequest& request, StepOutputs* out) {
   if (failDecode_.exchange(false)) return internalError("injected decode failure");
-  logits->assign(tokens.size() * static_cast<size_t>(info_.vocabSize), 0.f);
+  MAMBA_RETURN_IF_ERROR(checkRowRequest(request, tokens.size(), out));
+  std::vector<uint64_t> states;
   for (size_t b = 0; b < tokens.size(); ++b) {
     uint64_t& s = state_[static_cast<size_t>(slots[b])];
     s = mix(s, tokens[b]);
-    writeRow(s, logits->data() + b * static_cast<size_t>(info_.vocabSize));
+    states.push_back(s);
   }
+  emit(states, request, out);
   return Status::ok();
 }
 
@@ -120,30 +143,31 @@ void RecordingBackend::open() {
   cv_.notify_all();
 }
 
-Status RecordingBackend::prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) {
+Status RecordingBackend::prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) {
   gate();
-  Call c{Call::kPrefill, {}, {}, {}};
+  Call c{Call::kPrefill, {}, {}, {}, {request.rows.begin(), request.rows.end()}};
   for (const auto& it : items) {
     c.lengths.push_back(it.tokens.size());
     c.slots.push_back(it.slot);
     c.continued.push_back(it.continueFromState);
   }
   record(std::move(c));
-  return inner_->prefill(items, lastLogits);
+  return inner_->prefill(items, request, out);
 }
 
 StatusOr<std::vector<ScoredToken>> RecordingBackend::prefillScore(const PrefillItem& item,
                                                                   std::span<const int32_t> targets) {
   gate();
-  record(Call{Call::kScore, {item.tokens.size()}, {item.slot}, {item.continueFromState}});
+  record(Call{Call::kScore, {item.tokens.size()}, {item.slot}, {item.continueFromState}, {}});
   return inner_->prefillScore(item, targets);
 }
 
 Status RecordingBackend::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
-                                std::vector<float>* logits) {
-  Call c{Call::kDecode, std::vector<size_t>(tokens.size(), 1), std::vector<int32_t>(slots.begin(), slots.end()), {}};
+                                const RowRequest& request, StepOutputs* out) {
+  Call c{Call::kDecode, std::vector<size_t>(tokens.size(), 1), std::vector<int32_t>(slots.begin(), slots.end()), {},
+         {request.rows.begin(), request.rows.end()}};
   record(std::move(c));
-  return inner_->decode(tokens, slots, logits);
+  return inner_->decode(tokens, slots, request, out);
 }
 
 std::vector<RecordingBackend::Call> RecordingBackend::calls() const {

@@ -16,6 +16,8 @@ namespace mamba::test {
 // A "model" whose state is a hash of the sequence so far and whose logits put 1.0 on one
 // token derived from it (0 elsewhere): greedy decoding is a pure function of the history, so
 // any batching bug shows up as a different token. prefillScore reports logprob -1 per token.
+// kGreedy rows are greedyPick() of the row (this "device" is the host); kLogits rows are
+// compacted as the interface says.
 class FakeBackend final : public ModelBackend {
  public:
   FakeBackend(int64_t vocab, int64_t numSlots, std::vector<int32_t> eos = {});
@@ -24,9 +26,10 @@ class FakeBackend final : public ModelBackend {
   std::optional<int32_t> acquireSlot() override;
   void releaseSlot(int32_t slot) override;
   int64_t freeSlots() const override;
-  Status prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) override;
+  Status prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) override;
   StatusOr<std::vector<ScoredToken>> prefillScore(const PrefillItem& item, std::span<const int32_t> targets) override;
-  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::vector<float>* logits) override;
+  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, const RowRequest& request,
+                StepOutputs* out) override;
 
   // The next decode()/prefill() fails with INTERNAL.
   void failNextDecode() { failDecode_ = true; }
@@ -38,8 +41,11 @@ class FakeBackend final : public ModelBackend {
   static uint64_t mix(uint64_t state, int32_t token);
   int32_t argmaxOf(uint64_t state) const;
   void writeRow(uint64_t state, float* row) const;
+  // Fills `out` for rows whose states are `states`, as `request` asks.
+  void emit(std::span<const uint64_t> states, const RowRequest& request, StepOutputs* out);
 
   ModelInfo info_;
+  std::vector<float> logits_;  // the kLogits rows of the last call
   std::vector<bool> used_;
   std::vector<uint64_t> state_;
   std::atomic<bool> failDecode_{false};
@@ -54,6 +60,7 @@ class RecordingBackend final : public ModelBackend {
     std::vector<size_t> lengths;  // tokens per item (1 per sequence for decode)
     std::vector<int32_t> slots;
     std::vector<bool> continued;  // continueFromState per item (prefill/score)
+    std::vector<RowOutput> rows;  // the outputs asked for (prefill/decode)
   };
 
   RecordingBackend(std::unique_ptr<ModelBackend> inner, bool gated);
@@ -62,9 +69,10 @@ class RecordingBackend final : public ModelBackend {
   std::optional<int32_t> acquireSlot() override { return inner_->acquireSlot(); }
   void releaseSlot(int32_t slot) override { inner_->releaseSlot(slot); }
   int64_t freeSlots() const override { return inner_->freeSlots(); }
-  Status prefill(std::span<const PrefillItem> items, std::vector<float>* lastLogits) override;
+  Status prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) override;
   StatusOr<std::vector<ScoredToken>> prefillScore(const PrefillItem& item, std::span<const int32_t> targets) override;
-  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::vector<float>* logits) override;
+  Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, const RowRequest& request,
+                StepOutputs* out) override;
 
   std::vector<Call> calls() const;
   ModelBackend& inner() { return *inner_; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -13,6 +14,7 @@
 
 #include "server/engine/sampling/finish_reason.h"
 #include "server/engine/sampling/sampling_params.h"
+#include "tests/engine/test_support.h"
 
 namespace mamba {
 namespace {
@@ -466,6 +468,63 @@ TEST(Sampler, TopKEqualToVocabIsOff) {
   b.topK = 50;
   Sampler sa(a), sb(b);
   EXPECT_EQ(drawMany(sa, logits, 300), drawMany(sb, logits, 300));
+}
+
+uint32_t bitsOf(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+TEST(GreedyPick, BitIdenticalToTheFullSamplingPath) {
+  // With top logprobs the sampler runs its general path (sanitize, log-softmax, choose);
+  // greedyPick() must give the same token and the same logprob bits, for any top-k/top-p/
+  // min-p/seed at temperature 0.
+  for (const std::vector<float>& row : test::hardLogitRows()) {
+    SamplingParams p;
+    p.temperature = 0.0f;
+    p.logprobs = 1;
+    p.topK = 3;
+    p.topP = 0.5f;
+    p.minP = 0.2f;
+    p.seed = 5;
+    const Sampler::Result full = Sampler(p).sample(row, std::vector<int32_t>{0, 1});
+    const GreedyPick g = greedyPick(row);
+    EXPECT_EQ(g.token, full.token) << row.size();
+    EXPECT_EQ(bitsOf(g.logprob), bitsOf(full.logprob)) << row.size() << ": " << g.logprob << " vs " << full.logprob;
+    // And the plain greedy sampler (which returns greedyPick() itself) agrees.
+    SamplingParams plain;
+    plain.temperature = 0.0f;
+    const Sampler::Result r = Sampler(plain).sample(row, std::vector<int32_t>{0, 1});
+    EXPECT_EQ(r.token, g.token);
+    EXPECT_EQ(bitsOf(r.logprob), bitsOf(g.logprob));
+    EXPECT_TRUE(r.top.empty());
+  }
+  EXPECT_EQ(greedyPick(std::vector<float>{0.5f, 2.0f, -1.0f, 2.0f}).token, 1);
+  EXPECT_EQ(greedyPick(std::vector<float>{1.0f, kInf, 3.0f, kInf}).token, 1);
+  EXPECT_EQ(greedyPick(std::vector<float>{-kInf, kNaN}).logprob, -kInf);
+  EXPECT_EQ(greedyPick(std::vector<float>{3.0f}).logprob, 0.0f);
+  EXPECT_NEAR(greedyPick(std::vector<float>{1.0f, kInf, 3.0f, kInf}).logprob, -std::log(2.0), 1e-6);
+}
+
+TEST(GreedyPick, PlainGreedyOnlyWithoutPenaltyAndTopLogprobs) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.topK = 5;
+  p.topP = 0.3f;
+  p.minP = 0.1f;
+  p.seed = 3;
+  EXPECT_TRUE(Sampler(p).isPlainGreedy());
+  SamplingParams q = p;
+  q.repetitionPenalty = 1.1f;
+  EXPECT_FALSE(Sampler(q).isPlainGreedy());
+  q = p;
+  q.logprobs = 1;
+  EXPECT_FALSE(Sampler(q).isPlainGreedy());
+  q = p;
+  q.temperature = 0.5f;
+  EXPECT_FALSE(Sampler(q).isPlainGreedy());
+  EXPECT_FALSE(Sampler(SamplingParams{}).isPlainGreedy());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <thread>
 
@@ -287,6 +288,71 @@ TEST(Scheduler, ScoreDeadlineFailsTheJob) {
   EXPECT_TRUE(idle(*f.scheduler));
 }
 
+// Each row asks for what its request needs: a plain greedy request the backend's greedy pick
+// (kGreedy), a request with top logprobs or sampling its full logits (kLogits), a prefill
+// chunk that does not end its prompt nothing (kNone). Both paths give the same logprobs.
+TEST(Scheduler, RowOutputsFollowEachRequest) {
+  SchedulerOptions o;
+  o.prefillChunkTokens = 4;
+  auto f = makeScheduler(o, 4, /*gated=*/true);
+  auto gateObs = std::make_shared<CollectingObserver>();
+  // Slot 0; its first prefill holds the loop until all three below are queued, and it ends in
+  // that iteration, so they are admitted together into slots 0, 1, 2.
+  ASSERT_TRUE(f.scheduler->enqueue(job({1}, 2, gateObs)).isOk());
+  f.backend->waitEntered();
+  const std::vector<int32_t> pa = test::promptIds(10, 61, kVocab), pb = test::promptIds(3, 62, kVocab);
+  auto a = std::make_shared<CollectingObserver>(), b = std::make_shared<CollectingObserver>(),
+       c = std::make_shared<CollectingObserver>();
+  auto jb = job(pb, 5, b);
+  jb->sampling.logprobs = 2;
+  auto jc = job({7, 8}, 5, c);
+  jc->sampling.temperature = 1.0f;
+  jc->sampling.seed = 3;
+  ASSERT_TRUE(f.scheduler->enqueue(job(pa, 5, a)).isOk());  // slot 0
+  ASSERT_TRUE(f.scheduler->enqueue(jb).isOk());             // slot 1
+  ASSERT_TRUE(f.scheduler->enqueue(jc).isOk());             // slot 2
+  f.backend->open();
+  GenerateResult ra = a->waitDone(), rb = b->waitDone(), rc = c->waitDone();
+  ASSERT_TRUE(ra.status.isOk() && rb.status.isOk() && rc.status.isOk());
+  EXPECT_EQ(ra.tokens, FakeBackend::expected(pa, 5, kVocab));
+  EXPECT_EQ(rb.tokens, FakeBackend::expected(pb, 5, kVocab));
+  EXPECT_EQ(rc.tokens.size(), 5u);
+  ASSERT_TRUE(idle(*f.scheduler));
+
+  const std::map<int32_t, RowOutput> want = {{0, RowOutput::kGreedy}, {1, RowOutput::kLogits}, {2, RowOutput::kLogits}};
+  std::map<int32_t, std::vector<RowOutput>> prefillRows;
+  for (const Call& call : f.backend->calls()) {
+    if (call.kind == Call::kScore) continue;
+    ASSERT_EQ(call.rows.size(), call.slots.size());
+    for (size_t k = 0; k < call.slots.size(); ++k) {
+      if (call.kind == Call::kDecode) {
+        EXPECT_EQ(call.rows[k], want.at(call.slots[k])) << "slot " << call.slots[k];
+      } else {
+        prefillRows[call.slots[k]].push_back(call.rows[k]);
+      }
+    }
+  }
+  // The gate's one-token prompt, then A's prompt of 10 in chunks 4, 4, 2: only a chunk that
+  // ends its prompt yields a token.
+  EXPECT_EQ(prefillRows[0], (std::vector<RowOutput>{RowOutput::kGreedy, RowOutput::kNone, RowOutput::kNone,
+                                                    RowOutput::kGreedy}));
+  EXPECT_EQ(prefillRows[1], std::vector<RowOutput>{RowOutput::kLogits});
+  EXPECT_EQ(prefillRows[2], std::vector<RowOutput>{RowOutput::kLogits});
+  EXPECT_EQ(prefillRows.size(), 3u);
+  // The fake's rows all have the same shape (one 1.0, zeros elsewhere), so the device-side
+  // greedy logprob (A) and the host sampler's (B) must be the same number.
+  const std::vector<TokenEvent> ea = a->events(), eb = b->events();
+  ASSERT_EQ(ea.size(), 5u);
+  ASSERT_EQ(eb.size(), 5u);
+  const float expected = static_cast<float>(-std::log(1.0 + (kVocab - 1) * std::exp(-1.0)));
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(ea[i].logprob, eb[i].logprob) << i;
+    EXPECT_NEAR(ea[i].logprob, expected, 1e-6) << i;
+    EXPECT_TRUE(ea[i].topLogprobs.empty());
+    EXPECT_EQ(eb[i].topLogprobs.size(), 2u);
+  }
+}
+
 // On the real model: prompts of different lengths admitted together run as ONE right-padded
 // prefill call, and each result equals the request run alone.
 TEST(SchedulerOnRealModel, RaggedPromptsPrefillAsOneBatchAndMatchSolo) {
@@ -317,6 +383,55 @@ TEST(SchedulerOnRealModel, RaggedPromptsPrefillAsOneBatchAndMatchSolo) {
   bool batched = false;
   for (const Call& c : backend->calls()) batched = batched || (c.kind == Call::kPrefill && c.lengths == lens);
   EXPECT_TRUE(batched) << "the six prompts were not prefilled in one call";
+}
+
+// Host rows sampled on a worker pool give exactly what the scheduler thread alone gives: the
+// same admission (gated) and so the same batches, the same bits in every event.
+TEST(SchedulerOnRealModel, ParallelHostSamplingMatchesSerial) {
+  const std::vector<SamplingParams> params = test::mixedParams();
+  auto run = [&](int32_t threads) {
+    SchedulerOptions o;
+    o.samplingThreads = threads;
+    auto rec = std::make_unique<RecordingBackend>(test::loadBackend(static_cast<int64_t>(params.size()) + 1), true);
+    RecordingBackend* backend = rec.get();
+    Scheduler s(std::move(rec), &test::tokenizer(), o, nullptr);
+    auto first = std::make_shared<CollectingObserver>();
+    EXPECT_TRUE(s.enqueue(job({1}, 2, first)).isOk());
+    backend->waitEntered();
+    std::vector<std::shared_ptr<CollectingObserver>> obs;
+    for (size_t i = 0; i < params.size(); ++i) {
+      obs.push_back(std::make_shared<CollectingObserver>());
+      auto j = job(test::promptIds(2 + (i * 5) % 17, 900 + static_cast<uint32_t>(i)), 0, obs.back());
+      j->sampling = params[i];
+      EXPECT_TRUE(s.enqueue(j).isOk());
+    }
+    backend->open();
+    std::vector<std::vector<TokenEvent>> events;
+    for (auto& o2 : obs) {
+      EXPECT_TRUE(o2->waitDone().status.isOk());
+      events.push_back(o2->events());
+    }
+    // The pool had work: some step sampled at least 4 rows on the host.
+    size_t maxHostRows = 0;
+    for (const Call& c : backend->calls()) {
+      maxHostRows = std::max<size_t>(maxHostRows, static_cast<size_t>(std::count(c.rows.begin(), c.rows.end(), RowOutput::kLogits)));
+    }
+    EXPECT_GE(maxHostRows, 4u);
+    return events;
+  };
+  const auto serial = run(0);
+  const auto pooled = run(3);
+  ASSERT_EQ(serial.size(), pooled.size());
+  for (size_t i = 0; i < serial.size(); ++i) {
+    ASSERT_EQ(serial[i].size(), pooled[i].size()) << i;
+    ASSERT_EQ(serial[i].size(), static_cast<size_t>(params[i].maxNewTokens)) << i;
+    for (size_t j = 0; j < serial[i].size(); ++j) {
+      EXPECT_EQ(serial[i][j].token, pooled[i][j].token) << i << " " << j;
+      EXPECT_EQ(serial[i][j].textDelta, pooled[i][j].textDelta) << i << " " << j;
+      EXPECT_EQ(serial[i][j].logprob, pooled[i][j].logprob) << i << " " << j;
+      EXPECT_EQ(serial[i][j].topLogprobs, pooled[i][j].topLogprobs) << i << " " << j;
+    }
+  }
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -137,6 +139,70 @@ std::vector<int32_t> promptIds(size_t n, uint32_t seed, int32_t vocab) {
   std::vector<int32_t> ids(n);
   for (auto& t : ids) t = d(rng);
   return ids;
+}
+
+std::vector<std::vector<float>> hardLogitRows() {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  constexpr float kMax = std::numeric_limits<float>::max();
+  auto random = [](size_t n, uint64_t seed, float scale) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> v(n);
+    for (float& x : v) x = scale * (static_cast<float>(rng() >> 40) / float(1 << 24) * 2.0f - 1.0f);
+    return v;
+  };
+  std::vector<std::vector<float>> rows = {
+      {0.5f, 2.0f, -1.0f, 2.0f, 1.0f},             // tie: lowest id
+      {kNaN, 0.0f, kNaN, 0.0f},                    // NaN never wins
+      {1.0f, kInf, 3.0f, kInf},                    // +inf ties +inf (both count as FLT_MAX)
+      {kMax, kInf, 1.0f},                          // FLT_MAX ties +inf: lowest id
+      {-kInf, kNaN, -kInf},                        // dead: token 0, -inf
+      {kNaN},                                      // dead, one entry
+      {3.0f},                                      // one entry: logprob 0
+      {-kInf, -kInf, 7.0f, kNaN},                  // one finite value: logprob 0
+      {-kMax, kMax, -kInf, 0.0f},                  // extreme spread
+      {1e-30f, -1e-30f, 0.0f, -0.0f},              // tiny values, signed zeros
+      {100.0f, 100.0f - 1e-5f, 99.0f, -100.0f},    // near tie
+  };
+  std::vector<float> big = random(50280, 77, 12.0f);
+  big[123] = kNaN;
+  big[456] = -kInf;
+  const auto best = static_cast<size_t>(std::max_element(big.begin(), big.end()) - big.begin());
+  big[40000] = big[best];                          // a tie far from the first maximum
+  rows.push_back(big);
+  std::vector<float> confident = random(4096, 78, 1.0f);
+  confident[2000] = 40.0f;                         // p ~ 1 - 1e-14
+  rows.push_back(confident);
+  return rows;
+}
+
+std::vector<SamplingParams> mixedParams() {
+  std::vector<SamplingParams> out;
+  out.push_back(greedy(14, true));                          // plain greedy
+  SamplingParams g = greedy(11, true);
+  g.topK = 3;                                               // ignored at temperature 0
+  g.topP = 0.5f;
+  g.minP = 0.2f;
+  g.seed = 4;
+  out.push_back(g);
+  g = greedy(12, true);
+  g.logprobs = 3;                                           // host: top logprobs
+  out.push_back(g);
+  g = greedy(13, true);
+  g.repetitionPenalty = 1.3f;                               // host: penalty
+  out.push_back(g);
+  for (uint64_t seed : {11, 12, 13, 14, 15}) {              // host: sampled
+    SamplingParams p = greedy(10 + static_cast<int32_t>(seed % 4), true);
+    p.temperature = 0.6f + 0.1f * static_cast<float>(seed % 5);
+    p.topK = seed % 2 ? 20 : 0;
+    p.topP = seed % 3 ? 0.9f : 1.0f;
+    p.minP = seed == 15 ? 0.05f : 0.0f;
+    p.logprobs = static_cast<int32_t>(seed % 3);
+    p.seed = seed;
+    out.push_back(p);
+  }
+  out.push_back(greedy(9, true));                           // plain greedy
+  return out;
 }
 
 }  // namespace mamba::test

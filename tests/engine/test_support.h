@@ -58,4 +58,14 @@ SamplingParams greedy(int32_t maxNewTokens, bool ignoreEos = false);
 // Deterministic pseudo-random prompt of `n` ids in [0, vocab).
 std::vector<int32_t> promptIds(size_t n, uint32_t seed, int32_t vocab = 256);
 
+// Logits rows that stress a greedy reduction: NaN, +-inf, exact ties (also +inf with
+// FLT_MAX), dead rows (every entry -inf or NaN), single entries, extreme spreads, a
+// 50280-wide random row with a far tie, and a near-certain row (logprob ~ -1e-14).
+std::vector<std::vector<float>> hardLogitRows();
+
+// Ten requests' parameters (EOS ignored, no stops): plain greedy ones (the backend's device
+// pick, some with top-k/top-p/min-p/seed that temperature 0 ignores), greedy ones that still
+// need the host (top logprobs, repetition penalty) and seeded sampled ones; 7 need host rows.
+std::vector<SamplingParams> mixedParams();
+
 }  // namespace mamba::test

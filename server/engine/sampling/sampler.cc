@@ -13,7 +13,9 @@ namespace {
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // Scratch buffers shared by the samplers of one thread (sample() does not re-enter), so that
-// many concurrent requests do not each hold O(V) memory.
+// many concurrent requests do not each hold O(V) memory. thread_local: samplers of different
+// requests may run on different threads at once (the scheduler's sampling pool), each thread
+// with its own scratch; nothing in it outlives one sample() call.
 struct Scratch {
   std::vector<double> raw;         // sanitized logits
   std::vector<float> rawWeights;   // exp(raw - max raw)
@@ -168,6 +170,32 @@ Sampler::Sampler(const SamplingParams& params)
   rng_.seed(seed_);
 }
 
+GreedyPick greedyPick(std::span<const float> logits) {
+  // The same arithmetic, in the same order, as sample() below: sanitize, max (first index
+  // on ties), sum of expf((float)(raw - max)) in double in id order, log, and the chosen
+  // token's (raw - max) - logSum with raw == max.
+  GreedyPick pick;
+  const size_t n = logits.size();
+  double maxRaw = sanitize(logits[0]);
+  size_t best = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const double r = sanitize(logits[i]);
+    if (r > maxRaw) {
+      maxRaw = r;
+      best = i;
+    }
+  }
+  pick.token = static_cast<int32_t>(best);
+  if (maxRaw == kNegInf) {
+    pick.logprob = -std::numeric_limits<float>::infinity();
+    return pick;
+  }
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<float>(sanitize(logits[i]) - maxRaw));
+  pick.logprob = static_cast<float>((maxRaw - maxRaw) - std::log(sum));
+  return pick;
+}
+
 double Sampler::nextUniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
 Sampler::Result Sampler::sample(std::span<const float> logits,
@@ -175,6 +203,13 @@ Sampler::Result Sampler::sample(std::span<const float> logits,
   Result result;
   if (logits.empty()) {
     result.logprob = -std::numeric_limits<float>::infinity();
+    return result;
+  }
+  if (temperature_ == 0.0f && logprobs_ == 0 &&
+      (repetitionPenalty_ == 1.0f || previousTokens.empty())) {
+    const GreedyPick g = greedyPick(logits);
+    result.token = g.token;
+    result.logprob = g.logprob;
     return result;
   }
   const size_t n = logits.size();

@@ -11,6 +11,21 @@
 
 namespace mamba {
 
+// The greedy choice of one logits row and its log-probability.
+struct GreedyPick {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+
+// What Sampler::sample() returns at temperature 0 without repetition penalty and without
+// top logprobs (whatever top-k, top-p, min-p and seed say; no RNG output is consumed): the
+// lowest id of the largest sanitized logit (NaN counts as -inf, +inf as the largest float)
+// and its log-softmax over `logits` (the same normalization as sample(): exactly `logits`,
+// i.e. the sampled vocabulary), -inf when every logit is -inf or NaN (token 0 then).
+// sample() itself returns this in that case, so the two are bit-identical by construction.
+// Pure and thread-safe; O(V) with V expf and no allocation. `logits` must not be empty.
+GreedyPick greedyPick(std::span<const float> logits);
+
 // One per request; not thread-safe (a request is sampled by one thread at a time). Owns its
 // RNG, a std::mt19937_64 whose output the C++ standard fixes, and draws uniform doubles from
 // its raw 64-bit outputs, so a seed gives the same tokens on every platform and compiler.
@@ -43,6 +58,12 @@ class Sampler {
   Result sample(std::span<const float> logits, std::span<const int32_t> previousTokens = {});
 
   uint64_t seed() const { return seed_; }
+
+  // Whether sample() is greedyPick() of its logits: temperature 0, no repetition penalty,
+  // no top logprobs. Such requests may take the token a backend computed on its device.
+  bool isPlainGreedy() const {
+    return temperature_ == 0.0f && repetitionPenalty_ == 1.0f && logprobs_ == 0;
+  }
 
  private:
   // raw: sanitized logits; rawWeights: exp(raw - max raw).

@@ -1,0 +1,25 @@
+// Internal to the engine (exposes LibTorch types; never included by a public engine header):
+// greedyPick() of many logits rows as tensor ops on the rows' own device, so that a greedy
+// request needs no logits on the host.
+#pragma once
+
+#include <cstdint>
+
+#include <torch/torch.h>
+
+namespace mamba {
+
+// logits: (R, >= vocab) floating point, any device. Returns (R, 2) float64 on the same
+// device: column 0 the token id, column 1 its logprob (cast it to float to get the value
+// greedyPick() reports). Per row, over ids [0, vocab): NaN counts as -inf and +inf as
+// FLT_MAX; the token is the first (lowest) id of the maximum; the logprob is
+// -log(sum_i expf((float)(x_i - max))) with the sum in float64, -inf when every entry is
+// -inf or NaN (token 0 then). The arithmetic per element matches greedyPick() (expf taken as
+// the correctly rounded float of a float64 exp, which glibc's expf also is up to its 0.502 ulp
+// bound); only the summation order differs (a tree instead of id order), so the token is
+// identical and the logprob differs at most by the float64 sum's rounding, |d| <= ~V * 2^-53
+// absolute (~6e-12 for V = 50280), then rounded to float: usually the same bits, at most an
+// ulp or two apart, relatively more only for near-certain tokens (logprob ~ -1e-12).
+torch::Tensor greedyReduce(const torch::Tensor& logits, int64_t vocab);
+
+}  // namespace mamba
