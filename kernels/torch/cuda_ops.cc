@@ -5,6 +5,7 @@
 #include "kernels/conv_prefill/conv_prefill.h"
 #include "kernels/conv_step/conv_step.h"
 #include "kernels/gemv/gemv.h"
+#include "kernels/greedy/greedy.h"
 #include "kernels/norm/norm.h"
 #include "kernels/ssd_prefill/ssd_prefill.h"
 #include "kernels/ssm_step/ssm_step.h"
@@ -221,6 +222,22 @@ torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbc
   p.groups = static_cast<int>(groups);
   p.eps = static_cast<float>(eps);
   launch([&] { kernels::launchGemv(p, stream()); });
+  return out;
+}
+
+torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab) {
+  TORCH_CHECK(logits.defined() && logits.is_cuda() && logits.dim() == 2 && logits.stride(1) == 1,
+              "logits must be a CUDA (R, V) tensor with unit column stride");
+  TORCH_CHECK(logits.scalar_type() == torch::kFloat32, "logits must be float32, got ", logits.scalar_type());
+  TORCH_CHECK(vocab >= 1 && vocab <= logits.size(1), "vocab must be in [1, ", logits.size(1), "]");
+  torch::Tensor out = torch::empty({logits.size(0), 2}, logits.options().dtype(torch::kFloat64));
+  kernels::GreedyPickParams p;
+  p.rows = static_cast<int>(logits.size(0));
+  p.vocab = static_cast<int>(vocab);
+  p.logits = logits.data_ptr<float>();
+  p.stride = logits.stride(0);
+  p.out = out.data_ptr<double>();
+  launch([&] { kernels::launchGreedyPick(p, stream()); });
   return out;
 }
 

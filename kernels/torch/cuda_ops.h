@@ -40,6 +40,10 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
 torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
                                int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias);
 
+// ---- Greedy pick of logits rows (kernels/greedy): logits (R, >= vocab) fp32 with unit column
+// stride. Returns (R, 2) float64 on the device: token id, logprob (see greedy.h).
+torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab);
+
 // ---- Prefill over a right-padded batch of B sequences of up to L tokens. slots, cont
 // (0 = fresh sequence, else continue from the slot's state) and lengths (real tokens, <= L)
 // are (B) int32; slots must be distinct. Both launch only on the current stream.

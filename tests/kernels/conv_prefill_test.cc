@@ -9,24 +9,17 @@
 #include <cmath>
 
 #include "kernels/torch/cuda_ops.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace mamba {
 namespace {
 
 namespace F = torch::nn::functional;
-const torch::Device kCuda(torch::kCUDA, 0);
+using kernel_test::kCuda;
+using kernel_test::poison;
+using kernel_test::relErr;
 
-double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-5 : t == torch::kFloat16 ? 2e-3 : 1.6e-2; }
-
-double relErr(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
-  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
-
-void poison(std::vector<int64_t> shape, torch::ScalarType t) {
-  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
-}
+double tol(torch::ScalarType t) { return kernel_test::roundingTol(t); }
 
 struct Batch {
   std::vector<int32_t> slots, cont, lengths;
@@ -67,12 +60,7 @@ ConvRef reference(const torch::Tensor& state, const Batch& bt, const torch::Tens
   return r;
 }
 
-class ConvPrefillTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  }
-};
+class ConvPrefillTest : public kernel_test::CudaTest {};
 
 TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
   struct Shape { int64_t N, G, K; };

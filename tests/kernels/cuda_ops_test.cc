@@ -1,7 +1,6 @@
 // CUDA kernels against the LibTorch references (label gpu). Fresh random inputs, N in
-// {16, 20, 64, 128} and more (odd N, N > 128 for the SSM step), odd batch sizes, fp32/fp16/bf16 inputs; outputs poisoned with NaN before
-// each launch (a NaN block of the output's size is freed right before, so the caching
-// allocator hands the same memory to the kernel's output).
+// {16, 20, 64, 128} and more (odd N, N > 128 for the SSM step), odd batch sizes, fp32/fp16/bf16
+// inputs; outputs poisoned with NaN before each launch (kernel_test_util.h).
 #include "kernels/torch/cuda_ops.h"
 
 #include <algorithm>
@@ -10,30 +9,18 @@
 
 #include "server/model/ssd.h"
 #include "server/model/step_ops.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace mamba {
 namespace {
 
-const torch::Device kCuda(torch::kCUDA, 0);
+using kernel_test::kCuda;
+using kernel_test::poison;
+using kernel_test::relErr;
 
-double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-5 : t == torch::kFloat16 ? 2e-3 : 1.6e-2; }
+double tol(torch::ScalarType t) { return kernel_test::roundingTol(t); }
 
-double relErr(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
-  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
-
-void poison(std::vector<int64_t> shape, torch::ScalarType t) {
-  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
-}
-
-class CudaOpsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  }
-};
+class CudaOpsTest : public kernel_test::CudaTest {};
 
 TEST_F(CudaOpsTest, ConvStepMatchesReference) {
   for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {

@@ -5,30 +5,18 @@
 
 #include "kernels/torch/cuda_ops.h"
 #include "server/model/ssd.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace mamba {
 namespace {
 
-const torch::Device kCuda(torch::kCUDA, 0);
+using kernel_test::kCuda;
+using kernel_test::poison;
+using kernel_test::relErr;
 
-double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-5 : t == torch::kFloat16 ? 2e-3 : 1.6e-2; }
+double tol(torch::ScalarType t) { return kernel_test::roundingTol(t); }
 
-double relErr(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
-  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
-
-void poison(std::vector<int64_t> shape, torch::ScalarType t) {
-  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
-}
-
-class GemvTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  }
-};
+class GemvTest : public kernel_test::CudaTest {};
 
 TEST_F(GemvTest, PlainMatchesLinear) {
   for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {

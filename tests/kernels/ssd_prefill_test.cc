@@ -11,37 +11,25 @@
 
 #include "kernels/torch/cuda_ops.h"
 #include "server/model/ssd.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace mamba {
 namespace {
 
 namespace F = torch::nn::functional;
-const torch::Device kCuda(torch::kCUDA, 0);
+using kernel_test::kCuda;
+using kernel_test::poison;
+using kernel_test::relErr;
 
 // Operand rounding of the tensor-core products (fp32 runs as 3xTF32).
 double tol(torch::ScalarType t) { return t == torch::kFloat32 ? 1e-4 : t == torch::kFloat16 ? 5e-3 : 3e-2; }
-
-double relErr(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
-  EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
-
-void poison(std::vector<int64_t> shape, torch::ScalarType t) {
-  torch::full(shape, std::nanf(""), torch::TensorOptions().dtype(t).device(kCuda));
-}
 
 struct Case {
   int64_t N, G, P, Q;
   torch::ScalarType stateDtype;
 };
 
-class SsdPrefillTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  }
-};
+class SsdPrefillTest : public kernel_test::CudaTest {};
 
 TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
   const Case cases[] = {{16, 1, 16, 64, torch::kFloat32},   {20, 2, 32, 128, torch::kFloat32},
