@@ -1,6 +1,7 @@
 // Internal to the engine (exposes LibTorch types; never included by a public engine header):
-// greedyPick() of many logits rows as tensor ops on the rows' own device, so that a greedy
-// request needs no logits on the host.
+// greedyPick() of many logits rows on the rows' own device, so that a greedy request needs no
+// logits on the host: one CUDA kernel (kernels/greedy) for fp32 rows on a GPU, LibTorch ops
+// otherwise.
 #pragma once
 
 #include <cstdint>
