@@ -54,26 +54,19 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   torch::Tensor xbc = cuda::convStep(pool.conv(0), slots, zx, Di, convW, convB);
   torch::Tensor y = torch::randn({B, Di}, f32);
   torch::Tensor g = torch::randn({B, Di}, f32.dtype(model.dtype()));
-  auto linear = [](const torch::Tensor& x, const torch::Tensor& wt, const torch::Tensor& b) {
-    return b.defined() ? torch::nn::functional::linear(x, wt, b) : torch::nn::functional::linear(x, wt);
-  };
-  // in_proj rows padded to a multiple of 8 with zeros, as Mamba2Model runs it on CUDA.
-  const int64_t pad = (8 - w.inProj.size(0) % 8) % 8;
-  torch::Tensor inProj = pad ? torch::cat({w.inProj, w.inProj.new_zeros({pad, w.inProj.size(1)})}) : w.inProj;
-  torch::Tensor inProjBias =
-      pad && w.inProjBias.defined() ? torch::cat({w.inProjBias, w.inProjBias.new_zeros({pad})}) : w.inProjBias;
+  namespace F = torch::nn::functional;
   std::vector<std::pair<std::string, std::function<void()>>> ops = {
       {"add_rmsnorm", [&] { cuda::addRmsNorm(residual, h, false, w.norm, c.normEps); }},
-      {"in_proj", [&] { linear(u, inProj, inProjBias); }},
+      {"in_proj", [&] { model.inProject(0, u); }},
       {"conv_step", [&] { cuda::convStep(pool.conv(0), slots, zx, Di, convW, convB); }},
       {"ssm_step", [&] { cuda::ssmStep(pool.ssm(0), slots, xbc, zx, Di + CD, w.dtBias, w.A, w.D, G, c.dtMin, c.dtMax); }},
       {"gated_rmsnorm", [&] { cuda::gatedRmsNorm(y, zx, w.gatedNorm, G, c.normEps); }},
-      {"out_proj", [&] { linear(g, w.outProj, w.outProjBias); }},
+      {"out_proj", [&] { F::linear(g, w.outProj, w.outProjBias); }},
   };
   // What decode runs instead at small batch (mamba2_model.cc): the gated norm fused into an
   // out_proj GEMV (the in_proj GEMV is timed for comparison; decode keeps cuBLAS there).
   if (cuda::gemvSupports(B, Di, model.dtype())) {
-    ops.emplace_back("in_proj_gemv", [&] { cuda::gemv(u, inProj, inProjBias); });
+    ops.emplace_back("in_proj_gemv", [&] { cuda::gemv(u, w.inProj, w.inProjBias); });
     ops.emplace_back("gated_rmsnorm_out_proj_gemv",
                      [&] { cuda::gatedRmsNormGemv(y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias); });
   }
@@ -94,7 +87,7 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   sum += us.contains("gated_rmsnorm_out_proj_gemv") ? us["gated_rmsnorm_out_proj_gemv"].get<double>()
                                                     : us["gated_rmsnorm"].get<double>() + us["out_proj"].get<double>();
   out["layer_sum_us"] = sum;
-  out["lm_head_us"] = inGraphMicros([&] { linear(u, model.weights().lmHead, torch::Tensor()); });
+  out["lm_head_us"] = inGraphMicros([&] { F::linear(u, model.weights().lmHead); });
   out["model_sum_ms"] = (sum * static_cast<double>(c.nLayer) + out["lm_head_us"].get<double>()) / 1e3;
   return out;
 }

@@ -32,13 +32,16 @@ void checkF32(const torch::Tensor& t, const char* name) {
   checkCuda(t, name);
   TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32, got ", t.scalar_type());
 }
-void checkSlots(const torch::Tensor& slots, int64_t B) {
-  checkCuda(slots, "slots");
-  TORCH_CHECK(slots.scalar_type() == torch::kInt32 && slots.dim() == 1 && slots.size(0) == B, "slots must be int32 (B)");
-}
 void checkInt32(const torch::Tensor& t, int64_t B, const char* name) {
   checkCuda(t, name);
   TORCH_CHECK(t.scalar_type() == torch::kInt32 && t.dim() == 1 && t.size(0) == B, name, " must be int32 (B)");
+}
+void checkSlots(const torch::Tensor& slots, int64_t B) { checkInt32(slots, B, "slots"); }
+// The SSM state pool of one layer: fp32 or bf16.
+void checkSsmState(const torch::Tensor& state) {
+  checkCuda(state, "ssmState");
+  TORCH_CHECK(state.scalar_type() == torch::kFloat32 || state.scalar_type() == torch::kBFloat16,
+              "ssmState must be float32 or bfloat16, got ", state.scalar_type());
 }
 void checkSameDevice(std::initializer_list<const torch::Tensor*> ts) {
   for (const torch::Tensor* t : ts) {
@@ -93,9 +96,7 @@ torch::Tensor convStep(torch::Tensor& convState, const torch::Tensor& slots, con
 torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& xbc,
                       const torch::Tensor& zxbcdt, int64_t dtOffset, const torch::Tensor& dtBias,
                       const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, double dtMin, double dtMax) {
-  checkCuda(ssmState, "ssmState");
-  TORCH_CHECK(ssmState.scalar_type() == torch::kFloat32 || ssmState.scalar_type() == torch::kBFloat16,
-              "ssmState must be float32 or bfloat16, got ", ssmState.scalar_type());
+  checkSsmState(ssmState);
   checkF32(xbc, "xbc");
   checkCuda(zxbcdt, "zxbcdt");
   for (auto* t : {&dtBias, &A, &D}) checkF32(*t, "dt_bias/A/D");
@@ -329,9 +330,7 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize) {
-  checkCuda(ssmState, "ssmState");
-  TORCH_CHECK(ssmState.scalar_type() == torch::kFloat32 || ssmState.scalar_type() == torch::kBFloat16,
-              "ssmState must be float32 or bfloat16, got ", ssmState.scalar_type());
+  checkSsmState(ssmState);
   checkCuda(xbc, "xbc");
   checkF32(dt, "dt");
   checkF32(A, "A");

@@ -50,8 +50,7 @@ class TorchBackend final : public ModelBackend {
       // Chunk every item to at most maxChunk_ tokens per call; item i's chunk c continues from
       // chunk c-1. All items advance together so the batch stays full.
       std::vector<size_t> offset(items.size(), 0);
-      torch::Tensor last;  // (B, V) logits at each item's final position
-      std::vector<torch::Tensor> lastRows(items.size());
+      std::vector<torch::Tensor> lastRows(items.size());  // (V) logits at each item's final position
       bool pending = true;
       while (pending) {
         std::vector<PrefillSequence> seqs;

@@ -79,16 +79,7 @@ torch::Tensor CudaGraphPrefiller::prefill(const std::vector<PrefillSequence>& se
   const int64_t Lb = bucket.ids.size(1);
   // The staging buffer is reused: wait for the previous call's copies before overwriting.
   at::cuda::getCurrentCUDAStream().synchronize();
-  int64_t* ids = staging_.data_ptr<int64_t>();
-  int64_t* meta = ids + B * Lb;
-  std::fill(ids, ids + B * Lb, 0);
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& s = seqs[static_cast<size_t>(b)];
-    std::copy(s.tokens.begin(), s.tokens.end(), ids + b * Lb);
-    meta[b] = static_cast<int64_t>(s.tokens.size());
-    meta[B + b] = s.slot;
-    meta[2 * B + b] = s.continueFromState ? 1 : 0;
-  }
+  packPrefillInputs(seqs, Lb, staging_.data_ptr<int64_t>(), staging_.data_ptr<int64_t>() + B * Lb);
   bucket.ids.view({-1}).copy_(staging_.narrow(0, 0, B * Lb), /*non_blocking=*/true);
   bucket.meta.copy_(staging_.narrow(0, B * Lb, 3 * B), /*non_blocking=*/true);
   bucket.graph->replay();

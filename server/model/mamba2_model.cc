@@ -52,29 +52,31 @@ torch::Tensor Mamba2Model::clampDt(torch::Tensor dt) const {
   return dt;
 }
 
+void packPrefillInputs(const std::vector<PrefillSequence>& seqs, int64_t length, int64_t* ids, int64_t* meta) {
+  const int64_t B = static_cast<int64_t>(seqs.size());
+  std::fill(ids, ids + B * length, 0);
+  for (int64_t b = 0; b < B; ++b) {
+    const PrefillSequence& s = seqs[static_cast<size_t>(b)];
+    std::copy(s.tokens.begin(), s.tokens.end(), ids + b * length);
+    meta[b] = static_cast<int64_t>(s.tokens.size());
+    meta[B + b] = s.slot;
+    meta[2 * B + b] = s.continueFromState ? 1 : 0;
+  }
+}
+
 torch::Tensor Mamba2Model::prefill(const std::vector<PrefillSequence>& seqs, StatePool& pool, LogitsMode mode,
                                    MixerObserver* observer) const {
   torch::NoGradGuard noGrad;
   const int64_t B = static_cast<int64_t>(seqs.size());
   int64_t Lmax = 0;
-  std::vector<int64_t> lens;
-  for (const auto& s : seqs) {
-    lens.push_back(static_cast<int64_t>(s.tokens.size()));
-    Lmax = std::max(Lmax, lens.back());
-  }
-  std::vector<int64_t> ids(static_cast<size_t>(B * Lmax), 0);
-  for (int64_t b = 0; b < B; ++b) {
-    std::copy(seqs[b].tokens.begin(), seqs[b].tokens.end(), ids.begin() + b * Lmax);
-  }
-  const torch::Device dev = device();
-  torch::Tensor idT = torch::tensor(ids, torch::kLong).view({B, Lmax}).to(dev);
-  // Per-sequence metadata in one host-to-device copy (each copy from pageable memory
-  // synchronises the stream): lengths, slots, continue flags.
-  std::vector<int64_t> meta(lens);
-  for (const auto& sq : seqs) meta.push_back(sq.slot);
-  for (const auto& sq : seqs) meta.push_back(sq.continueFromState ? 1 : 0);
-  torch::Tensor metaT = torch::tensor(meta, torch::kLong).to(dev);
-  return prefillTensors(idT, metaT, pool, mode, observer);
+  for (const auto& s : seqs) Lmax = std::max(Lmax, static_cast<int64_t>(s.tokens.size()));
+  // Ids and per-sequence metadata in one host buffer and one host-to-device copy (each copy
+  // from pageable memory synchronises the stream).
+  torch::Tensor host = torch::empty({B * Lmax + 3 * B}, torch::kLong);
+  packPrefillInputs(seqs, Lmax, host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + B * Lmax);
+  torch::Tensor dev = host.to(device());
+  return prefillTensors(dev.narrow(0, 0, B * Lmax).view({B, Lmax}), dev.narrow(0, B * Lmax, 3 * B), pool, mode,
+                        observer);
 }
 
 torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch::Tensor& metaT, StatePool& pool,

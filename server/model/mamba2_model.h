@@ -29,6 +29,10 @@ struct PrefillSequence {
   bool continueFromState = false;   // start from the slot's state (a later prefill chunk) instead of zero
 };
 
+// Lays `seqs` out as prefillTensors() inputs: ids (B, length), each row right-padded with 0
+// (length >= the longest sequence), and meta (3B) = [lengths | slots | continue flags].
+void packPrefillInputs(const std::vector<PrefillSequence>& seqs, int64_t length, int64_t* ids, int64_t* meta);
+
 class Mamba2Model {
  public:
   Mamba2Model(ModelConfig config, ModelWeights weights);
@@ -62,6 +66,10 @@ class Mamba2Model {
   // padding row (no state is touched, its logits are meaningless).
   torch::Tensor decodeTensors(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
 
+  // Layer `layer`'s in_proj as the forward runs it: u (..., Dm) -> zxbcdt (..., DIP') with
+  // DIP' >= DIP (on CUDA the rows are zero-padded to a multiple of 8; columns past DIP are 0).
+  torch::Tensor inProject(int64_t layer, const torch::Tensor& u) const;
+
  private:
   // One prefill call's per-sequence metadata, on the model's device.
   struct PrefillBatch {
@@ -81,8 +89,6 @@ class Mamba2Model {
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;
-  // u (..., Dm) -> zxbcdt (..., DIP') with DIP' >= DIP: columns past DIP are zero padding.
-  torch::Tensor inProject(int64_t layer, const torch::Tensor& u) const;
 
   ModelConfig config_;
   ModelWeights weights_;

@@ -34,8 +34,7 @@ torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, i
       convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias, config_.dtMin, config_.dtMax, dtype());
   torch::Tensor y = cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q);  // (B, L, Di)
   torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps);
-  torch::Tensor out = w.outProjBias.defined() ? torch::nn::functional::linear(normed, w.outProj, w.outProjBias)
-                                              : torch::nn::functional::linear(normed, w.outProj);
+  torch::Tensor out = torch::nn::functional::linear(normed, w.outProj, w.outProjBias);  // bias may be undefined
   return out.view({B, L, out.size(1)});
 }
 
