@@ -2,6 +2,7 @@
 # On the GPU machine (torch 2.11 + transformers in the system python, no gRPC): build the
 # engine, kernels and tools without the server, then run the GPU-labelled tests and the model
 # tests (CPU/GPU agreement against the HF oracle). Usage: scripts/gpu_test.sh [ctest args]
+# TARGETS="..." narrows the build; SKIP_TESTS=1 stops after it (scripts/gpu_profile.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
@@ -18,5 +19,6 @@ fi
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAMBA_BUILD_SERVER=OFF \
   -DCMAKE_PREFIX_PATH="$TP" -DMAMBA_PYTHON_EXECUTABLE="$(command -v python3)" -DCMAKE_CUDA_ARCHITECTURES=90
-cmake --build "$B" -j"$(nproc)" --target model_tests model_gpu_tests kernel_tests mamba-tool mamba-bench
+cmake --build "$B" -j"$(nproc)" --target ${TARGETS:-model_tests model_gpu_tests kernel_tests mamba-tool mamba-bench}
+[ "${SKIP_TESTS:-0}" = 1 ] && exit 0
 cd "$B" && ctest --output-on-failure -j4 -R "hf_oracle|Gpu|OracleTest|MambaSsm|CudaOps" "$@"

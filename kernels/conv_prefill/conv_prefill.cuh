@@ -1,14 +1,17 @@
 // Kernel of launchConvPrefill (conv_prefill.h). Grid (column block, time block, sequence):
 // each thread owns one column (a conv channel, or a dt head past the channels) and a run of
-// kConvPrefillSteps time steps, sliding a K-wide window of raw inputs through registers, so
+// `steps` time steps (kConvPrefillSteps, or fewer when that would leave the GPU idle: short
+// prompts are latency-bound), sliding a K-wide window of raw inputs through registers, so
 // every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
 // window is right-aligned in a compile-time array of KB >= K entries (the weights are padded
 // with zeros on the left), so the common K = 4 runs without local memory.
 //
 // The pool window of sequence b is read (history) and then rewritten only by the threads of
-// time block 0, and no other block reads it (runs start at t >= kConvPrefillSteps >= K - 1),
+// time block 0, and no other block reads it (runs start at t >= steps >= K - 1),
 // so the in-place update needs no synchronisation. Slots must be distinct within a call.
 #pragma once
+
+#include <algorithm>
 
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/dispatch.cuh"
@@ -18,15 +21,16 @@ namespace mamba::kernels {
 
 constexpr int kConvPrefillThreads = 128;  // columns per block
 constexpr int kConvPrefillSteps = 32;     // time steps per thread (>= the largest K - 1)
+constexpr int kConvPrefillMinBlocks = 512;  // below this many blocks, runs are shortened
 constexpr int kConvPrefillMaxKernel = 16;
 
 template <typename TIn, typename TOut, int KB>
-__global__ void convPrefillKernel(ConvPrefillParams p) {
+__global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
-  const int t0 = blockIdx.y * kConvPrefillSteps;
+  const int t0 = blockIdx.y * steps;
   const int b = blockIdx.z;
   const int L = p.seqLen;
-  const int tEnd = min(t0 + kConvPrefillSteps, L);
+  const int tEnd = min(t0 + steps, L);
   const int len = min(max(p.lengths[b], 0), L);
   const int64_t rowBase = static_cast<int64_t>(b) * L;
 
@@ -67,6 +71,7 @@ __global__ void convPrefillKernel(ConvPrefillParams p) {
   }
   const float bias = p.bias ? p.bias[c] : 0.f;
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c;
+#pragma unroll 4
   for (int t = t0; t < tEnd; ++t) {
     win[KB - 1] = toFloat(in[static_cast<int64_t>(t) * p.inputStride]);
     float acc = bias;
@@ -92,14 +97,20 @@ template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   const int cols = p.channels + (p.dtOut ? p.nHeads : 0);
   if (p.batch == 0 || cols == 0) return;
+  const int colBlocks = (cols + kConvPrefillThreads - 1) / kConvPrefillThreads;
+  // Short runs for small grids (1 x 64 tokens: 30 blocks of 32 serial steps otherwise), never
+  // shorter than K - 1 (see the pool-window note above).
+  int steps = kConvPrefillSteps;
+  const int64_t blocks = static_cast<int64_t>(colBlocks) * ((p.seqLen + steps - 1) / steps) * p.batch;
+  if (blocks < kConvPrefillMinBlocks) steps = std::max(4, p.kernelSize);
   // seqLen 0 still runs one time block: it rewrites the windows (unchanged for len 0).
-  const int timeBlocks = p.seqLen > 0 ? (p.seqLen + kConvPrefillSteps - 1) / kConvPrefillSteps : 1;
-  dim3 grid((cols + kConvPrefillThreads - 1) / kConvPrefillThreads, timeBlocks, p.batch);
+  const int timeBlocks = p.seqLen > 0 ? (p.seqLen + steps - 1) / steps : 1;
+  dim3 grid(colBlocks, timeBlocks, p.batch);
   auto s = static_cast<cudaStream_t>(stream);
   if (p.kernelSize <= 4) {
-    convPrefillKernel<TIn, TOut, 4><<<grid, kConvPrefillThreads, 0, s>>>(p);
+    convPrefillKernel<TIn, TOut, 4><<<grid, kConvPrefillThreads, 0, s>>>(p, steps);
   } else {
-    convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel><<<grid, kConvPrefillThreads, 0, s>>>(p);
+    convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel><<<grid, kConvPrefillThreads, 0, s>>>(p, steps);
   }
   MAMBA_CUDA_CHECK_LAUNCH();
 }

@@ -3,6 +3,9 @@
 // shared memory, converted to the operand type on the way in (padded rows: no bank-conflict
 // stride, 32-byte aligned fragments). Out-of-range rows/columns are staged as zeros, so any
 // P, N and Q work. Accumulators go through shared memory before the masked global store.
+// Staging is software-pipelined (TileLoader): the next slice's 16-byte global loads are in
+// flight in registers while the warps multiply the current slice. Shapes whose rows are not
+// 16-byte multiples (e.g. N = 20 in bf16) take an element-by-element path.
 //
 //   ssdChunkPrepareKernel  grid (H*tilesP*tilesN + G*triangle(tilesQ), nc, B): the first part
 //                          computes sLoc tiles (P x N, inner dimension t), the rest the causal
@@ -30,11 +33,12 @@ namespace ssd {
 namespace wmma = nvcuda::wmma;
 
 constexpr int kThreads = 128;               // 4 warps per 64x64 block tile
+constexpr int kMinBlocks = 3;               // resident blocks per SM the register budget must allow
 constexpr int kTile = 64;
-constexpr int kKStep = 32;                  // inner-dimension slice per stage (sLoc, CB, C.S_in)
+constexpr int kKStep = 64;                  // inner-dimension slice per stage (sLoc, CB, C.S_in)
 constexpr int kPad = 8;                     // elements of row padding in shared tiles
 constexpr int kLdWide = kTile + kPad;       // leading dimension of 64-wide tiles
-constexpr int kLdNarrow = kKStep + kPad;    // leading dimension of 32-wide tiles
+constexpr int kLdNarrow = kKStep + kPad;    // leading dimension of kKStep-wide tiles
 constexpr int kPassThreads = 256;
 // Shared operand/accumulator bytes (sized for float, the widest operand type).
 constexpr int kPrepareTileBytes = 2 * kTile * kLdNarrow * 4;  // >= 2*kKStep*kLdWide*4 and kTile*kLdWide*4
@@ -139,6 +143,80 @@ __device__ __forceinline__ void storeAcc(const AccFrag<T> (&acc)[2][2], float* Y
   }
 }
 
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+// Which operands may be moved as 16-byte vectors (decided by the launcher from the shapes and
+// pointer alignment): xbc-derived tiles (x, B, C, S_in) and the fp32 CB tiles.
+struct VecFlags {
+  bool xbc = false, cb = false;
+};
+
+// Moves an R x W tile of S (row-major, leading dimension ld) into a shared tile of T in two
+// phases, so that the next tile's global loads can be issued before the current tile's MMAs:
+// load() starts the reads (16-byte vectors into registers in vector mode) and store() writes
+// T(f(r, c, v)) for the real elements (r < rows, c < cols) and 0 elsewhere. f sees only real
+// elements and may zero more. Vector mode needs src 16-byte aligned and ld, cols multiples of
+// the vector width; otherwise store() reads element by element.
+template <int R, int W, typename S>
+class TileLoader {
+ public:
+  static constexpr int kVec = 16 / static_cast<int>(sizeof(S));
+  static constexpr int kPerRow = W / kVec;
+  static constexpr int kPerThread = R * kPerRow / kThreads;
+  static_assert(W % kVec == 0 && (R * kPerRow) % kThreads == 0, "tile must split into whole vectors per thread");
+
+  __device__ explicit TileLoader(bool vec) : vec_(vec) {}
+
+  __device__ __forceinline__ void load(const S* src, int64_t ld, int rows, int cols) {
+    src_ = src;
+    ld_ = ld;
+    rows_ = rows;
+    cols_ = cols;
+    if (!vec_) return;
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int v = threadIdx.x + i * kThreads, r = v / kPerRow, c = (v % kPerRow) * kVec;
+      raw_[i] = r < rows && c < cols ? __ldg(reinterpret_cast<const uint4*>(src + r * ld + c)) : make_uint4(0, 0, 0, 0);
+    }
+  }
+
+  template <typename T, typename F>
+  __device__ __forceinline__ void store(T* dst, int ldd, F f) const {
+    if (vec_) {
+#pragma unroll
+      for (int i = 0; i < kPerThread; ++i) {
+        const int v = threadIdx.x + i * kThreads, r = v / kPerRow, c = (v % kPerRow) * kVec;
+        const S* e = reinterpret_cast<const S*>(&raw_[i]);
+        const bool real = r < rows_ && c < cols_;
+        Pack<T, kVec> out;
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) out.v[j] = fromFloat<T>(real ? f(r, c + j, toFloat(e[j])) : 0.f);
+        *reinterpret_cast<Pack<T, kVec>*>(dst + r * ldd + c) = out;
+      }
+    } else {
+      for (int i = threadIdx.x; i < R * W; i += kThreads) {
+        const int r = i / W, c = i % W;
+        const bool real = r < rows_ && c < cols_;
+        dst[r * ldd + c] = fromFloat<T>(real ? f(r, c, toFloat(src_[r * ld_ + c])) : 0.f);
+      }
+    }
+  }
+
+ private:
+  uint4 raw_[kPerThread];
+  const S* src_ = nullptr;
+  int64_t ld_ = 0;
+  int rows_ = 0, cols_ = 0;
+  bool vec_;
+};
+
+struct Identity {
+  __device__ __forceinline__ float operator()(int, int, float v) const { return v; }
+};
+
 // In-place inclusive prefix sum of v[0, n), n <= 2 * kThreads. Callers synchronise before
 // (v written by other threads); ends synchronised.
 __device__ __forceinline__ void blockInclusiveScan(float* v, int n) {
@@ -179,15 +257,55 @@ __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int
   return min(p.chunkSize, len - c * p.chunkSize);
 }
 
+// The state pass of a single-chunk call (nc == 1; the launcher then skips ssdStatePass), for
+// the (p0, n0) tile of head h of sequence b: S_in = the initial state (pool or 0) is kept in
+// chunkInit for the scan, and the pool gets decay * S_in + sLoc (sLoc = Ys, the block's fp32
+// tile; nullptr for a sequence with no tokens: the state is then S_in). Same arithmetic as
+// ssdStatePassKernel.
 template <typename T>
-__global__ void __launch_bounds__(kThreads) ssdChunkPrepareKernel(SsdPrefillParams p) {
+__device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0, int n0, float decay,
+                                 const float* Ys) {
+  const int H = p.nHeads, P = p.headDim, N = p.stateSize, slot = p.slots[b];
+  const bool fromPool = slot >= 0 && p.cont[b] != 0;
+  const int64_t head = (static_cast<int64_t>(b) * H + h) * P * N;  // chunk 0 of sequence b
+  const int64_t poolHead = (static_cast<int64_t>(slot) * H + h) * P * N;
+  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+    const int r = i / kTile, cc = i % kTile;
+    if (p0 + r >= P || n0 + cc >= N) continue;
+    const int64_t e = static_cast<int64_t>(p0 + r) * N + n0 + cc;
+    float s = 0.f;
+    if (fromPool) {
+      s = p.stateElem == ElemType::kBF16 ? toFloat(static_cast<const __nv_bfloat16*>(p.state)[poolHead + e])
+                                         : static_cast<const float*>(p.state)[poolHead + e];
+    }
+    static_cast<T*>(p.chunkInit)[head + e] = fromFloat<T>(s);
+    if (slot < 0) continue;
+    const float next = Ys != nullptr ? decay * s + Ys[r * kLdWide + cc] : s;
+    if (p.stateElem == ElemType::kBF16) {
+      static_cast<__nv_bfloat16*>(p.state)[poolHead + e] = fromFloat<__nv_bfloat16>(next);
+    } else {
+      static_cast<float*>(p.state)[poolHead + e] = next;
+    }
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(SsdPrefillParams p, VecFlags vec) {
   __shared__ __align__(128) unsigned char tiles[kPrepareTileBytes];
   __shared__ float cs[kSsdMaxChunk], wt[kSsdMaxChunk];
   const int c = blockIdx.y, b = blockIdx.z;
   const int clen = chunkLength(p, b, c);
-  if (clen <= 0) return;  // never read by the later kernels
   const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
   const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
+  const int tilesP = (P + kTile - 1) / kTile, tilesN = (N + kTile - 1) / kTile;
+  const int stateBlocks = H * tilesP * tilesN;
+  if (clen <= 0) {  // nothing the later kernels read; with one chunk, the pool's state is still due
+    if (nc == 1 && static_cast<int>(blockIdx.x) < stateBlocks) {
+      const int h = blockIdx.x % H, rest = blockIdx.x / H;
+      singleChunkState<T>(p, b, h, (rest % tilesP) * kTile, (rest / tilesP) * kTile, 0.f, nullptr);
+    }
+    return;
+  }
   const int64_t row0 = static_cast<int64_t>(b) * L + static_cast<int64_t>(c) * Q;  // first token of the chunk
   const T* xbc = static_cast<const T*>(p.xbc) + row0 * CD;
   const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
@@ -195,8 +313,6 @@ __global__ void __launch_bounds__(kThreads) ssdChunkPrepareKernel(SsdPrefillPara
   AccFrag<T> acc[2][2];
   zeroAcc<T>(acc);
 
-  const int tilesP = (P + kTile - 1) / kTile, tilesN = (N + kTile - 1) / kTile;
-  const int stateBlocks = H * tilesP * tilesN;
   if (static_cast<int>(blockIdx.x) < stateBlocks) {
     // sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n], w_t = exp(cs_end - cs_t) dt_t.
     const int h = blockIdx.x % H, rest = blockIdx.x / H;
@@ -208,25 +324,25 @@ __global__ void __launch_bounds__(kThreads) ssdChunkPrepareKernel(SsdPrefillPara
     __syncthreads();
     T* Xs = reinterpret_cast<T*>(tiles);   // (kKStep, kLdWide): Xs[t][p], the col-major A operand (p x t)
     T* Bs = Xs + kKStep * kLdWide;         // (kKStep, kLdWide): Bs[t][n], the row-major B operand (t x n)
-    const T* xh = xbc + h * P;
-    const T* bg = xbc + Di + g * N;
+    const T* xh = xbc + h * P + p0;
+    const T* bg = xbc + Di + g * N + n0;
+    TileLoader<kKStep, kTile, T> xl(vec.xbc), bl(vec.xbc);
+    auto load = [&](int k0) {
+      xl.load(xh + static_cast<int64_t>(k0) * CD, CD, clen - k0, P - p0);
+      bl.load(bg + static_cast<int64_t>(k0) * CD, CD, clen - k0, N - n0);
+    };
+    load(0);
     for (int k0 = 0; k0 < clen; k0 += kKStep) {
-      for (int i = threadIdx.x; i < kKStep * kTile; i += kThreads) {
-        const int r = i / kTile, cc = i % kTile, t = k0 + r;
-        float xv = 0.f, bv = 0.f;
-        if (t < clen) {
-          if (p0 + cc < P) xv = toFloat(xh[static_cast<int64_t>(t) * CD + p0 + cc]) * wt[t];
-          if (n0 + cc < N) bv = toFloat(bg[static_cast<int64_t>(t) * CD + n0 + cc]);
-        }
-        Xs[r * kLdWide + cc] = fromFloat<T>(xv);
-        Bs[r * kLdWide + cc] = fromFloat<T>(bv);
-      }
+      xl.store(Xs, kLdWide, [&](int r, int, float v) { return v * wt[k0 + r]; });
+      bl.store(Bs, kLdWide, Identity{});
       __syncthreads();
+      if (k0 + kKStep < clen) load(k0 + kKStep);
       warpMma<T, wmma::col_major, wmma::row_major>(acc, Xs, kLdWide, Bs, kLdWide, kKStep, r0, c0);
       __syncthreads();
     }
     storeAcc<T>(acc, Ys, r0, c0);
     __syncthreads();
+    if (nc == 1) return singleChunkState<T>(p, b, h, p0, n0, __expf(csEnd), Ys);
     float* out = p.chunkStates + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N;
     for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
       const int r = i / kTile, cc = i % kTile;
@@ -248,20 +364,19 @@ __global__ void __launch_bounds__(kThreads) ssdChunkPrepareKernel(SsdPrefillPara
   if (t0 >= clen) return;
   T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
   T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
-  const T* bg = xbc + Di + g * N;
-  const T* cg = xbc + Di + G * N + g * N;
+  const T* bg = xbc + Di + g * N + static_cast<int64_t>(s0) * CD;
+  const T* cg = xbc + Di + G * N + g * N + static_cast<int64_t>(t0) * CD;
+  TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
+  auto load = [&](int k0) {
+    cl.load(cg + k0, CD, clen - t0, N - k0);
+    bl.load(bg + k0, CD, clen - s0, N - k0);
+  };
+  load(0);
   for (int k0 = 0; k0 < N; k0 += kKStep) {
-    for (int i = threadIdx.x; i < kTile * kKStep; i += kThreads) {
-      const int r = i / kKStep, kk = i % kKStep, n = k0 + kk;
-      float cv = 0.f, bv = 0.f;
-      if (n < N) {
-        if (t0 + r < clen) cv = toFloat(cg[static_cast<int64_t>(t0 + r) * CD + n]);
-        if (s0 + r < clen) bv = toFloat(bg[static_cast<int64_t>(s0 + r) * CD + n]);
-      }
-      Cs[r * kLdNarrow + kk] = fromFloat<T>(cv);
-      Bs[r * kLdNarrow + kk] = fromFloat<T>(bv);
-    }
+    cl.store(Cs, kLdNarrow, Identity{});
+    bl.store(Bs, kLdNarrow, Identity{});
     __syncthreads();
+    if (k0 + kKStep < N) load(k0 + kKStep);
     warpMma<T, wmma::row_major, wmma::col_major>(acc, Cs, kLdNarrow, Bs, kLdNarrow, kKStep, r0, c0);
     __syncthreads();
   }
@@ -300,9 +415,10 @@ __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillPar
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) ssdChunkScanKernel(SsdPrefillParams p) {
+__global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPrefillParams p, VecFlags vec) {
   __shared__ __align__(128) unsigned char tiles[kScanTileBytes];
   __shared__ float cs[kSsdMaxChunk], dts[kSsdMaxChunk], expCs[kSsdMaxChunk];
+  __shared__ float rowDecay[kTile], colWeight[kSsdMaxChunk];
   const int c = blockIdx.y, b = blockIdx.z;
   const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
   const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
@@ -327,6 +443,17 @@ __global__ void __launch_bounds__(kThreads) ssdChunkScanKernel(SsdPrefillParams 
   const T* xh = xbc + h * P;
   const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
   chunkCumsum(p.dt + row0 * H + h, H, p.A[h], min(clen, t0 + kTile), cs, dts);
+  // Off-diagonal tiles (s < t0 <= t) factor the decay through step t0: exp(cs_t - cs_s) dt_s =
+  // rowDecay[t - t0] * colWeight[s], both factors <= 1 (cs falls), so no overflow, and no
+  // exponential per matrix element.
+  for (int i = threadIdx.x; i < t0 + kTile; i += kThreads) {
+    if (i < t0) {
+      colWeight[i] = __expf(fminf(cs[t0] - cs[i], 0.f)) * dts[i];
+    } else if (i < min(clen, t0 + kTile)) {
+      rowDecay[i - t0] = __expf(fminf(cs[i] - cs[t0], 0.f));
+    }
+  }
+  __syncthreads();
   AccFrag<T> acc[2][2];
   zeroAcc<T>(acc);
 
@@ -337,42 +464,51 @@ __global__ void __launch_bounds__(kThreads) ssdChunkScanKernel(SsdPrefillParams 
     __syncthreads();
     T* As = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): As[t][n], row-major A
     T* Ss = As + kTile * kLdNarrow;       // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
-    const T* cg = xbc + Di + G * N + g * N;
-    const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N;
+    const T* cg = xbc + Di + G * N + g * N + static_cast<int64_t>(t0) * CD;
+    const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N +
+                   static_cast<int64_t>(p0) * N;
+    TileLoader<kTile, kKStep, T> cl(vec.xbc), sl(vec.xbc);
+    auto load = [&](int k0) {
+      cl.load(cg + k0, CD, clen - t0, N - k0);
+      sl.load(sIn + k0, N, P - p0, N - k0);
+    };
+    load(0);
     for (int k0 = 0; k0 < N; k0 += kKStep) {
-      for (int i = threadIdx.x; i < kTile * kKStep; i += kThreads) {
-        const int r = i / kKStep, kk = i % kKStep, n = k0 + kk, t = t0 + r;
-        float cv = 0.f, sv = 0.f;
-        if (n < N) {
-          if (t < clen) cv = toFloat(cg[static_cast<int64_t>(t) * CD + n]) * expCs[t];
-          if (p0 + r < P) sv = toFloat(sIn[static_cast<int64_t>(p0 + r) * N + n]);
-        }
-        As[r * kLdNarrow + kk] = fromFloat<T>(cv);
-        Ss[r * kLdNarrow + kk] = fromFloat<T>(sv);
-      }
+      cl.store(As, kLdNarrow, [&](int r, int, float v) { return v * expCs[t0 + r]; });
+      sl.store(Ss, kLdNarrow, Identity{});
       __syncthreads();
+      if (k0 + kKStep < N) load(k0 + kKStep);
       warpMma<T, wmma::row_major, wmma::col_major>(acc, As, kLdNarrow, Ss, kLdNarrow, kKStep, r0, c0);
       __syncthreads();
     }
   }
 
-  // Intra-chunk part: tiles s0 <= t0 of M[t, s] = CB[t, s] exp(cs_t - cs_s) dt_s (s <= t) times x.
+  // Intra-chunk part: tiles s0 <= t0 of M[t, s] = CB[t, s] exp(cs_t - cs_s) dt_s (s <= t) times x;
+  // off the diagonal as (rowDecay o CB) (colWeight o x).
   T* Ms = reinterpret_cast<T*>(tiles);  // (kTile, kLdWide): Ms[t][s], row-major A
   T* Xs = Ms + kTile * kLdWide;         // (kTile, kLdWide): Xs[s][p], row-major B
-  const float* cb = p.cb + ((static_cast<int64_t>(b) * nc + c) * G + g) * Q * Q;
+  // CB entries outside the causal triangle or past clen were never written: f masks them.
+  const float* cb = p.cb + ((static_cast<int64_t>(b) * nc + c) * G + g) * Q * Q + static_cast<int64_t>(t0) * Q;
+  TileLoader<kTile, kTile, float> ml(vec.cb);
+  TileLoader<kTile, kTile, T> xl(vec.xbc);
+  auto load = [&](int s0) {
+    ml.load(cb + s0, Q, clen - t0, Q - s0);
+    xl.load(xh + static_cast<int64_t>(s0) * CD + p0, CD, clen - s0, P - p0);
+  };
+  load(0);
   for (int s0 = 0; s0 <= t0 && s0 < clen; s0 += kTile) {
-    for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
-      const int r = i / kTile, cc = i % kTile;
-      const int t = t0 + r, s = s0 + cc;
-      float m = 0.f;
-      if (s <= t && t < clen) m = cb[static_cast<int64_t>(t) * Q + s] * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s];
-      Ms[r * kLdWide + cc] = fromFloat<T>(m);
-      const int sx = s0 + r;
-      float xv = 0.f;
-      if (sx < clen && p0 + cc < P) xv = toFloat(xh[static_cast<int64_t>(sx) * CD + p0 + cc]);
-      Xs[r * kLdWide + cc] = fromFloat<T>(xv);
+    if (s0 < t0) {  // every (t, s) of the tile is causal and real (s < t0 < clen)
+      ml.store(Ms, kLdWide, [&](int r, int, float v) { return v * rowDecay[r]; });
+      xl.store(Xs, kLdWide, [&](int r, int, float v) { return v * colWeight[s0 + r]; });
+    } else {
+      ml.store(Ms, kLdWide, [&](int r, int cc, float v) {
+        const int t = t0 + r, s = s0 + cc;
+        return s <= t && s < clen ? v * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s] : 0.f;
+      });
+      xl.store(Xs, kLdWide, Identity{});
     }
     __syncthreads();
+    if (s0 + kTile <= t0 && s0 + kTile < clen) load(s0 + kTile);
     warpMma<T, wmma::row_major, wmma::row_major>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0);
     __syncthreads();
   }
@@ -400,10 +536,22 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   const int tilesP = (p.headDim + ssd::kTile - 1) / ssd::kTile;
   const int tilesN = (p.stateSize + ssd::kTile - 1) / ssd::kTile;
   const int tilesQ = (Q + ssd::kTile - 1) / ssd::kTile;
+  // 16-byte vectors where every row start of the operand is 16-byte aligned.
+  constexpr int kV = 16 / static_cast<int>(sizeof(T));
+  const int CD = p.nHeads * p.headDim + 2 * p.nGroups * p.stateSize;
+  auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  ssd::VecFlags vec;
+  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && p.stateSize % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
+  vec.cb = Q % 4 == 0 && aligned16(p.cb);
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
-    ssd::ssdChunkPrepareKernel<T><<<grid, ssd::kThreads, 0, s>>>(p);
+    ssd::ssdChunkPrepareKernel<T><<<grid, ssd::kThreads, 0, s>>>(p, vec);
     MAMBA_CUDA_CHECK_LAUNCH();
+  }
+  if (nc == 1) {
+    ssd::ssdChunkScanKernel<T><<<dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), ssd::kThreads, 0, s>>>(p, vec);
+    MAMBA_CUDA_CHECK_LAUNCH();
+    return;  // the prepare kernel did the state pass (singleChunkState)
   }
   const int pn = p.headDim * p.stateSize;
   dim3 passGrid((pn + ssd::kPassThreads - 1) / ssd::kPassThreads, p.nHeads, p.batch);
@@ -415,7 +563,7 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   MAMBA_CUDA_CHECK_LAUNCH();
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
-    ssd::ssdChunkScanKernel<T><<<grid, ssd::kThreads, 0, s>>>(p);
+    ssd::ssdChunkScanKernel<T><<<grid, ssd::kThreads, 0, s>>>(p, vec);
     MAMBA_CUDA_CHECK_LAUNCH();
   }
 }

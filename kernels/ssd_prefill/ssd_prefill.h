@@ -13,7 +13,8 @@
 //      chunk-local end state sLoc = sum_t exp(cs_end - cs_t) dt_t x_t B_t^T; per (b, chunk,
 //      group) the causal CB = C B^T tiles.
 //   2. ssdStatePass: S_in[0] = S_init, S_in[c+1] = exp(cs_end[c]) S_in[c] + sLoc[c], sequential
-//      over chunks; the final state goes to the pool.
+//      over chunks; the final state goes to the pool. When the call has one chunk (seqLen <= Q,
+//      every short prompt), step 1 does this itself and the pass is not launched.
 //   3. ssdChunkScan: y = (CB o exp(cs_t - cs_s) dt_s, causal) x + exp(cs_t) C S_in^T + D x.
 // The products run on tensor cores with operands of `elem` (the type of xbc) and fp32
 // accumulation: fp16/bf16 operands for fp16/bf16, and for fp32 the 3xTF32 split (hi*hi +

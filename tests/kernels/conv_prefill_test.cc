@@ -65,35 +65,38 @@ class ConvPrefillTest : public kernel_test::CudaTest {};
 TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
   struct Shape { int64_t N, G, K; };
   const Shape shapes[] = {{16, 1, 4}, {20, 2, 4}, {64, 1, 4}, {128, 2, 4}, {20, 1, 2}, {16, 1, 6}};
-  // len 1 and 2 with history: the new window mixes old history and new inputs.
-  const Batch bt{{5, 0, 3, 7, 8}, {1, 0, 1, 0, 1}, {1, 7, 129, 300, 2}};
-  const int64_t B = 5, L = 300, S = 9, H = 4, Di = 64;
-  for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
-    for (const Shape& sh : shapes) {
-      for (bool modelDtypeOut : {false, true}) {
-        torch::manual_seed(sh.N * 31 + sh.K + (modelDtypeOut ? 1 : 0));
-        const int64_t CD = Di + 2 * sh.G * sh.N, K = sh.K;
-        const int64_t DIP = 2 * Di + 2 * sh.G * sh.N + H + 3;  // + padding columns, as the padded in_proj
-        // Clamped dt for N = 20, the (0, inf) limit otherwise.
-        const double dtMin = sh.N == 20 ? 0.05 : 0.0, dtMax = sh.N == 20 ? 0.5 : INFINITY;
-        torch::Tensor state = torch::randn({S, CD, K});
-        torch::Tensor zx = torch::randn({B, L, DIP}).to(dtype);
-        torch::Tensor w = torch::randn({CD, K}) * 0.5, bias = torch::randn({CD}), dtBias = torch::rand({H}) - 2;
-        ConvRef ref = reference(state, bt, zx, Di, CD, w, bias, H, dtBias, dtMin, dtMax);
-        torch::Tensor gState = state.to(kCuda);
-        const auto outDtype = modelDtypeOut ? dtype : torch::kFloat32;
-        poison({B, L, CD}, outDtype);
-        poison({B, L, H}, torch::kFloat32);
-        cuda::ConvPrefillResult got =
-            cuda::convPrefill(gState, bt.slotsT(), bt.contT(), bt.lengthsT(), zx.to(kCuda), Di, w.to(kCuda),
-                              bias.to(kCuda), Di + CD, dtBias.to(kCuda), dtMin, dtMax, outDtype);
-        const auto what = ::testing::Message() << "N=" << sh.N << " G=" << sh.G << " K=" << K << " " << dtype
-                                                << " out=" << outDtype;
-        ASSERT_EQ(got.xbc.scalar_type(), outDtype);
-        EXPECT_LE(relErr(got.xbc, ref.out), modelDtypeOut ? tol(dtype) : 1e-5) << what;
-        EXPECT_LE(relErr(got.dt, ref.dt), 1e-5) << what;
-        // Windows are copies of inputs and history: exact; other slots untouched.
-        EXPECT_TRUE(torch::equal(gState.cpu(), ref.state)) << what;
+  const int64_t B = 5, S = 9, H = 4, Di = 64;
+  // L = 300 runs the short-run grid (few blocks), L = 4000 the 32-step runs.
+  for (int64_t L : {300, 4000}) {
+    // len 1 and 2 with history: the new window mixes old history and new inputs.
+    const Batch bt{{5, 0, 3, 7, 8}, {1, 0, 1, 0, 1}, {1, 7, 129, static_cast<int32_t>(L), 2}};
+    for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+      for (const Shape& sh : shapes) {
+        for (bool modelDtypeOut : {false, true}) {
+          torch::manual_seed(sh.N * 31 + sh.K + (modelDtypeOut ? 1 : 0));
+          const int64_t CD = Di + 2 * sh.G * sh.N, K = sh.K;
+          const int64_t DIP = 2 * Di + 2 * sh.G * sh.N + H + 3;  // + padding columns, as the padded in_proj
+          // Clamped dt for N = 20, the (0, inf) limit otherwise.
+          const double dtMin = sh.N == 20 ? 0.05 : 0.0, dtMax = sh.N == 20 ? 0.5 : INFINITY;
+          torch::Tensor state = torch::randn({S, CD, K});
+          torch::Tensor zx = torch::randn({B, L, DIP}).to(dtype);
+          torch::Tensor w = torch::randn({CD, K}) * 0.5, bias = torch::randn({CD}), dtBias = torch::rand({H}) - 2;
+          ConvRef ref = reference(state, bt, zx, Di, CD, w, bias, H, dtBias, dtMin, dtMax);
+          torch::Tensor gState = state.to(kCuda);
+          const auto outDtype = modelDtypeOut ? dtype : torch::kFloat32;
+          poison({B, L, CD}, outDtype);
+          poison({B, L, H}, torch::kFloat32);
+          cuda::ConvPrefillResult got =
+              cuda::convPrefill(gState, bt.slotsT(), bt.contT(), bt.lengthsT(), zx.to(kCuda), Di, w.to(kCuda),
+                                bias.to(kCuda), Di + CD, dtBias.to(kCuda), dtMin, dtMax, outDtype);
+          const auto what = ::testing::Message() << "L=" << L << " N=" << sh.N << " G=" << sh.G << " K=" << K << " " << dtype
+                                                  << " out=" << outDtype;
+          ASSERT_EQ(got.xbc.scalar_type(), outDtype);
+          EXPECT_LE(relErr(got.xbc, ref.out), modelDtypeOut ? tol(dtype) : 1e-5) << what;
+          EXPECT_LE(relErr(got.dt, ref.dt), 1e-5) << what;
+          // Windows are copies of inputs and history: exact; other slots untouched.
+          EXPECT_TRUE(torch::equal(gState.cpu(), ref.state)) << what;
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 // cuda::ssdPrefill (kernels/ssd_prefill) against the LibTorch chunked scan (server/model/ssd.h)
 // run per sequence over its real tokens only. Label gpu. Fresh random inputs, N in
-// {7, 16, 20, 64, 128}, G in {1, 2}, P in {16, 32, 64, 80}, Q in {16, 64, 100, 128, 256}, ragged
+// {7, 16, 20, 32, 64, 128}, G in {1, 2}, P in {16, 32, 64, 80}, Q in {16, 30, 64, 100, 128, 256}
+// (16-byte staged and element-by-element operands both covered), ragged
 // lengths (1, 7, 129, 300) with continue flags, fp32/fp16/bf16 operands, fp32 and bf16 pool
 // states; y poisoned with NaN before each run; final states in the pool checked, other slots
 // untouched, y rows past each length exactly 0.
@@ -34,56 +35,69 @@ class SsdPrefillTest : public kernel_test::CudaTest {};
 TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
   const Case cases[] = {{16, 1, 16, 64, torch::kFloat32},   {20, 2, 32, 128, torch::kFloat32},
                         {64, 1, 64, 256, torch::kFloat32},  {128, 2, 80, 100, torch::kFloat32},
-                        {128, 1, 64, 256, torch::kBFloat16}, {7, 1, 16, 16, torch::kFloat32}};
-  const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0}, lengths = {1, 7, 129, 300};
-  const int64_t B = 4, L = 300, H = 4, S = 8;
-  for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
-    for (const Case& c : cases) {
-      torch::manual_seed(c.N * 13 + c.P + c.Q);
-      const int64_t N = c.N, G = c.G, P = c.P, Di = H * P, CD = Di + 2 * G * N;
-      // The kernel's inputs: x/B/C in the operand dtype, dt masked past each length.
-      torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
-      torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-      for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
-      torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
-      // The pool holds values of its dtype; the reference starts from the same values in fp32.
-      torch::Tensor state = torch::randn({S, H, P, N}).to(c.stateDtype).to(torch::kFloat32);
+                        {128, 1, 64, 256, torch::kBFloat16}, {7, 1, 16, 16, torch::kFloat32},
+                        {32, 1, 64, 30, torch::kFloat32}};
+  const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0};
+  const int64_t B = 4, H = 4, S = 8;
+  // Several chunks (L = 300), and one chunk (L = Q: the prepare kernel does the state pass),
+  // where a fresh sequence of length 0 must leave a zero state.
+  for (bool oneChunk : {false, true}) {
+    for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+      for (const Case& c : cases) {
+        const int64_t L = oneChunk ? c.Q : 300;
+        const std::vector<int32_t> lengths =
+            oneChunk ? std::vector<int32_t>{0, 1, static_cast<int32_t>(c.Q / 2), static_cast<int32_t>(c.Q)}
+                     : std::vector<int32_t>{1, 7, 129, 300};
+        torch::manual_seed(c.N * 13 + c.P + c.Q);
+        const int64_t N = c.N, G = c.G, P = c.P, Di = H * P, CD = Di + 2 * G * N;
+        // The kernel's inputs: x/B/C in the operand dtype, dt masked past each length.
+        torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
+        torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+        for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+        torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
+        // The pool holds values of its dtype; the reference starts from the same values in fp32.
+        torch::Tensor state = torch::randn({S, H, P, N}).to(c.stateDtype).to(torch::kFloat32);
 
-      torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone();
-      torch::Tensor xf = xbc.to(torch::kFloat32);
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t len = lengths[b];
-        torch::Tensor row = xf[b].narrow(0, 0, len);
-        torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
-        SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
-                                   A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
-                                   row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
-        yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
-        stateRef[slots[b]].copy_(r.finalState[0]);
-      }
+        torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone();
+        torch::Tensor xf = xbc.to(torch::kFloat32);
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t len = lengths[b];
+          if (len == 0) {
+            if (!cont[b]) stateRef[slots[b]].zero_();
+            continue;
+          }
+          torch::Tensor row = xf[b].narrow(0, 0, len);
+          torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
+          SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
+                                     A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
+                                     row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
+          yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
+          stateRef[slots[b]].copy_(r.finalState[0]);
+        }
 
-      torch::Tensor gState = state.to(kCuda, c.stateDtype);
-      poison({1 << 24}, torch::kFloat32);  // the workspace (best effort: one large freed block)
-      poison({B, L, Di}, torch::kFloat32);
-      torch::Tensor y = cuda::ssdPrefill(gState, torch::tensor(slots, torch::kInt).to(kCuda),
-                                         torch::tensor(cont, torch::kInt).to(kCuda),
-                                         torch::tensor(lengths, torch::kInt).to(kCuda), xbc.to(kCuda), dt.to(kCuda),
-                                         A.to(kCuda), D.to(kCuda), G, c.Q)
-                            .cpu();
-      const auto what = ::testing::Message() << "N=" << N << " G=" << G << " P=" << P << " Q=" << c.Q << " " << dtype
-                                              << " state=" << c.stateDtype;
-      EXPECT_LE(relErr(y, yRef), tol(dtype)) << what;
-      for (int64_t b = 0; b < B; ++b) {
-        EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding rows of " << b;
-      }
-      torch::Tensor got = gState.cpu().to(torch::kFloat32);
-      const double stateTol = std::max(tol(dtype), c.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
-      for (int64_t b = 0; b < B; ++b) {
-        EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
-      }
-      for (int64_t s = 0; s < S; ++s) {
-        if (std::find(slots.begin(), slots.end(), s) != slots.end()) continue;
-        EXPECT_TRUE(torch::equal(got[s], state[s])) << what << " slot " << s;
+        torch::Tensor gState = state.to(kCuda, c.stateDtype);
+        poison({1 << 24}, torch::kFloat32);  // the workspace (best effort: one large freed block)
+        poison({B, L, Di}, torch::kFloat32);
+        torch::Tensor y = cuda::ssdPrefill(gState, torch::tensor(slots, torch::kInt).to(kCuda),
+                                           torch::tensor(cont, torch::kInt).to(kCuda),
+                                           torch::tensor(lengths, torch::kInt).to(kCuda), xbc.to(kCuda), dt.to(kCuda),
+                                           A.to(kCuda), D.to(kCuda), G, c.Q)
+                              .cpu();
+        const auto what = ::testing::Message() << "L=" << L << " N=" << N << " G=" << G << " P=" << P << " Q=" << c.Q << " " << dtype
+                                                << " state=" << c.stateDtype;
+        EXPECT_LE(relErr(y, yRef), tol(dtype)) << what;
+        for (int64_t b = 0; b < B; ++b) {
+          EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding rows of " << b;
+        }
+        torch::Tensor got = gState.cpu().to(torch::kFloat32);
+        const double stateTol = std::max(tol(dtype), c.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
+        for (int64_t b = 0; b < B; ++b) {
+          EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
+        }
+        for (int64_t s = 0; s < S; ++s) {
+          if (std::find(slots.begin(), slots.end(), s) != slots.end()) continue;
+          EXPECT_TRUE(torch::equal(got[s], state[s])) << what << " slot " << s;
+        }
       }
     }
   }
