@@ -14,7 +14,8 @@ def main(path):
         if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
         v = float(row["Metric Value"].replace(",", ""))
-        scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(row.get("Metric Unit", "usecond"), 1.0)
+        unit = row.get("Metric Unit", "ns")
+        scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3}[unit]
         name = row["Kernel Name"][:90] + " " + row.get("Grid Size", "")
         tot[name] += v * scale
         cnt[name] += 1
