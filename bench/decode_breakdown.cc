@@ -63,12 +63,28 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
       {"gated_rmsnorm", [&] { cuda::gatedRmsNorm(y, zx, w.gatedNorm, G, c.normEps); }},
       {"out_proj", [&] { F::linear(g, w.outProj, w.outProjBias); }},
   };
-  // What decode runs instead at small batch (mamba2_model.cc): the gated norm fused into an
-  // out_proj GEMV (the in_proj GEMV is timed for comparison; decode keeps cuBLAS there).
-  if (cuda::gemvSupports(B, Di, model.dtype())) {
+  // What decode runs instead at small batch of narrow models (mamba2_model.cc): in_proj as a
+  // GEMV with the pre-norm and the conv step fused, out_proj as a GEMV with the gated norm and
+  // the residual add fused (the plain in_proj GEMV is timed for comparison).
+  const bool narrow = Di <= Mamba2Model::kGemvMaxDInner;
+  const bool fused = model.fusedDecode(B);
+  if (fused) {
     ops.emplace_back("in_proj_gemv", [&] { cuda::gemv(u, w.inProj, w.inProjBias); });
+    // The model's padded in_proj rows (as inProject runs them).
+    const int64_t dip = w.inProj.size(0), pad = (8 - dip % 8) % 8;
+    torch::Tensor inW = pad ? torch::cat({w.inProj, w.inProj.new_zeros({pad, w.inProj.size(1)})}) : w.inProj;
+    torch::Tensor inB = w.inProjBias.defined() && pad ? torch::cat({w.inProjBias, w.inProjBias.new_zeros({pad})})
+                                                      : w.inProjBias;
+    ops.emplace_back("rmsnorm_in_proj_conv_gemv", [&, inW, inB] {
+      cuda::rmsNormGemvConvStep(residual, w.norm, c.normEps, inW, inB, pool.conv(0), slots, Di, convW, convB);
+    });
+  }
+  if (narrow && cuda::gemvSupports(B, Di, model.dtype())) {
     ops.emplace_back("gated_rmsnorm_out_proj_gemv",
                      [&] { cuda::gatedRmsNormGemv(y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias); });
+    ops.emplace_back("gated_rmsnorm_out_proj_residual_gemv", [&] {
+      cuda::gatedRmsNormGemvResidual(residual, y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias);
+    });
   }
   nlohmann::json out = {{"batch", B}};
   for (auto& [name, op] : ops) {
@@ -82,10 +98,15 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   }
   // The ops one decode layer runs at this batch.
   const nlohmann::json& us = out["ops_us"];
-  double sum = us["add_rmsnorm"].get<double>() + us["conv_step"].get<double>() + us["ssm_step"].get<double>();
-  sum += us["in_proj"].get<double>();
-  sum += us.contains("gated_rmsnorm_out_proj_gemv") ? us["gated_rmsnorm_out_proj_gemv"].get<double>()
-                                                    : us["gated_rmsnorm"].get<double>() + us["out_proj"].get<double>();
+  auto t = [&](const char* name) { return us[name].get<double>(); };
+  double sum = t("ssm_step");
+  const bool gemvOut = us.contains("gated_rmsnorm_out_proj_gemv");
+  if (fused) {
+    sum += t("rmsnorm_in_proj_conv_gemv") + t("gated_rmsnorm_out_proj_residual_gemv");
+  } else {
+    sum += t("add_rmsnorm") + t("in_proj") + t("conv_step");
+    sum += gemvOut ? t("gated_rmsnorm_out_proj_gemv") : t("gated_rmsnorm") + t("out_proj");
+  }
   out["layer_sum_us"] = sum;
   out["lm_head_us"] = inGraphMicros([&] { F::linear(u, model.weights().lmHead); });
   out["model_sum_ms"] = (sum * static_cast<double>(c.nLayer) + out["lm_head_us"].get<double>()) / 1e3;

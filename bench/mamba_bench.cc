@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters)->capture_default_str();
   app.add_flag("!--no-graphs", useGraphs, "decode eagerly instead of replaying CUDA graphs");
   app.add_option("--state-size", stateSize, "override N in every layer (a compacted model; 0 = preset)");
+  int64_t chunkSize = 0;
+  app.add_option("--chunk-size", chunkSize, "override the SSD chunk size Q of prefill (0 = preset; numerics only)");
   double maskedRatio = 0;
   app.add_option("--masked-ratio", maskedRatio,
                  "zero the B/C channels of floor(N r) states per layer (a sparse-masked model: dense shapes)")
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
     }
   }
   if (stateSize > 0) cfg->stateSizes.assign(static_cast<size_t>(cfg->nLayer), stateSize);
+  if (chunkSize > 0) cfg->chunkSize = chunkSize;
   // Hardware: copy bandwidth (read + write bytes) and bf16 matmul peak, measured now.
   const int64_t copyBytes = int64_t{1} << 30;
   torch::Tensor src = torch::empty({copyBytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev));
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
   results["label"] = label;
   results["cuda_graphs"] = useGraphs;
   results["state_sizes"] = cfg->stateSizes;
+  results["chunk_size"] = cfg->chunkSize;
   results["masked_ratio"] = maskedRatio;
   results["copy_bandwidth_GBps"] = bandwidth / 1e9;
   results["matmul_peak_TFLOPs"] = peakFlops / 1e12;
@@ -226,7 +230,8 @@ int main(int argc, char** argv) {
 #ifdef MAMBA_BENCH_CUDA
       // Short prefills replay CUDA graphs, as the serving engine does (torch_backend.cc).
       std::unique_ptr<mamba::CudaGraphPrefiller> prefiller;
-      if (dev.is_cuda() && useGraphs && B <= 8 && L <= 256) {
+      if (dev.is_cuda() && useGraphs && B <= mamba::CudaGraphPrefiller::kMaxBatch &&
+          L <= mamba::CudaGraphPrefiller::kMaxTokens) {
         prefiller = std::make_unique<mamba::CudaGraphPrefiller>(model, pool, B, L);
         run = [&] { prefiller->prefill(seqs, mamba::LogitsMode::kLast); };
         graphed = true;

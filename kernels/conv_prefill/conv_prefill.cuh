@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/conv_prefill/conv_prefill.h"
 
@@ -26,6 +27,7 @@ constexpr int kConvPrefillMaxKernel = 16;
 
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
+  pdlEnter();
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
   const int t0 = blockIdx.y * steps;
   const int b = blockIdx.z;
@@ -108,11 +110,10 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   dim3 grid(colBlocks, timeBlocks, p.batch);
   auto s = static_cast<cudaStream_t>(stream);
   if (p.kernelSize <= 4) {
-    convPrefillKernel<TIn, TOut, 4><<<grid, kConvPrefillThreads, 0, s>>>(p, steps);
+    launchKernel(convPrefillKernel<TIn, TOut, 4>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
   } else {
-    convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel><<<grid, kConvPrefillThreads, 0, s>>>(p, steps);
+    launchKernel(convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
   }
-  MAMBA_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace mamba::kernels

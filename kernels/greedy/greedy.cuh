@@ -5,6 +5,7 @@
 #include <cfloat>
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/greedy/greedy.h"
 
 namespace mamba::kernels {
@@ -17,6 +18,7 @@ __device__ __forceinline__ float sanitizeLogit(float v) {
 }
 
 __global__ void __launch_bounds__(kGreedyThreads) greedyPickKernel(GreedyPickParams p) {
+  pdlEnter();
   __shared__ float maxs[kGreedyThreads / 32];
   __shared__ int ids[kGreedyThreads / 32];
   __shared__ double sums[kGreedyThreads / 32];

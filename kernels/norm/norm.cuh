@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/norm/norm.h"
 
@@ -27,6 +28,7 @@ __device__ __forceinline__ float blockSum(float v) {
 
 template <typename T>
 __global__ void addRmsNormKernel(AddRmsNormParams p) {
+  pdlEnter();
   const int64_t row = blockIdx.x;
   float* res = p.residual + row * p.width;
   const T* delta = p.delta ? static_cast<const T*>(p.delta) + row * p.width : nullptr;
@@ -45,6 +47,7 @@ __global__ void addRmsNormKernel(AddRmsNormParams p) {
 
 template <typename T>
 __global__ void gatedRmsNormKernel(GatedRmsNormParams p) {
+  pdlEnter();
   const int64_t row = blockIdx.x;
   const int gw = p.width / p.groups, c0 = blockIdx.y * gw;
   const float* y = p.y + row * p.width + c0;
@@ -65,16 +68,14 @@ __global__ void gatedRmsNormKernel(GatedRmsNormParams p) {
 template <typename T>
 void launchAddRmsNormTyped(const AddRmsNormParams& p, Stream stream) {
   if (p.rows == 0) return;
-  addRmsNormKernel<T><<<p.rows, kNormThreads, 0, static_cast<cudaStream_t>(stream)>>>(p);
-  MAMBA_CUDA_CHECK_LAUNCH();
+  launchKernel(addRmsNormKernel<T>, dim3(p.rows), dim3(kNormThreads), 0, static_cast<cudaStream_t>(stream), p);
 }
 
 template <typename T>
 void launchGatedRmsNormTyped(const GatedRmsNormParams& p, Stream stream) {
   if (p.rows == 0) return;
   dim3 grid(p.rows, p.groups);
-  gatedRmsNormKernel<T><<<grid, kNormThreads, 0, static_cast<cudaStream_t>(stream)>>>(p);
-  MAMBA_CUDA_CHECK_LAUNCH();
+  launchKernel(gatedRmsNormKernel<T>, grid, dim3(kNormThreads), 0, static_cast<cudaStream_t>(stream), p);
 }
 
 }  // namespace mamba::kernels

@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/ssd_prefill/ssd_prefill.h"
 
@@ -291,6 +292,7 @@ __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(SsdPrefillParams p, VecFlags vec) {
+  pdlEnter();
   __shared__ __align__(128) unsigned char tiles[kPrepareTileBytes];
   __shared__ float cs[kSsdMaxChunk], wt[kSsdMaxChunk];
   const int c = blockIdx.y, b = blockIdx.z;
@@ -391,6 +393,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
 
 template <typename T, typename TState>
 __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillParams p) {
+  pdlEnter();
   const int PN = p.headDim * p.stateSize;
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
   const int h = blockIdx.y, b = blockIdx.z;
@@ -416,6 +419,7 @@ __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillPar
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPrefillParams p, VecFlags vec) {
+  pdlEnter();
   __shared__ __align__(128) unsigned char tiles[kScanTileBytes];
   __shared__ float cs[kSsdMaxChunk], dts[kSsdMaxChunk], expCs[kSsdMaxChunk];
   __shared__ float rowDecay[kTile], colWeight[kSsdMaxChunk];
@@ -545,26 +549,23 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   vec.cb = Q % 4 == 0 && aligned16(p.cb);
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
-    ssd::ssdChunkPrepareKernel<T><<<grid, ssd::kThreads, 0, s>>>(p, vec);
-    MAMBA_CUDA_CHECK_LAUNCH();
+    launchKernel(ssd::ssdChunkPrepareKernel<T>, grid, dim3(ssd::kThreads), 0, s, p, vec);
   }
   if (nc == 1) {
-    ssd::ssdChunkScanKernel<T><<<dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), ssd::kThreads, 0, s>>>(p, vec);
-    MAMBA_CUDA_CHECK_LAUNCH();
+    launchKernel(ssd::ssdChunkScanKernel<T>, dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), dim3(ssd::kThreads), 0, s, p,
+                 vec);
     return;  // the prepare kernel did the state pass (singleChunkState)
   }
   const int pn = p.headDim * p.stateSize;
   dim3 passGrid((pn + ssd::kPassThreads - 1) / ssd::kPassThreads, p.nHeads, p.batch);
   if (p.stateElem == ElemType::kBF16) {
-    ssd::ssdStatePassKernel<T, __nv_bfloat16><<<passGrid, ssd::kPassThreads, 0, s>>>(p);
+    launchKernel(ssd::ssdStatePassKernel<T, __nv_bfloat16>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
   } else {
-    ssd::ssdStatePassKernel<T, float><<<passGrid, ssd::kPassThreads, 0, s>>>(p);
+    launchKernel(ssd::ssdStatePassKernel<T, float>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
   }
-  MAMBA_CUDA_CHECK_LAUNCH();
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
-    ssd::ssdChunkScanKernel<T><<<grid, ssd::kThreads, 0, s>>>(p, vec);
-    MAMBA_CUDA_CHECK_LAUNCH();
+    launchKernel(ssd::ssdChunkScanKernel<T>, grid, dim3(ssd::kThreads), 0, s, p, vec);
   }
 }
 

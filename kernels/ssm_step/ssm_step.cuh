@@ -12,6 +12,7 @@
 #pragma once
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/ssm_step/ssm_step.h"
 
@@ -59,6 +60,7 @@ __device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<flo
 // Grid (sequence, head, row block). `teamBits` = log2(T).
 template <typename TDt, typename TState, int VEC, int VECS>
 __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
+  pdlEnter();
   const int b = blockIdx.x, h = blockIdx.y;
   const int T = 1 << teamBits;
   const int t = threadIdx.x & (T - 1);             // thread within its team
@@ -151,11 +153,10 @@ void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
   dim3 grid(p.batch, p.nHeads, (p.headDim + rowsPerBlock - 1) / rowsPerBlock);
   auto s = static_cast<cudaStream_t>(stream);
   if (vecs <= 32) {
-    ssmStepKernel<TDt, TState, VEC, 1><<<grid, kSsmStepThreads, 0, s>>>(p, teamBits);
+    launchKernel(ssmStepKernel<TDt, TState, VEC, 1>, grid, dim3(kSsmStepThreads), 0, s, p, teamBits);
   } else {
-    ssmStepKernel<TDt, TState, VEC, 4><<<grid, kSsmStepThreads, 0, s>>>(p, teamBits);
+    launchKernel(ssmStepKernel<TDt, TState, VEC, 4>, grid, dim3(kSsmStepThreads), 0, s, p, teamBits);
   }
-  MAMBA_CUDA_CHECK_LAUNCH();
 }
 
 // Flat variant for rows that are not 16-byte aligned (N % 4 != 0, e.g. a compacted N = 115):
@@ -170,6 +171,7 @@ constexpr int kSsmFlatUnroll = 4;  // vectors per thread in flight
 
 template <typename TDt, typename TState>
 __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepParams p) {
+  pdlEnter();
   extern __shared__ float smem[];  // B (N), C (N), x (P), y (P)
   const int b = blockIdx.x, h = blockIdx.y;
   const int N = p.stateSize, P = p.headDim;
@@ -256,8 +258,7 @@ template <typename TDt, typename TState>
 void launchSsmStepFlat(const SsmStepParams& p, Stream stream) {
   dim3 grid(p.batch, p.nHeads);
   const size_t smem = (2 * static_cast<size_t>(p.stateSize) + 2 * static_cast<size_t>(p.headDim)) * sizeof(float);
-  ssmStepFlatKernel<TDt, TState><<<grid, kSsmFlatThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
-  MAMBA_CUDA_CHECK_LAUNCH();
+  launchKernel(ssmStepFlatKernel<TDt, TState>, grid, dim3(kSsmFlatThreads), smem, static_cast<cudaStream_t>(stream), p);
 }
 
 // One instantiation unit per dt type; state type and layout are chosen at run time.

@@ -167,7 +167,8 @@ bool gemvSupports(int64_t batch, int64_t K, torch::ScalarType dtype) {
 
 namespace {
 
-// Validates weight/bias of a (B, K) -> (B, M) product and fills the common params.
+// Validates weight/bias of a (B, K) -> (B, M) product and fills the common params; allocates
+// the (B, M) output into *out unless out is null.
 kernels::GemvParams gemvParams(int64_t B, int64_t K, const torch::Tensor& weight, const torch::Tensor& bias,
                                torch::Tensor* out) {
   checkCuda(weight, "weight");
@@ -178,16 +179,38 @@ kernels::GemvParams gemvParams(int64_t B, int64_t K, const torch::Tensor& weight
     checkCuda(bias, "bias");
     TORCH_CHECK(bias.numel() == weight.size(0) && bias.scalar_type() == weight.scalar_type(), "bias must be (M) of weight's dtype");
   }
-  *out = torch::empty({B, weight.size(0)}, weight.options());
+  checkSameDevice({&weight, &bias});
   kernels::GemvParams p;
   p.batch = static_cast<int>(B);
   p.rows = static_cast<int>(weight.size(0));
   p.cols = static_cast<int>(K);
   p.weight = weight.data_ptr();
   p.bias = bias.defined() ? bias.data_ptr() : nullptr;
-  p.out = out->data_ptr();
+  if (out != nullptr) {
+    *out = torch::empty({B, weight.size(0)}, weight.options());
+    p.out = out->data_ptr();
+  }
   p.elem = elemOf(weight);
   return p;
+}
+
+// The gated-norm prologue of gatedRmsNormGemv(Residual): validates and fills p.
+void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
+  const int64_t B = y.size(0), Di = y.size(1);
+  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
+  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
+                  weight.scalar_type() == zxbcdt.scalar_type(),
+              "norm weight (Di) and weight must have z's dtype");
+  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
+  checkSameDevice({&weight, &y, &zxbcdt, &normWeight});
+  p.prologue = kernels::GemvPrologue::kGatedRmsNorm;
+  p.y = y.data_ptr<float>();
+  p.z = zxbcdt.data_ptr();
+  p.zStride = zxbcdt.size(1);
+  p.normWeight = normWeight.data_ptr();
+  p.groups = static_cast<int>(groups);
+  p.eps = static_cast<float>(eps);
 }
 
 }  // namespace
@@ -197,6 +220,7 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
   TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "x must have weight's dtype");
   torch::Tensor out;
   kernels::GemvParams p = gemvParams(x.size(0), x.size(1), weight, bias, &out);
+  checkSameDevice({&weight, &x});
   p.x = x.data_ptr();
   p.xStride = x.stride(0);
   launch([&] { kernels::launchGemv(p, stream()); });
@@ -206,24 +230,73 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
 torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
                                int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias) {
   checkF32(y, "y");
+  TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
   checkCuda(zxbcdt, "zxbcdt");
   checkCuda(normWeight, "gated norm weight");
-  const int64_t B = y.size(0), Di = y.size(1);
-  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
-  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
-                  weight.scalar_type() == zxbcdt.scalar_type(),
-              "norm weight (Di) and weight must have z's dtype");
-  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
   torch::Tensor out;
-  kernels::GemvParams p = gemvParams(B, Di, weight, bias, &out);
-  p.y = y.data_ptr<float>();
-  p.z = zxbcdt.data_ptr();
-  p.zStride = zxbcdt.size(1);
-  p.normWeight = normWeight.data_ptr();
-  p.groups = static_cast<int>(groups);
-  p.eps = static_cast<float>(eps);
+  kernels::GemvParams p = gemvParams(y.size(0), y.size(1), weight, bias, &out);
+  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
   launch([&] { kernels::launchGemv(p, stream()); });
   return out;
+}
+
+void gatedRmsNormGemvResidual(torch::Tensor& residual, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                              const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight,
+                              const torch::Tensor& bias) {
+  checkF32(y, "y");
+  TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
+  checkCuda(zxbcdt, "zxbcdt");
+  checkCuda(normWeight, "gated norm weight");
+  checkF32(residual, "residual");
+  kernels::GemvParams p = gemvParams(y.size(0), y.size(1), weight, bias, nullptr);
+  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
+  TORCH_CHECK(residual.dim() == 2 && residual.size(0) == y.size(0) && residual.size(1) == weight.size(0),
+              "residual must be (B, M)");
+  checkSameDevice({&weight, &residual});
+  p.epilogue = kernels::GemvEpilogue::kResidualAdd;
+  p.residual = residual.data_ptr<float>();
+  launch([&] { kernels::launchGemv(p, stream()); });
+}
+
+RmsNormGemvConvResult rmsNormGemvConvStep(const torch::Tensor& residual, const torch::Tensor& normWeight, double eps,
+                                          const torch::Tensor& weight, const torch::Tensor& bias,
+                                          torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
+                                          const torch::Tensor& convWeight, const torch::Tensor& convBias) {
+  checkF32(residual, "residual");
+  checkCuda(normWeight, "norm weight");
+  checkF32(convState, "convState");
+  checkF32(convWeight, "conv weight");
+  TORCH_CHECK(residual.dim() == 2 && convState.dim() == 3, "residual (B, K) and convState (S, CD, K) expected");
+  const int64_t B = residual.size(0), K = residual.size(1), CD = convState.size(1), Kc = convState.size(2);
+  RmsNormGemvConvResult r;
+  kernels::GemvParams p = gemvParams(B, K, weight, bias, &r.zxbcdt);
+  TORCH_CHECK(normWeight.numel() == K && normWeight.scalar_type() == weight.scalar_type(),
+              "norm weight must be (K) of weight's dtype");
+  checkSlots(slots, B);
+  TORCH_CHECK(Kc >= 1 && Kc <= 16, "conv kernel size must be in 1..16");
+  TORCH_CHECK(convWeight.sizes() == torch::IntArrayRef({CD, Kc}), "conv weight must be (CD, K)");
+  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= weight.size(0), "xBC rows out of range");
+  if (convBias.defined()) {
+    checkF32(convBias, "conv bias");
+    TORCH_CHECK(convBias.numel() == CD, "conv bias must be (CD)");
+  }
+  checkSameDevice({&weight, &residual, &normWeight, &convState, &slots, &convWeight, &convBias});
+  r.xbc = torch::empty({B, CD}, residual.options());
+  p.prologue = kernels::GemvPrologue::kRmsNorm;
+  p.normInput = residual.data_ptr<float>();
+  p.normWeight = normWeight.data_ptr();
+  p.eps = static_cast<float>(eps);
+  p.epilogue = kernels::GemvEpilogue::kStoreConvStep;
+  p.conv.row0 = static_cast<int>(xbcOffset);
+  p.conv.channels = static_cast<int>(CD);
+  p.conv.kernelSize = static_cast<int>(Kc);
+  p.conv.state = convState.data_ptr<float>();
+  p.conv.slots = slots.data_ptr<int32_t>();
+  p.conv.weight = convWeight.data_ptr<float>();
+  p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
+  p.conv.out = r.xbc.data_ptr<float>();
+  launch([&] { kernels::launchGemv(p, stream()); });
+  return r;
 }
 
 torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab) {

@@ -39,6 +39,26 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
 // (B, M), equal to gemv(gatedRmsNorm(...), weight, bias) up to summation order.
 torch::Tensor gatedRmsNormGemv(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
                                int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias);
+// The small-batch decode layer as three kernels (rmsNormGemvConvStep, ssmStep,
+// gatedRmsNormGemvResidual), with the fp32 residual stream updated in place between layers.
+//
+// in_proj with the pre-norm in front and the conv step behind: residual (B, K) fp32 contiguous
+// (read only); normWeight (K) of weight's dtype. Returns zxbcdt = gemv(u, weight, bias) (B, M)
+// where u is what addRmsNorm(residual, {}, false, normWeight, eps) returns (bit for bit), and
+// xbc = convStep(convState, slots, zxbcdt, xbcOffset, convWeight, convBias) (B, CD) fp32, with
+// convState stepped in place exactly as convStep does. CD = convState.size(1).
+struct RmsNormGemvConvResult {
+  torch::Tensor zxbcdt, xbc;
+};
+RmsNormGemvConvResult rmsNormGemvConvStep(const torch::Tensor& residual, const torch::Tensor& normWeight, double eps,
+                                          const torch::Tensor& weight, const torch::Tensor& bias,
+                                          torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
+                                          const torch::Tensor& convWeight, const torch::Tensor& convBias);
+// gatedRmsNormGemv (above) added into residual (B, M) fp32 contiguous, in place: residual +=
+// its (dtype-rounded) output, as addRmsNorm(residual, output, false, ...) would add it.
+void gatedRmsNormGemvResidual(torch::Tensor& residual, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                              const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight,
+                              const torch::Tensor& bias);
 
 // ---- Greedy pick of logits rows (kernels/greedy): logits (R, >= vocab) fp32 with unit column
 // stride. Returns (R, 2) float64 on the device: token id, logprob (see greedy.h).

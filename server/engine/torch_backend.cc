@@ -26,11 +26,12 @@ class TorchBackend final : public ModelBackend {
     info_.stateBytesPerSequence = pool_.bytesPerSequence();
 #ifdef MAMBA_HAVE_CUDA_KERNELS
     // GPU decode replays CUDA graphs (one per batch bucket up to the slot count), and so do
-    // short prefills (up to kGraphPrefillBatch x kGraphPrefillTokens; batch 1 captured now).
+    // short prefills (up to CudaGraphPrefiller::kMaxBatch x kMaxTokens; batch 1 captured now).
     if (model_->device().is_cuda()) {
       graphs_ = std::make_unique<CudaGraphDecoder>(*model_, pool_, numSlots);
-      prefillGraphs_ = std::make_unique<CudaGraphPrefiller>(*model_, pool_, std::min(numSlots, kGraphPrefillBatch),
-                                                            std::min(maxChunk, kGraphPrefillTokens));
+      prefillGraphs_ = std::make_unique<CudaGraphPrefiller>(
+          *model_, pool_, std::min(numSlots, CudaGraphPrefiller::kMaxBatch),
+          std::min(maxChunk, CudaGraphPrefiller::kMaxTokens));
       prefillGraphs_->warm(1);
     }
 #endif
@@ -129,7 +130,6 @@ class TorchBackend final : public ModelBackend {
   }
 
  private:
-  static constexpr int64_t kGraphPrefillBatch = 8, kGraphPrefillTokens = 256;
 
   torch::Tensor runPrefill(const std::vector<PrefillSequence>& seqs, LogitsMode mode) {
 #ifdef MAMBA_HAVE_CUDA_KERNELS

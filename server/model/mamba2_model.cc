@@ -13,8 +13,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-constexpr int64_t kFusedOutProjMaxWidth = 2048;
-
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::nn::functional::linear(x, w);
 }
@@ -215,32 +213,62 @@ torch::Tensor Mamba2Model::decodeTensors(const torch::Tensor& tokens, const torc
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const {
   const int64_t B = tokens.size(0);
-  const int64_t Di = config_.dInner, G = config_.nGroups;
+  const int64_t Dm = config_.dModel, Di = config_.dInner, G = config_.nGroups;
   torch::Tensor h = F::embedding(tokens, weights_.embedding);  // (B, Dm)
-  torch::Tensor residual = torch::empty({B, config_.dModel}, h.options().dtype(torch::kFloat32));
-  // Small batches of narrow models: out_proj as a GEMV kernel with the gated norm fused in
-  // front (one graph node fewer per layer; 6.8 us vs 3.6 + 5.7 us at batch 1, 130m shape, on
-  // H200). Wider layers (2.7b: Di = 5120) and in_proj stay on cuBLAS, which was faster there.
-  const bool gemv = Di <= kFusedOutProjMaxWidth && cuda::gemvSupports(B, Di, dtype());
-  for (int64_t l = 0; l < config_.nLayer; ++l) {
-    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
-    const int64_t CD = config_.convDim(l);
-    torch::Tensor u = cuda::addRmsNorm(residual, h, /*assign=*/l == 0, w.norm, config_.normEps);
-    torch::Tensor zxbcdt = inProject(l, u);  // (B, DIP')
-    torch::Tensor xbc = cuda::convStep(pool.conv(l), slots, zxbcdt, Di, convWeightF32_[static_cast<size_t>(l)],
-                                       convBiasF32_[static_cast<size_t>(l)]);
-    torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
-                                    config_.dtMin, config_.dtMax);
-    h = gemv ? cuda::gatedRmsNormGemv(y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias)
-             : linear(cuda::gatedRmsNorm(y, zxbcdt, w.gatedNorm, G, config_.normEps), w.outProj, w.outProjBias);
+  // Small batches of narrow models run GEMV kernels with the neighbouring ops fused in
+  // (fusedDecode): the fp32 residual stream is updated in place, no per-layer addRmsNorm.
+  const bool gemvOut = Di <= kGemvMaxDInner && cuda::gemvSupports(B, Di, dtype());
+  torch::Tensor residual;
+  if (fusedDecode(B)) {
+    residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
+    for (int64_t l = 0; l < config_.nLayer; ++l) {
+      const auto li = static_cast<size_t>(l);
+      const LayerWeights& w = weights_.layers[li];
+      const int64_t CD = config_.convDim(l);
+      auto [zxbcdt, xbc] = cuda::rmsNormGemvConvStep(residual, w.norm, config_.normEps, inProjPadded_[li],
+                                                     inProjBiasPadded_[li], pool.conv(l), slots, Di,
+                                                     convWeightF32_[li], convBiasF32_[li]);  // (B, DIP'), (B, CD)
+      torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
+                                      config_.dtMin, config_.dtMax);
+      cuda::gatedRmsNormGemvResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
+                                     w.outProjBias);
+    }
+    h = torch::Tensor();  // already in the residual
+  } else {
+    residual = torch::empty({B, Dm}, h.options().dtype(torch::kFloat32));
+    for (int64_t l = 0; l < config_.nLayer; ++l) {
+      const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+      const int64_t CD = config_.convDim(l);
+      torch::Tensor u = cuda::addRmsNorm(residual, h, /*assign=*/l == 0, w.norm, config_.normEps);
+      torch::Tensor zxbcdt = inProject(l, u);  // (B, DIP')
+      torch::Tensor xbc = cuda::convStep(pool.conv(l), slots, zxbcdt, Di, convWeightF32_[static_cast<size_t>(l)],
+                                         convBiasF32_[static_cast<size_t>(l)]);
+      torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
+                                      config_.dtMin, config_.dtMax);
+      h = gemvOut ? cuda::gatedRmsNormGemv(y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias)
+                  : linear(cuda::gatedRmsNorm(y, zxbcdt, w.gatedNorm, G, config_.normEps), w.outProj, w.outProjBias);
+    }
   }
   torch::Tensor out = cuda::addRmsNorm(residual, h, /*assign=*/false, weights_.normF, config_.normEps);
   return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+}
+
+bool Mamba2Model::fusedDecode(int64_t batch) const {
+  // Batch limit, measured on an H200 at the 130m shape: at batch 1 the fused layer sums to
+  // 14.3 us of kernels against 16.2 us unfused, but the GEMV re-reads its batch rows from
+  // shared memory for every weight load, and at batch 8 the in_proj GEMV took 14.3 us against
+  // cuBLAS's 3.4 us (decode 1.03 vs 0.78 ms per step).
+  const int64_t Dm = config_.dModel, Di = config_.dInner;
+  return device().is_cuda() && config_.residualInFp32 && Di <= kGemvMaxDInner && config_.convKernel <= 16 &&
+         batch <= kFusedDecodeMaxBatch && cuda::gemvSupports(batch, Dm, dtype()) &&
+         cuda::gemvSupports(batch, Di, dtype());
 }
 #else
 torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor&, const torch::Tensor&, StatePool&) const {
   throw StatusError(unimplemented("built without CUDA kernels"));
 }
+
+bool Mamba2Model::fusedDecode(int64_t) const { return false; }
 #endif
 
 torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::span<const int32_t> slots,

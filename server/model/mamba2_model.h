@@ -37,6 +37,15 @@ class Mamba2Model {
  public:
   Mamba2Model(ModelConfig config, ModelWeights weights);
 
+  // CUDA decode runs its small-batch GEMV kernels (kernels/gemv, with the norms, the conv step
+  // and the residual add fused) only for d_inner up to this; wider layers stay on cuBLAS.
+  static constexpr int64_t kGemvMaxDInner = 2048;
+  static constexpr int64_t kFusedDecodeMaxBatch = 2;
+  // Whether CUDA decode of `batch` rows runs the fused three-kernel layer (in_proj GEMV with
+  // the pre-norm and the conv step, the SSM step, out_proj GEMV with the gated norm and the
+  // residual add) instead of cuBLAS projections with separate norm and conv kernels.
+  bool fusedDecode(int64_t batch) const;
+
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   torch::Device device() const { return weights_.device; }

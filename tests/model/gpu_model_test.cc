@@ -94,6 +94,71 @@ TEST_F(GpuModelTest, CudaGraphDecodeMatchesEagerDecodeAcrossBuckets) {
   }
 }
 
+// Decode at batch <= 2 runs the fused GEMV layer (in_proj + RMSNorm + conv step, SSM step,
+// out_proj + gated norm + residual add; Mamba2Model::fusedDecode). At batches 1 and 2 (slots out of
+// order) it must match the CPU model (fp32) and the unfused CUDA path, which decode takes
+// for the same rows padded to batch 9 with slot -1 rows (in_proj differs only in summation
+// order there). Logits and every pool state after each step; fp32 and bf16 models.
+TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
+  const torch::Device dev(torch::kCUDA, 0);
+  const std::vector<int32_t> slotOrder = {4, 1, 6, 0, 3};
+  const int64_t S = 7, kUnfusedBatch = 9;
+  for (const char* name : {"g1_n20_p16", "g2_n48_p32", "g1_n7_p16_bias"}) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const bool f32 = dtype == torch::kFloat32;
+      const double tol = f32 ? 1e-4 : 5e-2;
+      auto gck = loadCheckpoint(testing::hfCaseDir(name), {dtype, dev});
+      auto cck = loadCheckpoint(testing::hfCaseDir(name), {torch::kFloat32, torch::kCPU});
+      ASSERT_TRUE(gck.isOk() && cck.isOk());
+      Mamba2Model gpu(gck->config, gck->weights), cpu(cck->config, cck->weights);
+      StatePool fused(gpu.config(), S, dev), unfused(gpu.config(), S, dev), pc(cpu.config(), S, torch::kCPU);
+      // Fresh prompts of different lengths in every pool.
+      std::vector<std::vector<int32_t>> prompts;
+      std::vector<PrefillSequence> seqs;
+      for (size_t i = 0; i < slotOrder.size(); ++i) {
+        std::vector<int32_t> t;
+        for (size_t j = 0; j < 3 + 4 * i; ++j) t.push_back(static_cast<int32_t>((i * 17 + j * 5) % 60));
+        prompts.push_back(t);
+      }
+      for (size_t i = 0; i < slotOrder.size(); ++i) seqs.push_back({prompts[i], slotOrder[i], false});
+      gpu.prefill(seqs, fused, LogitsMode::kNone);
+      gpu.prefill(seqs, unfused, LogitsMode::kNone);
+      if (f32) cpu.prefill(seqs, pc, LogitsMode::kNone);
+      ASSERT_TRUE(gpu.fusedDecode(2) && !gpu.fusedDecode(kUnfusedBatch)) << name;
+      for (int step = 0; step < 4; ++step) {
+        for (int64_t B : {2, 1}) {
+          const auto what = ::testing::Message() << name << " " << dtype << " B=" << B << " step " << step;
+          std::vector<int32_t> tok, sl(slotOrder.begin(), slotOrder.begin() + B);
+          for (int64_t i = 0; i < B; ++i) tok.push_back(static_cast<int32_t>((i * 13 + step * 7 + B) % 60));
+          std::vector<int32_t> tokPad = tok, slPad = sl;
+          tokPad.resize(kUnfusedBatch, 0);
+          slPad.resize(kUnfusedBatch, -1);
+          torch::Tensor a = gpu.decode(tok, sl, fused).cpu();
+          torch::Tensor b = gpu.decode(tokPad, slPad, unfused).narrow(0, 0, B).cpu();
+          EXPECT_LE(testing::maxRelErr(a, b), tol) << what << ": fused vs unfused";
+          if (f32) {
+            EXPECT_LE(testing::maxRelErr(a, cpu.decode(tok, sl, pc)), tol) << what << ": GPU vs CPU";
+          }
+          for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
+            EXPECT_LE(testing::maxRelErr(fused.conv(l).cpu(), unfused.conv(l).cpu()), tol) << what << " conv " << l;
+            EXPECT_LE(testing::maxRelErr(fused.ssm(l).cpu(), unfused.ssm(l).cpu()), tol) << what << " ssm " << l;
+            if (!f32) continue;
+            EXPECT_LE(testing::maxRelErr(fused.conv(l).cpu(), pc.conv(l)), tol) << what << " conv vs CPU " << l;
+            EXPECT_LE(testing::maxRelErr(fused.ssm(l).cpu(), pc.ssm(l)), tol) << what << " ssm vs CPU " << l;
+          }
+        }
+      }
+      // The untouched slots (2, 5) stayed zero in every pool.
+      for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
+        for (int64_t s : {2, 5}) {
+          EXPECT_EQ(fused.conv(l)[s].abs().max().item<float>(), 0.f) << name << " slot " << s;
+          EXPECT_EQ(fused.ssm(l)[s].abs().max().item<float>(), 0.f) << name << " slot " << s;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(GpuModelTest, CudaGraphPrefillMatchesEagerPrefill) {
   auto [cpu, gpu] = load(testing::hfCaseDir("g2_n48_p32"));
   const torch::Device dev(torch::kCUDA, 0);

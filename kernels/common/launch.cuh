@@ -1,0 +1,59 @@
+// Kernel launch with programmatic dependent launch (PDL, sm_90+): a kernel launched through
+// launchKernel may be scheduled while the previous kernel in its stream is still running, which
+// hides most of the launch gap between the short kernels of a decode step (also inside CUDA
+// graphs, where stream capture turns it into a programmatic edge).
+//
+// Contract: every kernel launched through launchKernel calls pdlEnter() before its first
+// global-memory access. pdlEnter waits until the previous kernel has completed and its writes
+// are visible, then lets the next kernel begin launching. Kernels of other libraries (cuBLAS,
+// LibTorch) are ordinary stream neighbours: they neither wait early nor start early.
+// MAMBA_DISABLE_PDL=1 in the environment turns the attribute off (for A/B timing).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "kernels/common/cuda_check.cuh"
+
+namespace mamba::kernels {
+
+__device__ __forceinline__ void pdlEnter() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Whether the current device supports PDL and it is not disabled (decided once per process).
+inline bool pdlEnabled() {
+  static const bool enabled = [] {
+    const char* off = std::getenv("MAMBA_DISABLE_PDL");
+    if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+    return major >= 9;
+  }();
+  return enabled;
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...), checked, with PDL where enabled.
+template <typename... KernelArgs, typename... Args>
+void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                  Args&&... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attr;
+  config.numAttrs = pdlEnabled() ? 1 : 0;
+  MAMBA_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+}
+
+}  // namespace mamba::kernels
