@@ -11,7 +11,8 @@ SsdPrefillWorkspace ssdPrefillWorkspace(const SsdPrefillParams& p) {
   if (p.chunkSize < 1) return w;
   const int64_t nc = (static_cast<int64_t>(p.seqLen) + p.chunkSize - 1) / p.chunkSize;
   w.chunkStates = static_cast<int64_t>(p.batch) * nc * p.nHeads * p.headDim * p.stateSize;
-  w.chunkInit = w.chunkStates;
+  const int64_t pitch = p.statePitch > 0 ? p.statePitch : p.stateSize;
+  w.chunkInit = static_cast<int64_t>(p.batch) * nc * p.nHeads * p.headDim * pitch;
   w.chunkLogDecay = static_cast<int64_t>(p.batch) * p.nHeads * nc;
   w.cb = static_cast<int64_t>(p.batch) * nc * p.nGroups * p.chunkSize * p.chunkSize;
   return w;
@@ -22,6 +23,7 @@ void launchSsdPrefill(const SsdPrefillParams& p, Stream stream) {
   if (p.nHeads < 1 || p.headDim < 1 || p.stateSize < 1 || p.nGroups < 1 || p.nHeads % p.nGroups != 0) {
     throw CudaError("launchSsdPrefill: bad head/group/state sizes");
   }
+  if (p.statePitch != 0 && p.statePitch < p.stateSize) throw CudaError("launchSsdPrefill: statePitch below stateSize");
   if (p.stateElem != ElemType::kF32 && p.stateElem != ElemType::kBF16) {
     throw CudaError("launchSsdPrefill: the state must be fp32 or bf16");
   }

@@ -159,8 +159,9 @@ struct VecFlags {
 // phases, so that the next tile's global loads can be issued before the current tile's MMAs:
 // load() starts the reads (16-byte vectors into registers in vector mode) and store() writes
 // T(f(r, c, v)) for the real elements (r < rows, c < cols) and 0 elsewhere. f sees only real
-// elements and may zero more. Vector mode needs src 16-byte aligned and ld, cols multiples of
-// the vector width; otherwise store() reads element by element.
+// elements and may zero more. Vector mode needs src 16-byte aligned, ld a multiple of the
+// vector width, and each real row readable up to the next multiple of the vector width past
+// cols (a pitch); otherwise store() reads element by element.
 template <int R, int W, typename S>
 class TileLoader {
  public:
@@ -191,10 +192,12 @@ class TileLoader {
       for (int i = 0; i < kPerThread; ++i) {
         const int v = threadIdx.x + i * kThreads, r = v / kPerRow, c = (v % kPerRow) * kVec;
         const S* e = reinterpret_cast<const S*>(&raw_[i]);
-        const bool real = r < rows_ && c < cols_;
+        const bool realRow = r < rows_;
         Pack<T, kVec> out;
 #pragma unroll
-        for (int j = 0; j < kVec; ++j) out.v[j] = fromFloat<T>(real ? f(r, c + j, toFloat(e[j])) : 0.f);
+        for (int j = 0; j < kVec; ++j) {
+          out.v[j] = fromFloat<T>(realRow && c + j < cols_ ? f(r, c + j, toFloat(e[j])) : 0.f);
+        }
         *reinterpret_cast<Pack<T, kVec>*>(dst + r * ldd + c) = out;
       }
     } else {
@@ -252,6 +255,10 @@ __device__ __forceinline__ void chunkCumsum(const float* dtCol, int H, float A, 
   blockInclusiveScan(cs, n);
 }
 
+__host__ __device__ __forceinline__ int statePitch(const SsdPrefillParams& p) {
+  return p.statePitch > 0 ? p.statePitch : p.stateSize;
+}
+
 // Valid steps of chunk c of a sequence of `len` tokens (<= 0: chunk entirely padding).
 __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int c) {
   const int len = min(max(p.lengths[b], 0), p.seqLen);
@@ -266,20 +273,21 @@ __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int
 template <typename T>
 __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0, int n0, float decay,
                                  const float* Ys) {
-  const int H = p.nHeads, P = p.headDim, N = p.stateSize, slot = p.slots[b];
+  const int H = p.nHeads, P = p.headDim, N = p.stateSize, Np = statePitch(p), slot = p.slots[b];
   const bool fromPool = slot >= 0 && p.cont[b] != 0;
-  const int64_t head = (static_cast<int64_t>(b) * H + h) * P * N;  // chunk 0 of sequence b
+  const int64_t head = (static_cast<int64_t>(b) * H + h) * P * Np;  // chunk 0 of sequence b
   const int64_t poolHead = (static_cast<int64_t>(slot) * H + h) * P * N;
   for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
     const int r = i / kTile, cc = i % kTile;
     if (p0 + r >= P || n0 + cc >= N) continue;
     const int64_t e = static_cast<int64_t>(p0 + r) * N + n0 + cc;
+    const int64_t ePitch = static_cast<int64_t>(p0 + r) * Np + n0 + cc;
     float s = 0.f;
     if (fromPool) {
       s = p.stateElem == ElemType::kBF16 ? toFloat(static_cast<const __nv_bfloat16*>(p.state)[poolHead + e])
                                          : static_cast<const float*>(p.state)[poolHead + e];
     }
-    static_cast<T*>(p.chunkInit)[head + e] = fromFloat<T>(s);
+    static_cast<T*>(p.chunkInit)[head + ePitch] = fromFloat<T>(s);
     if (slot < 0) continue;
     const float next = Ys != nullptr ? decay * s + Ys[r * kLdWide + cc] : s;
     if (p.stateElem == ElemType::kBF16) {
@@ -298,7 +306,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
   const int c = blockIdx.y, b = blockIdx.z;
   const int clen = chunkLength(p, b, c);
   const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
-  const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, nc = (L + Q - 1) / Q;
   const int tilesP = (P + kTile - 1) / kTile, tilesN = (N + kTile - 1) / kTile;
   const int stateBlocks = H * tilesP * tilesN;
   if (clen <= 0) {  // nothing the later kernels read; with one chunk, the pool's state is still due
@@ -327,7 +335,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
     T* Xs = reinterpret_cast<T*>(tiles);   // (kKStep, kLdWide): Xs[t][p], the col-major A operand (p x t)
     T* Bs = Xs + kKStep * kLdWide;         // (kKStep, kLdWide): Bs[t][n], the row-major B operand (t x n)
     const T* xh = xbc + h * P + p0;
-    const T* bg = xbc + Di + g * N + n0;
+    const T* bg = xbc + Di + g * Np + n0;
     TileLoader<kKStep, kTile, T> xl(vec.xbc), bl(vec.xbc);
     auto load = [&](int k0) {
       xl.load(xh + static_cast<int64_t>(k0) * CD, CD, clen - k0, P - p0);
@@ -366,8 +374,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
   if (t0 >= clen) return;
   T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
   T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
-  const T* bg = xbc + Di + g * N + static_cast<int64_t>(s0) * CD;
-  const T* cg = xbc + Di + G * N + g * N + static_cast<int64_t>(t0) * CD;
+  const T* bg = xbc + Di + g * Np + static_cast<int64_t>(s0) * CD;
+  const T* cg = xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD;
   TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
   auto load = [&](int k0) {
     cl.load(cg + k0, CD, clen - t0, N - k0);
@@ -407,11 +415,15 @@ __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillPar
   const int64_t first = (static_cast<int64_t>(b) * nc * H + h) * PN + e;  // chunk 0; chunk c at + c * stride
   const int64_t stride = static_cast<int64_t>(H) * PN;
   const float* loc = p.chunkStates + first;
-  T* init = static_cast<T*>(p.chunkInit) + first;
+  // chunkInit rows have the state pitch: element e = (p, n) sits at p * Np + n.
+  const int Np = statePitch(p);
+  const int64_t initStride = static_cast<int64_t>(H) * p.headDim * Np;
+  T* init = static_cast<T*>(p.chunkInit) + (static_cast<int64_t>(b) * nc * H + h) * p.headDim * Np +
+            (e / p.stateSize) * Np + e % p.stateSize;
   const float* logDecay = p.chunkLogDecay + (static_cast<int64_t>(b) * H + h) * nc;
 #pragma unroll 4
   for (int c = 0; c < chunks; ++c) {
-    init[c * stride] = fromFloat<T>(s);
+    init[c * initStride] = fromFloat<T>(s);
     s = __expf(logDecay[c]) * s + loc[c * stride];
   }
   if (st != nullptr) *st = fromFloat<TState>(s);
@@ -425,7 +437,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
   __shared__ float rowDecay[kTile], colWeight[kSsdMaxChunk];
   const int c = blockIdx.y, b = blockIdx.z;
   const int L = p.seqLen, Q = p.chunkSize, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
-  const int Di = H * P, CD = Di + 2 * G * N, nc = (L + Q - 1) / Q;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, nc = (L + Q - 1) / Q;
   const int tilesP = (P + kTile - 1) / kTile;
   const int h = blockIdx.x % H, rest = blockIdx.x / H;
   const int p0 = (rest % tilesP) * kTile, t0 = (rest / tilesP) * kTile;
@@ -468,13 +480,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
     __syncthreads();
     T* As = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): As[t][n], row-major A
     T* Ss = As + kTile * kLdNarrow;       // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
-    const T* cg = xbc + Di + G * N + g * N + static_cast<int64_t>(t0) * CD;
-    const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * N +
-                   static_cast<int64_t>(p0) * N;
+    const T* cg = xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD;
+    const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * Np +
+                   static_cast<int64_t>(p0) * Np;
     TileLoader<kTile, kKStep, T> cl(vec.xbc), sl(vec.xbc);
     auto load = [&](int k0) {
       cl.load(cg + k0, CD, clen - t0, N - k0);
-      sl.load(sIn + k0, N, P - p0, N - k0);
+      sl.load(sIn + k0, Np, P - p0, N - k0);
     };
     load(0);
     for (int k0 = 0; k0 < N; k0 += kKStep) {
@@ -542,10 +554,10 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   const int tilesQ = (Q + ssd::kTile - 1) / ssd::kTile;
   // 16-byte vectors where every row start of the operand is 16-byte aligned.
   constexpr int kV = 16 / static_cast<int>(sizeof(T));
-  const int CD = p.nHeads * p.headDim + 2 * p.nGroups * p.stateSize;
+  const int Np = ssd::statePitch(p), CD = p.nHeads * p.headDim + 2 * p.nGroups * Np;
   auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   ssd::VecFlags vec;
-  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && p.stateSize % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
+  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
   vec.cb = Q % 4 == 0 && aligned16(p.cb);
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);

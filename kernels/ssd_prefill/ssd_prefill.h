@@ -34,12 +34,16 @@ constexpr int kSsdMaxChunk = 256;
 struct SsdPrefillParams {
   int batch = 0, seqLen = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0;
   int chunkSize = 0;                 // Q in 1..kSsdMaxChunk
+  // Columns per group's B (and C) block in xbc, and per state row in chunkInit: Np >= N, the
+  // extra Np - N columns of each xbc block being zero (0 = N). A pitch that is a multiple of
+  // 8 lets unaligned N (a compacted N = 115) stage its operands with 16-byte loads.
+  int statePitch = 0;
   void* state = nullptr;             // (numSlots, H, P, N) of stateElem: initial state in, final state out
   ElemType stateElem = ElemType::kF32;  // kF32 or kBF16 (rounded to nearest on store)
   const int32_t* slots = nullptr;    // (batch); < 0: zero initial state, final state not written
   const int32_t* cont = nullptr;     // (batch); 0: zero initial state (fresh sequence)
   const int32_t* lengths = nullptr;  // (batch) real tokens per sequence, <= seqLen
-  const void* xbc = nullptr;         // (batch, seqLen, Di + 2GN) of elem: x [0, Di), B [Di, Di+GN), C [Di+GN, Di+2GN)
+  const void* xbc = nullptr;         // (batch, seqLen, Di + 2G Np) of elem: x [0, Di), B [Di, Di+G Np), C [Di+G Np, Di+2G Np)
   ElemType elem = ElemType::kF32;
   const float* dt = nullptr;         // (batch, seqLen, H) fp32, softplus and clamp applied
   const float* A = nullptr;          // (H), negative
@@ -47,7 +51,7 @@ struct SsdPrefillParams {
   float* y = nullptr;                // (batch, seqLen, H*P) fp32; rows t >= lengths[b] are 0
   // Workspace, sized by ssdPrefillWorkspace (nc = ceil(seqLen / Q)); no initialisation needed.
   float* chunkStates = nullptr;      // (batch, nc, H, P, N) fp32: sLoc
-  void* chunkInit = nullptr;         // (batch, nc, H, P, N) of elem: S_in
+  void* chunkInit = nullptr;         // (batch, nc, H, P, Np) of elem: S_in (columns >= N unspecified)
   float* chunkLogDecay = nullptr;    // (batch, H, nc): cs_end
   float* cb = nullptr;               // (batch, nc, G, Q, Q) fp32
 };

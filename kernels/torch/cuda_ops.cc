@@ -402,7 +402,8 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
 
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
-                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize) {
+                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
+                         int64_t statePitch) {
   checkSsmState(ssmState);
   checkCuda(xbc, "xbc");
   checkF32(dt, "dt");
@@ -415,7 +416,9 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   checkInt32(cont, B, "cont");
   checkInt32(lengths, B, "lengths");
   TORCH_CHECK(nGroups >= 1 && H % nGroups == 0, "n_groups must divide H");
-  TORCH_CHECK(xbc.size(2) == H * P + 2 * nGroups * N, "xbc must be (B, L, H*P + 2*G*N)");
+  const int64_t Np = statePitch > 0 ? statePitch : N;
+  TORCH_CHECK(Np >= N, "statePitch must be >= N");
+  TORCH_CHECK(xbc.size(2) == H * P + 2 * nGroups * Np, "xbc must be (B, L, H*P + 2*G*Np)");
   TORCH_CHECK(dt.size(0) == B && dt.size(1) == L && dt.size(2) == H, "dt must be (B, L, H)");
   TORCH_CHECK(A.numel() == H && D.numel() == H, "A and D must be (H)");
   TORCH_CHECK(chunkSize >= 1 && chunkSize <= kSsdPrefillMaxChunk, "chunk size must be in 1..", kSsdPrefillMaxChunk);
@@ -430,6 +433,7 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.nGroups = static_cast<int>(nGroups);
   p.stateSize = static_cast<int>(N);
   p.chunkSize = static_cast<int>(chunkSize);
+  p.statePitch = static_cast<int>(Np);
   p.state = ssmState.data_ptr();
   p.stateElem = elemOf(ssmState);
   p.slots = slots.data_ptr<int32_t>();
@@ -456,6 +460,20 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.cb = reinterpret_cast<float*>(base + statesBytes + initBytes + decayBytes);
   launch([&] { kernels::launchSsdPrefill(p, stream()); });
   return y;
+}
+
+torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t dInner, int64_t nGroups, int64_t N, int64_t Np) {
+  TORCH_CHECK(Np >= N && N >= 1 && nGroups >= 1 && xbc.size(-1) == dInner + 2 * nGroups * N,
+              "padStateBlocks: xbc must be (..., Di + 2*G*N) and Np >= N");
+  std::vector<int64_t> shape = xbc.sizes().vec();
+  shape.back() = dInner + 2 * nGroups * Np;
+  torch::Tensor out = torch::zeros(shape, xbc.options());
+  const int64_t last = xbc.dim() - 1;
+  out.narrow(last, 0, dInner).copy_(xbc.narrow(last, 0, dInner));
+  for (int64_t blk = 0; blk < 2 * nGroups; ++blk) {  // B of each group, then C of each group
+    out.narrow(last, dInner + blk * Np, N).copy_(xbc.narrow(last, dInner + blk * N, N));
+  }
+  return out;
 }
 
 }  // namespace mamba::cuda

@@ -83,13 +83,21 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
                               const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype);
 
 // Chunked SSD scan (kernels/ssd_prefill). ssmState: (S, H, P, N) fp32 or bf16, initial state
-// (where cont != 0) in and final state out. xbc: (B, L, H*P + 2*G*N) fp32/fp16/bf16 contiguous (x, B,
-// C, as from convPrefill; its dtype is the tensor-core operand type); dt: (B, L, H) fp32 (0 at
-// padded steps); A, D: (H) fp32; chunkSize in 1..kSsdPrefillMaxChunk (numerics only).
-// Returns y (B, L, H*P) fp32 with D*x included; rows t >= lengths[b] are 0.
+// (where cont != 0) in and final state out. xbc: (B, L, H*P + 2*G*Np) fp32/fp16/bf16 contiguous
+// (x, then each group's B and C in blocks of Np >= N columns whose extra columns are 0; as from
+// convPrefill when Np = N, else see padStateBlocks; its dtype is the tensor-core operand type);
+// statePitch: Np (0 = N); dt: (B, L, H) fp32 (0 at padded steps); A, D: (H) fp32; chunkSize in
+// 1..kSsdPrefillMaxChunk (numerics only). Returns y (B, L, H*P) fp32 with D*x included; rows
+// t >= lengths[b] are 0.
 constexpr int64_t kSsdPrefillMaxChunk = 256;
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
-                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize);
+                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
+                         int64_t statePitch = 0);
+
+// xbc (R..., Di + 2*G*N) -> (R..., Di + 2*G*Np): x copied, each group's B and C block moved to
+// a block of Np columns with zeros after its N. Lets ssdPrefill stage unaligned N (say 115)
+// with 16-byte loads at Np = the next multiple of 8.
+torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t dInner, int64_t nGroups, int64_t N, int64_t Np);
 
 }  // namespace mamba::cuda

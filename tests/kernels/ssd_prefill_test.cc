@@ -1,7 +1,8 @@
 // cuda::ssdPrefill (kernels/ssd_prefill) against the LibTorch chunked scan (server/model/ssd.h)
 // run per sequence over its real tokens only. Label gpu. Fresh random inputs, N in
 // {7, 16, 20, 32, 64, 128}, G in {1, 2}, P in {16, 32, 64, 80}, Q in {16, 30, 64, 100, 128, 256}
-// (16-byte staged and element-by-element operands both covered), ragged
+// (16-byte staged and element-by-element operands both covered, and unaligned N again at a
+// zero-padded pitch), ragged
 // lengths (1, 7, 129, 300) with continue flags, fp32/fp16/bf16 operands, fp32 and bf16 pool
 // states; y poisoned with NaN before each run; final states in the pool checked, other slots
 // untouched, y rows past each length exactly 0.
@@ -90,6 +91,20 @@ TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
           EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding rows of " << b;
         }
         torch::Tensor got = gState.cpu().to(torch::kFloat32);
+        // B and C blocks at a zero-padded pitch (the next multiple of 8: what the model passes
+        // for an unaligned N) give the same result through the 16-byte staging path.
+        const int64_t Np = (N + 7) / 8 * 8;
+        if (Np != N) {
+          torch::Tensor pState = state.to(kCuda, c.stateDtype);
+          torch::Tensor yp = cuda::ssdPrefill(pState, torch::tensor(slots, torch::kInt).to(kCuda),
+                                              torch::tensor(cont, torch::kInt).to(kCuda),
+                                              torch::tensor(lengths, torch::kInt).to(kCuda),
+                                              cuda::padStateBlocks(xbc.to(kCuda), Di, G, N, Np), dt.to(kCuda),
+                                              A.to(kCuda), D.to(kCuda), G, c.Q, Np)
+                                 .cpu();
+          EXPECT_LE(relErr(yp, y), 1e-6) << what << " pitch " << Np;
+          EXPECT_LE(relErr(pState.cpu().to(torch::kFloat32), got), 1e-6) << what << " pitch " << Np;
+        }
         const double stateTol = std::max(tol(dtype), c.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
         for (int64_t b = 0; b < B; ++b) {
           EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
