@@ -13,10 +13,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::nn::functional::linear(x, w);
-}
-
 }  // namespace
 
 Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
@@ -39,7 +35,7 @@ Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
 }
 
 torch::Tensor Mamba2Model::inProject(int64_t l, const torch::Tensor& u) const {
-  return linear(u, inProjPadded_[static_cast<size_t>(l)], inProjBiasPadded_[static_cast<size_t>(l)]);
+  return F::linear(u, inProjPadded_[static_cast<size_t>(l)], inProjBiasPadded_[static_cast<size_t>(l)]);
 }
 
 torch::Tensor Mamba2Model::clampDt(torch::Tensor dt) const {
@@ -113,7 +109,7 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
       delta = h.reshape({B * L, Dm});
     }
     torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps);
-    torch::Tensor logits = linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+    torch::Tensor logits = F::linear(out, weights_.lmHead).to(torch::kFloat32);
     return mode == LogitsMode::kAll ? logits.view({B, L, -1}) : logits;
   }
 #endif
@@ -128,7 +124,7 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
   if (mode == LogitsMode::kNone) return {};
   if (mode == LogitsMode::kLast) residual = lastRows(residual);
   torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
-  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+  return F::linear(out, weights_.lmHead).to(torch::kFloat32);
 }
 
 torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const PrefillBatch& batch, StatePool& pool,
@@ -180,7 +176,7 @@ torch::Tensor Mamba2Model::mixerPrefill(int64_t l, const torch::Tensor& u, const
   ssmPool.index_copy_(0, slotIdx, r.finalState.to(ssmPool.dtype()));
 
   torch::Tensor y = gatedRmsNorm(r.y.view({B, L, Di}), z, w.gatedNorm, G, config_.normEps, dtype());
-  return linear(y, w.outProj, w.outProjBias);
+  return F::linear(y, w.outProj, w.outProjBias);
 }
 
 torch::Tensor Mamba2Model::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots, StatePool& pool) const {
@@ -207,7 +203,7 @@ torch::Tensor Mamba2Model::decodeTensors(const torch::Tensor& tokens, const torc
   }
   residual = residual + h.to(resType);
   torch::Tensor out = rmsNorm(residual, weights_.normF, config_.normEps, dtype());
-  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+  return F::linear(out, weights_.lmHead).to(torch::kFloat32);
 }
 
 #ifdef MAMBA_HAVE_CUDA_KERNELS
@@ -246,11 +242,12 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
       torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
                                       config_.dtMin, config_.dtMax);
       h = gemvOut ? cuda::gatedRmsNormGemv(y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias)
-                  : linear(cuda::gatedRmsNorm(y, zxbcdt, w.gatedNorm, G, config_.normEps), w.outProj, w.outProjBias);
+                  : F::linear(cuda::gatedRmsNorm(y, zxbcdt, w.gatedNorm, G, config_.normEps), w.outProj,
+                              w.outProjBias);
     }
   }
   torch::Tensor out = cuda::addRmsNorm(residual, h, /*assign=*/false, weights_.normF, config_.normEps);
-  return linear(out, weights_.lmHead, torch::Tensor()).to(torch::kFloat32);
+  return F::linear(out, weights_.lmHead).to(torch::kFloat32);
 }
 
 bool Mamba2Model::fusedDecode(int64_t batch) const {
@@ -289,7 +286,7 @@ torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::spa
   torch::Tensor dt = clampDt(F::softplus(dtRaw.to(torch::kFloat32) + w.dtBias));  // (B, H)
   torch::Tensor y = ssmStepInPlace(pool.ssm(l), slots, x, dt, w.A, Bm, Cm, w.D);   // (B, H, P)
   torch::Tensor out = gatedRmsNorm(y.view({B, Di}), z, w.gatedNorm, G, config_.normEps, dtype());
-  return linear(out, w.outProj, w.outProjBias);
+  return F::linear(out, w.outProj, w.outProjBias);
 }
 
 }  // namespace mamba
