@@ -92,6 +92,10 @@ class EngineImpl final : public Engine {
     return std::shared_ptr<RequestHandle>(std::make_shared<Handle>(std::move(job)));
   }
 
+  void countRefused(const std::string& model, const std::string& variant, const Status& status) override {
+    (void)reject(resolve(model, variant), status);
+  }
+
   StatusOr<ScoreResult> score(const ScoreRequest& request) override {
     auto hosted = resolve(request.model, request.variant);
     if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);

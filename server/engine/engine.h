@@ -156,6 +156,11 @@ class Engine {
   // Text <-> ids with the tokenizer of a hosted model.
   virtual StatusOr<std::vector<int32_t>> tokenize(const std::string& model, const std::string& text) const = 0;
 
+  // Counts in mamba_requests_total a call that the RPC layer refused before it reached
+  // submit() or score() (a call arriving while the server drains), under the model and variant
+  // it named. A model that is not hosted is not counted, as in submit().
+  virtual void countRefused(const std::string& model, const std::string& variant, const Status& status) = 0;
+
   // Stops admitting (submit -> UNAVAILABLE); running and queued requests continue.
   virtual void beginDrain() = 0;
   virtual bool draining() const = 0;

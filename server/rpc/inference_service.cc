@@ -33,6 +33,7 @@ grpc::ServerUnaryReactor* InferenceService::Generate(grpc::CallbackServerContext
                                                      serving::v1::GenerateResponse* response) {
   auto ticket = tracker_.enter();
   if (!ticket) {
+    engine_.countRefused(request->model(), request->variant(), drainingStatus());
     auto* reactor = context->DefaultReactor();
     reactor->Finish(toGrpcStatus(drainingStatus()));
     return reactor;
@@ -48,6 +49,7 @@ grpc::ServerWriteReactor<serving::v1::GenerateStreamResponse>* InferenceService:
       explicit Rejected(const grpc::Status& s) { Finish(s); }
       void OnDone() override { delete this; }
     };
+    engine_.countRefused(request->model(), request->variant(), drainingStatus());
     return new Rejected(toGrpcStatus(drainingStatus()));
   }
   return GenerateStreamReactor::start(engine_, context, *request, std::move(*ticket));
@@ -59,6 +61,7 @@ grpc::ServerUnaryReactor* InferenceService::Score(grpc::CallbackServerContext* c
   auto* reactor = context->DefaultReactor();
   auto ticket = tracker_.enter();
   if (!ticket) {
+    engine_.countRefused(request->model(), request->variant(), drainingStatus());
     reactor->Finish(toGrpcStatus(drainingStatus()));
     return reactor;
   }

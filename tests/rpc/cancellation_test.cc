@@ -25,17 +25,6 @@ LoopbackOptions oneSlot() {
 
 constexpr int32_t kForever = 1 << 22;
 
-double counterValue(metrics::Registry& registry, const std::string& series) {
-  const std::string text = registry.exposeText();
-  const size_t at = text.find(series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 1));
-}
-
-std::string requestsTotal(const char* status) {
-  return std::string("mamba_requests_total{model=\"tiny\",variant=\"dense\",status=\"") + status + "\"}";
-}
-
 // The next request can only run once the slot is free.
 void expectSlotFree(pb::Inference::Stub& stub) {
   StreamResult next = runStream(stub, greedyRequest(promptIds(4, 2), 4), 20s);

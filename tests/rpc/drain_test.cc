@@ -35,7 +35,9 @@ TEST(Drain, NewCallsUnavailableWhileInFlightStreamCompletes) {
   ASSERT_TRUE(server.rpc().draining());
   EXPECT_EQ(server.rpc().activeCalls(), 1) << "the stream ended before the checks ran";
 
-  // New calls of every kind are refused.
+  // New calls of every kind are refused, and counted as UNAVAILABLE requests of their model.
+  const double unavailableBefore = counterValue(server.registry(), requestsTotal("UNAVAILABLE"));
+  ASSERT_GE(unavailableBefore, 0);
   UnaryResult unary = runUnary(*stub, greedyRequest(promptIds(4, 2), 4), 10s);
   EXPECT_EQ(unary.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(unary.status.error_message().find("draining"), std::string::npos);
@@ -50,6 +52,7 @@ TEST(Drain, NewCallsUnavailableWhileInFlightStreamCompletes) {
     pb::ScoreResponse sresp;
     EXPECT_EQ(stub->Score(&sctx, sreq, &sresp).error_code(), grpc::StatusCode::UNAVAILABLE);
   }
+  EXPECT_EQ(counterValue(server.registry(), requestsTotal("UNAVAILABLE")), unavailableBefore + 3);
   {
     auto health = server.healthStub();
     grpc::ClientContext hctx;

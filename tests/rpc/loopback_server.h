@@ -59,4 +59,17 @@ class LoopbackServer {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// The value of one series (name{labels}) in the registry's text exposition; -1 if absent.
+inline double counterValue(metrics::Registry& registry, const std::string& series) {
+  const std::string text = registry.exposeText();
+  const size_t at = text.find(series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 1));
+}
+
+// mamba_requests_total of the test model (dense variant) for one status code name.
+inline std::string requestsTotal(const char* status) {
+  return std::string("mamba_requests_total{model=\"") + kModelName + "\",variant=\"dense\",status=\"" + status + "\"}";
+}
+
 }  // namespace mamba::rpctest
