@@ -14,8 +14,8 @@
 #include <algorithm>
 
 #include "kernels/common/cuda_check.cuh"
-#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/conv_prefill/conv_prefill.h"
 
 namespace mamba::kernels {

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "kernels/common/cuda_check.cuh"
-#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/norm/norm.h"
 
 namespace mamba::kernels {

@@ -5,7 +5,8 @@
 // P, N and Q work. Accumulators go through shared memory before the masked global store.
 // Staging is software-pipelined (TileLoader): the next slice's 16-byte global loads are in
 // flight in registers while the warps multiply the current slice. Shapes whose rows are not
-// 16-byte multiples (e.g. N = 20 in bf16) take an element-by-element path.
+// 16-byte multiples (e.g. N = 20 in bf16) take an element-by-element path, unless the caller
+// lays B and C out at a padded state pitch (statePitch, as the model does for unaligned N).
 //
 //   ssdChunkPrepareKernel  grid (H*tilesP*tilesN + G*triangle(tilesQ), nc, B): the first part
 //                          computes sLoc tiles (P x N, inner dimension t), the rest the causal
@@ -24,8 +25,8 @@
 #include <type_traits>
 
 #include "kernels/common/cuda_check.cuh"
-#include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/ssd_prefill/ssd_prefill.h"
 
 namespace mamba::kernels {
