@@ -70,14 +70,7 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   const bool fused = model.fusedDecode(B);
   if (fused) {
     ops.emplace_back("in_proj_gemv", [&] { cuda::gemv(u, w.inProj, w.inProjBias); });
-    // The model's padded in_proj rows (as inProject runs them).
-    const int64_t dip = w.inProj.size(0), pad = (8 - dip % 8) % 8;
-    torch::Tensor inW = pad ? torch::cat({w.inProj, w.inProj.new_zeros({pad, w.inProj.size(1)})}) : w.inProj;
-    torch::Tensor inB = w.inProjBias.defined() && pad ? torch::cat({w.inProjBias, w.inProjBias.new_zeros({pad})})
-                                                      : w.inProjBias;
-    ops.emplace_back("rmsnorm_in_proj_conv_gemv", [&, inW, inB] {
-      cuda::rmsNormGemvConvStep(residual, w.norm, c.normEps, inW, inB, pool.conv(0), slots, Di, convW, convB);
-    });
+    ops.emplace_back("rmsnorm_in_proj_conv_gemv", [&] { model.inProjectConvStep(0, residual, slots, pool); });
   }
   if (narrow && cuda::gemvSupports(B, Di, model.dtype())) {
     ops.emplace_back("gated_rmsnorm_out_proj_gemv",

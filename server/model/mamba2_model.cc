@@ -221,9 +221,7 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
       const auto li = static_cast<size_t>(l);
       const LayerWeights& w = weights_.layers[li];
       const int64_t CD = config_.convDim(l);
-      auto [zxbcdt, xbc] = cuda::rmsNormGemvConvStep(residual, w.norm, config_.normEps, inProjPadded_[li],
-                                                     inProjBiasPadded_[li], pool.conv(l), slots, Di,
-                                                     convWeightF32_[li], convBiasF32_[li]);  // (B, DIP'), (B, CD)
+      auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool);  // (B, DIP'), (B, CD)
       torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
                                       config_.dtMin, config_.dtMax);
       cuda::gatedRmsNormGemvResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
@@ -250,6 +248,17 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   return F::linear(out, weights_.lmHead).to(torch::kFloat32);
 }
 
+std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
+                                                                       const torch::Tensor& slots,
+                                                                       StatePool& pool) const {
+  const auto li = static_cast<size_t>(layer);
+  cuda::RmsNormGemvConvResult r =
+      cuda::rmsNormGemvConvStep(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
+                                inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner, convWeightF32_[li],
+                                convBiasF32_[li]);
+  return {r.zxbcdt, r.xbc};
+}
+
 bool Mamba2Model::fusedDecode(int64_t batch) const {
   // Batch limit, measured on an H200 at the 130m shape: at batch 1 the fused layer sums to
   // 14.3 us of kernels against 16.2 us unfused, but the GEMV re-reads its batch rows from
@@ -262,6 +271,11 @@ bool Mamba2Model::fusedDecode(int64_t batch) const {
 }
 #else
 torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor&, const torch::Tensor&, StatePool&) const {
+  throw StatusError(unimplemented("built without CUDA kernels"));
+}
+
+std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, const torch::Tensor&,
+                                                                       const torch::Tensor&, StatePool&) const {
   throw StatusError(unimplemented("built without CUDA kernels"));
 }
 

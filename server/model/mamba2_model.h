@@ -6,6 +6,7 @@
 #pragma once
 
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -78,6 +79,11 @@ class Mamba2Model {
   // Layer `layer`'s in_proj as the forward runs it: u (..., Dm) -> zxbcdt (..., DIP') with
   // DIP' >= DIP (on CUDA the rows are zero-padded to a multiple of 8; columns past DIP are 0).
   torch::Tensor inProject(int64_t layer, const torch::Tensor& u) const;
+  // The fused small-batch form (fusedDecode, CUDA only): RMSNorm of the fp32 residual (B, Dm)
+  // (read only), inProject, and layer `layer`'s conv step on `pool` in place, in one kernel.
+  // Returns zxbcdt (B, DIP') and the conv output xbc (B, CD) fp32.
+  std::pair<torch::Tensor, torch::Tensor> inProjectConvStep(int64_t layer, const torch::Tensor& residual,
+                                                            const torch::Tensor& slots, StatePool& pool) const;
 
  private:
   // One prefill call's per-sequence metadata, on the model's device.
