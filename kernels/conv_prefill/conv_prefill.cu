@@ -15,11 +15,17 @@ void launchConvPrefill(const ConvPrefillParams& p, Stream stream) {
   if (p.outElem != ElemType::kF32 && p.outElem != p.inputElem) {
     throw CudaError("launchConvPrefill: outElem must be kF32 or inputElem");
   }
+  if (p.outPitch != 0 && (p.outStateSize < 1 || p.outPitch < p.outStateSize || p.outDInner < 0 ||
+                          p.outDInner > p.channels || (p.channels - p.outDInner) % p.outStateSize != 0)) {
+    throw CudaError("launchConvPrefill: bad output pitch layout");
+  }
   if (p.outElem == ElemType::kF32) {
     MAMBA_DISPATCH_ELEM(p.inputElem, launchConvPrefillTyped<T, float>(p, stream));
   } else {
     MAMBA_DISPATCH_ELEM(p.inputElem, launchConvPrefillTyped<T, T>(p, stream));
   }
 }
+
+int64_t convPrefillOutWidth(const ConvPrefillParams& p) { return convOutWidth(p); }
 
 }  // namespace mamba::kernels

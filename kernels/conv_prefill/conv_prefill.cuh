@@ -25,6 +25,11 @@ constexpr int kConvPrefillSteps = 32;     // time steps per thread (>= the large
 constexpr int kConvPrefillMinBlocks = 512;  // below this many blocks, runs are shortened
 constexpr int kConvPrefillMaxKernel = 16;
 
+__host__ __device__ __forceinline__ int64_t convOutWidth(const ConvPrefillParams& p) {
+  if (p.outPitch == 0) return p.channels;
+  return p.outDInner + static_cast<int64_t>((p.channels - p.outDInner) / p.outStateSize) * p.outPitch;
+}
+
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   pdlEnter();
@@ -72,14 +77,24 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
     if (j >= KB - K) win[j] = raw(t0 - (KB - 1) + j);
   }
   const float bias = p.bias ? p.bias[c] : 0.f;
-  TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c;
+  // Output column (see ConvPrefillParams); the last channel of a padded block also zeroes the
+  // block's padding columns.
+  int outCol = c, padAfter = 0;
+  if (p.outPitch > 0 && c >= p.outDInner) {
+    const int k = c - p.outDInner, i = k % p.outStateSize;
+    outCol = p.outDInner + (k / p.outStateSize) * p.outPitch + i;
+    if (i == p.outStateSize - 1) padAfter = p.outPitch - p.outStateSize;
+  }
+  const int64_t outWidth = convOutWidth(p);
+  TOut* out = static_cast<TOut*>(p.out) + rowBase * outWidth + outCol;
 #pragma unroll 4
   for (int t = t0; t < tEnd; ++t) {
     win[KB - 1] = toFloat(in[static_cast<int64_t>(t) * p.inputStride]);
     float acc = bias;
 #pragma unroll
     for (int j = 0; j < KB; ++j) acc += w[j] * win[j];
-    out[static_cast<int64_t>(t) * p.channels] = fromFloat<TOut>(silu(acc));
+    out[t * outWidth] = fromFloat<TOut>(silu(acc));
+    for (int j = 1; j <= padAfter; ++j) out[t * outWidth + j] = fromFloat<TOut>(0.f);
 #pragma unroll
     for (int j = 0; j + 1 < KB; ++j) win[j] = win[j + 1];
   }

@@ -32,8 +32,14 @@ struct ConvPrefillParams {
   ElemType inputElem = ElemType::kF32;
   const float* weight = nullptr;     // (channels, kernelSize)
   const float* bias = nullptr;       // (channels) or nullptr
-  void* out = nullptr;               // (batch, seqLen, channels) of outElem (kF32 or inputElem)
+  void* out = nullptr;               // (batch, seqLen, outWidth) of outElem (kF32 or inputElem)
   ElemType outElem = ElemType::kF32;
+  // Output columns (the layout the SSD kernels take at a state pitch, ssd_prefill.h): with
+  // outPitch == 0, channel c goes to column c (outWidth = channels). Otherwise channels below
+  // outDInner keep their column, and the rest, 2G blocks of outStateSize channels (B of each
+  // group, then C), start every block at a pitch of outPitch >= outStateSize columns with
+  // zeros after its channels (outWidth = outDInner + 2G outPitch).
+  int outDInner = 0, outStateSize = 0, outPitch = 0;
   // dt, fused into the same launch; skipped when dtOut is nullptr.
   int nHeads = 0;
   const void* dtRaw = nullptr;       // (batch, seqLen, inputStride) of inputElem: raw dt of head h at column h
@@ -43,5 +49,6 @@ struct ConvPrefillParams {
 };
 
 void launchConvPrefill(const ConvPrefillParams& p, Stream stream);
+int64_t convPrefillOutWidth(const ConvPrefillParams& p);
 
 }  // namespace mamba::kernels

@@ -344,7 +344,8 @@ torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bo
 ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& cont,
                               const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
                               const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
-                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype) {
+                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype,
+                              int64_t dInner, int64_t stateSize, int64_t statePitch) {
   checkF32(convState, "convState");
   checkCuda(zxbcdt, "zxbcdt");
   checkF32(weight, "conv weight");
@@ -369,13 +370,23 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
   TORCH_CHECK(outDtype == torch::kFloat32 || outDtype == zxbcdt.scalar_type(), "outDtype must be float32 or zxbcdt's dtype");
   TORCH_CHECK(B <= 65535 && (L + 31) / 32 <= 65535, "batch or length too large");
   checkSameDevice({&zxbcdt, &convState, &slots, &cont, &lengths, &weight, &bias, &dtBias});
-  ConvPrefillResult r;
-  r.xbc = torch::empty({B, L, CD}, zxbcdt.options().dtype(outDtype));
-  if (H > 0) r.dt = torch::empty({B, L, H}, zxbcdt.options().dtype(torch::kFloat32));
+  if (statePitch > 0) {
+    TORCH_CHECK(stateSize >= 1 && statePitch >= stateSize && dInner >= 0 && dInner <= CD &&
+                    (CD - dInner) % stateSize == 0,
+                "statePitch layout: need stateSize >= 1, statePitch >= stateSize and CD - dInner a multiple of stateSize");
+  }
   kernels::ConvPrefillParams p;
+  p.channels = static_cast<int>(CD);
+  if (statePitch > 0) {
+    p.outDInner = static_cast<int>(dInner);
+    p.outStateSize = static_cast<int>(stateSize);
+    p.outPitch = static_cast<int>(statePitch);
+  }
+  ConvPrefillResult r;
+  r.xbc = torch::empty({B, L, kernels::convPrefillOutWidth(p)}, zxbcdt.options().dtype(outDtype));
+  if (H > 0) r.dt = torch::empty({B, L, H}, zxbcdt.options().dtype(torch::kFloat32));
   p.batch = static_cast<int>(B);
   p.seqLen = static_cast<int>(L);
-  p.channels = static_cast<int>(CD);
   p.kernelSize = static_cast<int>(K);
   p.state = convState.data_ptr<float>();
   p.slots = slots.data_ptr<int32_t>();
@@ -460,20 +471,6 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.cb = reinterpret_cast<float*>(base + statesBytes + initBytes + decayBytes);
   launch([&] { kernels::launchSsdPrefill(p, stream()); });
   return y;
-}
-
-torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t dInner, int64_t nGroups, int64_t N, int64_t Np) {
-  TORCH_CHECK(Np >= N && N >= 1 && nGroups >= 1 && xbc.size(-1) == dInner + 2 * nGroups * N,
-              "padStateBlocks: xbc must be (..., Di + 2*G*N) and Np >= N");
-  std::vector<int64_t> shape = xbc.sizes().vec();
-  shape.back() = dInner + 2 * nGroups * Np;
-  torch::Tensor out = torch::zeros(shape, xbc.options());
-  const int64_t last = xbc.dim() - 1;
-  out.narrow(last, 0, dInner).copy_(xbc.narrow(last, 0, dInner));
-  for (int64_t blk = 0; blk < 2 * nGroups; ++blk) {  // B of each group, then C of each group
-    out.narrow(last, dInner + blk * Np, N).copy_(xbc.narrow(last, dInner + blk * N, N));
-  }
-  return out;
 }
 
 }  // namespace mamba::cuda

@@ -77,15 +77,19 @@ torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab);
 struct ConvPrefillResult {
   torch::Tensor xbc, dt;
 };
+// statePitch > 0 writes xbc in the SSD's padded layout instead: (B, L, dInner + 2*G*statePitch),
+// each group's B and C block (stateSize channels) starting at a multiple of statePitch past
+// dInner, zeros after it (see kernels/conv_prefill/conv_prefill.h).
 ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& cont,
                               const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
                               const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
-                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype);
+                              const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype,
+                              int64_t dInner = 0, int64_t stateSize = 0, int64_t statePitch = 0);
 
 // Chunked SSD scan (kernels/ssd_prefill). ssmState: (S, H, P, N) fp32 or bf16, initial state
 // (where cont != 0) in and final state out. xbc: (B, L, H*P + 2*G*Np) fp32/fp16/bf16 contiguous
 // (x, then each group's B and C in blocks of Np >= N columns whose extra columns are 0; as from
-// convPrefill when Np = N, else see padStateBlocks; its dtype is the tensor-core operand type);
+// convPrefill with that statePitch; its dtype is the tensor-core operand type);
 // statePitch: Np (0 = N); dt: (B, L, H) fp32 (0 at padded steps); A, D: (H) fp32; chunkSize in
 // 1..kSsdPrefillMaxChunk (numerics only). Returns y (B, L, H*P) fp32 with D*x included; rows
 // t >= lengths[b] are 0.
@@ -94,10 +98,5 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
                          int64_t statePitch = 0);
-
-// xbc (R..., Di + 2*G*N) -> (R..., Di + 2*G*Np): x copied, each group's B and C block moved to
-// a block of Np columns with zeros after its N. Lets ssdPrefill stage unaligned N (say 115)
-// with 16-byte loads at Np = the next multiple of 8.
-torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t dInner, int64_t nGroups, int64_t N, int64_t Np);
 
 }  // namespace mamba::cuda

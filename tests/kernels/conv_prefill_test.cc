@@ -1,7 +1,8 @@
 // cuda::convPrefill (kernels/conv_prefill) against the LibTorch prefill conv of
 // Mamba2Model::mixerPrefill, written per sequence: conv over [history (K-1 raw inputs) |
 // inputs], the new window gathered at the sequence's last token, and the masked dt. Label gpu.
-// Fresh random inputs, N in {16, 20, 64, 128}, G in {1, 2}, K in {2, 4, 6}, ragged lengths
+// Fresh random inputs, N in {16, 20, 64, 128}, G in {1, 2}, K in {2, 4, 6}, plain and padded
+// (state-pitch) output layouts, ragged lengths
 // (1, 7, 129, 300, 2) with continue flags (including windows that mix history and inputs),
 // fp32/fp16/bf16 inputs, fp32 or model-dtype output; outputs poisoned with NaN before each run.
 #include <gtest/gtest.h>
@@ -96,6 +97,23 @@ TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
           EXPECT_LE(relErr(got.dt, ref.dt), 1e-5) << what;
           // Windows are copies of inputs and history: exact; other slots untouched.
           EXPECT_TRUE(torch::equal(gState.cpu(), ref.state)) << what;
+          // The SSD's padded layout (each B/C block at a pitch of the next multiple of 8, zeros
+          // after it): the same values moved, padding exactly 0, windows the same.
+          const int64_t Np = (sh.N + 7) / 8 * 8 + 8;
+          torch::Tensor pState = state.to(kCuda);
+          cuda::ConvPrefillResult padded =
+              cuda::convPrefill(pState, bt.slotsT(), bt.contT(), bt.lengthsT(), zx.to(kCuda), Di, w.to(kCuda),
+                                bias.to(kCuda), Di + CD, dtBias.to(kCuda), dtMin, dtMax, outDtype, Di, sh.N, Np);
+          torch::Tensor pz = padded.xbc.cpu();
+          ASSERT_EQ(pz.size(2), Di + 2 * sh.G * Np) << what;
+          torch::Tensor gx = got.xbc.cpu();
+          EXPECT_TRUE(torch::equal(pz.narrow(2, 0, Di), gx.narrow(2, 0, Di))) << what << " padded x";
+          for (int64_t blk = 0; blk < 2 * sh.G; ++blk) {
+            EXPECT_TRUE(torch::equal(pz.narrow(2, Di + blk * Np, sh.N), gx.narrow(2, Di + blk * sh.N, sh.N)))
+                << what << " padded block " << blk;
+            EXPECT_TRUE(pz.narrow(2, Di + blk * Np + sh.N, Np - sh.N).eq(0).all().item<bool>()) << what << " padding";
+          }
+          EXPECT_TRUE(torch::equal(pState.cpu(), ref.state)) << what << " padded windows";
         }
       }
     }

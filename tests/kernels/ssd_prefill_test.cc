@@ -33,6 +33,15 @@ struct Case {
 
 class SsdPrefillTest : public kernel_test::CudaTest {};
 
+// xbc (B, L, Di + 2*G*N) in the layout at state pitch Np (ssd_prefill.h): each group's B and C
+// block moved to Np columns, zeros after its N.
+torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t Di, int64_t G, int64_t N, int64_t Np) {
+  torch::Tensor out = torch::zeros({xbc.size(0), xbc.size(1), Di + 2 * G * Np}, xbc.options());
+  out.narrow(2, 0, Di).copy_(xbc.narrow(2, 0, Di));
+  for (int64_t blk = 0; blk < 2 * G; ++blk) out.narrow(2, Di + blk * Np, N).copy_(xbc.narrow(2, Di + blk * N, N));
+  return out;
+}
+
 TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
   const Case cases[] = {{16, 1, 16, 64, torch::kFloat32},   {20, 2, 32, 128, torch::kFloat32},
                         {64, 1, 64, 256, torch::kFloat32},  {128, 2, 80, 100, torch::kFloat32},
@@ -99,7 +108,7 @@ TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
           torch::Tensor yp = cuda::ssdPrefill(pState, torch::tensor(slots, torch::kInt).to(kCuda),
                                               torch::tensor(cont, torch::kInt).to(kCuda),
                                               torch::tensor(lengths, torch::kInt).to(kCuda),
-                                              cuda::padStateBlocks(xbc.to(kCuda), Di, G, N, Np), dt.to(kCuda),
+                                              padStateBlocks(xbc, Di, G, N, Np).to(kCuda), dt.to(kCuda),
                                               A.to(kCuda), D.to(kCuda), G, c.Q, Np)
                                  .cpu();
           EXPECT_LE(relErr(yp, y), 1e-6) << what << " pitch " << Np;
