@@ -15,6 +15,10 @@ namespace mamba::kernels {
 constexpr int kGemvThreads = 256;
 constexpr int kGemvWarps = kGemvThreads / 32;
 constexpr int kGemvRowsPerBlock = 8;  // 1 row per warp: more blocks in flight for small M
+// 16-byte weight loads per lane issued before pdlEnter(): a whole row of K <= 2048 (bf16/fp16)
+// or 1024 (fp32), the model's widest GEMV input (Mamba2Model::kGemvMaxDInner).
+constexpr int kGemvPrefetch = 8;
+static_assert(kGemvRowsPerBlock == kGemvWarps, "one row per warp");
 // The kRmsNorm prologue reproduces addRmsNormKernel's reduction tree, which is fixed by its
 // block size.
 static_assert(kGemvThreads == kNormThreads, "the RMSNorm prologue must reduce like addRmsNormKernel");
@@ -110,13 +114,42 @@ __device__ __forceinline__ void rmsNormPrologue(const GemvParams& p, float* xs, 
   }
 }
 
+// acc[b] += sum over the V weights of one 16-byte load (chunk c of the row) times inputs b.
+template <typename T, int B, int V>
+__device__ __forceinline__ void gemvChunk(const uint4& raw, const float* xs, int c, int K, int batch, float* acc) {
+  float w[V];
+  unpack16<T>(raw, w);
+#pragma unroll
+  for (int b = 0; b < B; ++b) {
+    if (b >= batch) break;
+#pragma unroll
+    for (int part = 0; part < V / 4; ++part) {
+      const float4 xv = *reinterpret_cast<const float4*>(xs + b * K + (part * (K / V) + c) * 4);
+      acc[b] += w[part * 4] * xv.x + w[part * 4 + 1] * xv.y + w[part * 4 + 2] * xv.z + w[part * 4 + 3] * xv.w;
+    }
+  }
+}
+
 template <typename T, int B>
 __global__ void __launch_bounds__(kGemvThreads) gemvKernel(GemvParams p) {
-  pdlEnter();
   extern __shared__ float xs[];  // (B, K), layout xsIndex
   __shared__ float partial[kGemvMaxBatch * kGemvWarps];
   constexpr int V = 16 / sizeof(T);  // elements per 16-byte load
-  const int K = p.cols;
+  const int K = p.cols, chunks = K / V;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int m = blockIdx.x * kGemvRowsPerBlock + warp;
+  const bool hasRow = m < p.rows;
+  // The weights are constant: the first kGemvPrefetch loads of the warp's row are issued before
+  // pdlEnter(), so they overlap the previous kernel instead of following it.
+  const uint4* wrow = reinterpret_cast<const uint4*>(static_cast<const T*>(p.weight) +
+                                                      static_cast<int64_t>(hasRow ? m : 0) * K);
+  uint4 pre[kGemvPrefetch];
+#pragma unroll
+  for (int i = 0; i < kGemvPrefetch; ++i) {
+    const int c = lane + 32 * i;
+    pre[i] = hasRow && c < chunks ? __ldg(wrow + c) : make_uint4(0, 0, 0, 0);
+  }
+  pdlEnter();
   if (p.prologue == GemvPrologue::kNone) {
     for (int i = threadIdx.x; i < p.batch * K; i += blockDim.x) {
       const int b = i / K, k = i - b * K;
@@ -128,58 +161,46 @@ __global__ void __launch_bounds__(kGemvThreads) gemvKernel(GemvParams p) {
     rmsNormPrologue<T, V, B>(p, xs, partial);
   }
   __syncthreads();
+  if (!hasRow) return;
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const T* W = static_cast<const T*>(p.weight);
+  float acc[B];
 #pragma unroll
-  for (int r = 0; r < kGemvRowsPerBlock / kGemvWarps; ++r) {
-    const int m = blockIdx.x * kGemvRowsPerBlock + r * kGemvWarps + warp;
-    if (m >= p.rows) break;
-    const uint4* wrow = reinterpret_cast<const uint4*>(W + static_cast<int64_t>(m) * K);
-    float acc[B];
+  for (int b = 0; b < B; ++b) acc[b] = 0.f;
+  // Chunks in the same order as one strided loop (c = lane, lane + 32, ...): the prefetched
+  // ones, then the rest of the row.
 #pragma unroll
-    for (int b = 0; b < B; ++b) acc[b] = 0.f;
+  for (int i = 0; i < kGemvPrefetch; ++i) {
+    const int c = lane + 32 * i;
+    if (c < chunks) gemvChunk<T, B, V>(pre[i], xs, c, K, p.batch, acc);
+  }
 #pragma unroll 4
-    for (int c = lane; c < K / V; c += 32) {
-      float w[V];
-      unpack16<T>(wrow[c], w);
+  for (int c = lane + 32 * kGemvPrefetch; c < chunks; c += 32) gemvChunk<T, B, V>(__ldg(wrow + c), xs, c, K, p.batch, acc);
+  // Every lane holds every sum after the butterfly; lane b keeps batch b's rounded output.
+  const float bias = p.bias ? toFloat(static_cast<const T*>(p.bias)[m]) : 0.f;
+  float mine = 0.f;
 #pragma unroll
-      for (int b = 0; b < B; ++b) {
-        if (b >= p.batch) break;
-#pragma unroll
-        for (int part = 0; part < V / 4; ++part) {
-          const float4 xv = *reinterpret_cast<const float4*>(xs + b * K + (part * (K / V) + c) * 4);
-          acc[b] += w[part * 4] * xv.x + w[part * 4 + 1] * xv.y + w[part * 4 + 2] * xv.z + w[part * 4 + 3] * xv.w;
-        }
-      }
-    }
-    // Every lane holds every sum after the butterfly; lane b keeps batch b's rounded output.
-    const float bias = p.bias ? toFloat(static_cast<const T*>(p.bias)[m]) : 0.f;
-    float mine = 0.f;
-#pragma unroll
-    for (int b = 0; b < B; ++b) {
-      if (b >= p.batch) break;
-      const float s = toFloat(fromFloat<T>(warpSum(acc[b]) + bias));
-      if (lane == b) mine = s;
-    }
-    if (lane >= p.batch) continue;
-    const int b = lane;
-    const int64_t o = static_cast<int64_t>(b) * p.rows + m;
-    if (p.epilogue == GemvEpilogue::kResidualAdd) {
-      p.residual[o] += mine;
-      continue;
-    }
-    static_cast<T*>(p.out)[o] = fromFloat<T>(mine);
-    const GemvConvStep& cv = p.conv;
-    const int c = m - cv.row0;
-    if (p.epilogue == GemvEpilogue::kStoreConvStep && c >= 0 && c < cv.channels) {
-      const int slot = cv.slots[b];
-      const int Kc = cv.kernelSize;
-      cv.out[static_cast<int64_t>(b) * cv.channels + c] =
-          slot < 0 ? 0.f
-                   : convStepChannel(cv.state + (static_cast<int64_t>(slot) * cv.channels + c) * Kc,
-                                     cv.weight + static_cast<int64_t>(c) * Kc, cv.bias ? cv.bias[c] : 0.f, mine, Kc);
-    }
+  for (int b = 0; b < B; ++b) {
+    if (b >= p.batch) break;
+    const float s = toFloat(fromFloat<T>(warpSum(acc[b]) + bias));
+    if (lane == b) mine = s;
+  }
+  if (lane >= p.batch) return;
+  const int b = lane;
+  const int64_t o = static_cast<int64_t>(b) * p.rows + m;
+  if (p.epilogue == GemvEpilogue::kResidualAdd) {
+    p.residual[o] += mine;
+    return;
+  }
+  static_cast<T*>(p.out)[o] = fromFloat<T>(mine);
+  const GemvConvStep& cv = p.conv;
+  const int c = m - cv.row0;
+  if (p.epilogue == GemvEpilogue::kStoreConvStep && c >= 0 && c < cv.channels) {
+    const int slot = cv.slots[b];
+    const int Kc = cv.kernelSize;
+    cv.out[static_cast<int64_t>(b) * cv.channels + c] =
+        slot < 0 ? 0.f
+                 : convStepChannel(cv.state + (static_cast<int64_t>(slot) * cv.channels + c) * Kc,
+                                   cv.weight + static_cast<int64_t>(c) * Kc, cv.bias ? cv.bias[c] : 0.f, mine, Kc);
   }
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# On the GPU machine, one call: build the GPU test and bench targets, run every GPU-labelled
+# test, then time the given mamba-bench cases. For validating a change and measuring it in the
+# same (short) device lease; the full tables come from scripts/gpu_bench.sh.
+# Environment: BUILD_DIR [/tmp/mamba-gpu-build]; OUT (the device tool's output folder, else
+# bench/results/tmp); CASES (";"-separated mamba-bench argument lists, default below; each
+# gets --preset 130m --dtype bf16 unless it names a --preset); NCU_CASES (";"-separated, same
+# form: each is also profiled per kernel with Nsight Compute); SKIP_TESTS=1.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${BUILD_DIR:-/tmp/mamba-gpu-build}
+O=${OUT:-$ROOT/bench/results/tmp}
+mkdir -p "$O"
+t0=$SECONDS
+if ! TARGETS="kernel_tests model_gpu_tests model_tests mamba-bench" SKIP_TESTS=1 BUILD_DIR=$B \
+    bash "$ROOT/scripts/gpu_test.sh" > "$O/build.log" 2>&1; then
+  tail -40 "$O/build.log"; exit 1
+fi
+echo "build: $((SECONDS - t0)) s"
+export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+  (cd "$B" && ctest -L gpu -j3 --output-on-failure > "$O/ctest_gpu.log" 2>&1)
+  grep -E "tests passed|Failed|\*\*\*" "$O/ctest_gpu.log" | head -20
+  echo "tests: $((SECONDS - t0)) s"
+fi
+run_case() {  # name, args...
+  local name=$1; shift
+  local preset=(--preset 130m --dtype bf16)
+  [[ " $* " == *" --preset "* ]] && preset=()
+  "$B/bench/mamba-bench" "${preset[@]}" --json "$O/$name.json" --markdown "$O/$name.md" "$@" > "$O/$name.txt" 2>&1 \
+    || tail -5 "$O/$name.txt"
+  grep -vE "^\s*$" "$O/$name.md" 2>/dev/null | head -60
+}
+IFS=';' read -ra cases <<< "${CASES:---decode-batches 1,2,8,64 --prefill-batches 1 --prefill-lens 64,512 --breakdown}"
+i=0
+for c in "${cases[@]}"; do
+  i=$((i + 1)); echo "== case $i: $c"
+  # shellcheck disable=SC2086
+  run_case "case$i" $c
+done
+if [ -n "${NCU_CASES:-}" ]; then
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  IFS=';' read -ra ncases <<< "$NCU_CASES"
+  i=0
+  for c in "${ncases[@]}"; do
+    i=$((i + 1)); echo "== ncu case $i: $c"
+    # shellcheck disable=SC2086
+    "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$O/ncu$i.csv" \
+      "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 $c > /dev/null 2>&1
+    python3 "$ROOT/scripts/ncu_summary.py" "$O/ncu$i.csv" | head -25 | tee "$O/ncu$i.txt"
+  done
+fi
+echo "total: $((SECONDS - t0)) s"
