@@ -6,8 +6,6 @@
 // Random weights at the published shapes (the figures do not depend on the values). Decode
 // runs the whole-model step (CUDA-graph replay where available); prefill computes logits of
 // the last position only.
-#include <chrono>
-#include <functional>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -19,58 +17,13 @@
 #ifdef MAMBA_BENCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 
-#include "server/model/cuda_graph_decoder.h"
-#include "server/model/cuda_graph_prefiller.h"
 #include "bench/decode_breakdown.h"
 #endif
 
-#include "server/model/checkpoint.h"
-#include "server/model/mamba2_model.h"
+#include "bench/bench_support.h"
 #include "server/model/random_init.h"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-using mamba::Mamba2Model;
-
-void sync(torch::Device d) {
-  if (d.is_cuda()) torch::cuda::synchronize(d.index());
-}
-
-// Median wall time of `fn` in seconds over `iters` runs after `warmup` runs.
-template <typename Fn>
-double timeIt(torch::Device d, int warmup, int iters, Fn&& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  sync(d);
-  std::vector<double> t;
-  for (int i = 0; i < iters; ++i) {
-    auto t0 = Clock::now();
-    fn();
-    sync(d);
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-void resetPeak(torch::Device d) {
-#ifdef MAMBA_BENCH_CUDA
-  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(d.index());
-#endif
-  (void)d;
-}
-double peakBytes(torch::Device d) {
-#ifdef MAMBA_BENCH_CUDA
-  if (d.is_cuda()) {
-    auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(d.index());
-    return static_cast<double>(s.allocated_bytes[0].peak);
-  }
-#endif
-  (void)d;
-  return 0;
-}
-
-}  // namespace
+using namespace mamba::bench;  // NOLINT: a program's main file
 
 int main(int argc, char** argv) {
   CLI::App app{"mamba-bench: prefill/decode latency vs hardware floor"};
@@ -119,56 +72,13 @@ int main(int argc, char** argv) {
   }
   if (stateSize > 0) cfg->stateSizes.assign(static_cast<size_t>(cfg->nLayer), stateSize);
   if (chunkSize > 0) cfg->chunkSize = chunkSize;
-  // Hardware: copy bandwidth (read + write bytes) and bf16 matmul peak, measured now.
-  const int64_t copyBytes = int64_t{1} << 30;
-  torch::Tensor src = torch::empty({copyBytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev));
-  torch::Tensor dst = torch::empty_like(src);
-  double tCopy = timeIt(dev, 3, 10, [&] { dst.copy_(src); });
-  const double bandwidth = 2.0 * static_cast<double>(copyBytes) / tCopy;
-  src = dst = torch::Tensor();
-  const int64_t n = dev.is_cuda() ? 8192 : 1024;
-  torch::Tensor a = torch::randn({n, n}, torch::TensorOptions().dtype(*dtype).device(dev));
-  torch::Tensor b = torch::randn({n, n}, a.options());
-  double tMm = timeIt(dev, 3, 10, [&] { torch::matmul(a, b); });
-  const double peakFlops = 2.0 * static_cast<double>(n * n * n) / tMm;
-  a = b = torch::Tensor();
-
-  mamba::ModelWeights w = mamba::randomWeights(*cfg, 0);
-  if (maskedRatio > 0) {
-    // As pruning/surgery.cc's masked variant: in_proj rows, conv weights and conv biases of the
-    // pruned states' B and C channels are zero. Which states does not matter for timing.
-    const int64_t Di = cfg->dInner, G = cfg->nGroups;
-    for (int64_t l = 0; l < cfg->nLayer; ++l) {
-      auto& lw = w.layers[static_cast<size_t>(l)];
-      const int64_t N = cfg->stateSize(l), k = static_cast<int64_t>(static_cast<double>(N) * maskedRatio);
-      for (int64_t g = 0; g < G; ++g) {
-        for (int64_t part = 0; part < 2; ++part) {  // B then C
-          const int64_t c0 = Di + part * G * N + g * N;  // conv channel of state 0
-          lw.inProj.narrow(0, Di + c0, k).zero_();
-          lw.convWeight.narrow(0, c0, k).zero_();
-          if (lw.convBias.defined()) lw.convBias.narrow(0, c0, k).zero_();
-        }
-      }
-    }
-  }
-  // Move to device/dtype (fp32 for the per-head vectors, as the loader does).
-  auto to = [&](torch::Tensor& t, bool keepFp32) {
-    if (t.defined()) t = t.to(dev, keepFp32 ? torch::kFloat32 : *dtype).contiguous();
-  };
-  to(w.embedding, false);
-  to(w.normF, false);
-  w.lmHead = w.embedding;
-  for (auto& l : w.layers) {
-    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.gatedNorm, &l.outProj, &l.outProjBias}) to(*t, false);
-    for (torch::Tensor* t : {&l.dtBias, &l.aLog, &l.A, &l.D}) to(*t, true);
-  }
-  w.dtype = *dtype;
-  w.device = dev;
-  Mamba2Model model(*cfg, std::move(w));
+  const Hardware hw = measureHardware(dev, *dtype);
+  const double bandwidth = hw.bandwidth, peakFlops = hw.peakFlops;
+  const int64_t n = hw.matmulSize;
+  const mamba::Mamba2Model model = benchModel(*cfg, *dtype, dev, maskedRatio);
   const double elem = static_cast<double>(c10::elementSize(*dtype));
   const double params = static_cast<double>(cfg->parameterCount());
   const double weightBytes = params * elem;
-  const double nonEmbedParams = params - static_cast<double>(cfg->vocabSize * cfg->dModel);
 
   nlohmann::json results;
   results["preset"] = preset;
@@ -188,30 +98,18 @@ int main(int argc, char** argv) {
   md << "| phase | batch | length | time ms | floor ms | ratio | peak mem MiB |\n|---|---|---|---|---|---|---|\n";
 
   for (int64_t B : decodeBatches) {
-    mamba::StatePool pool(*cfg, B, dev, *stateDtype);
-    std::vector<int32_t> slots(static_cast<size_t>(B)), tokens(static_cast<size_t>(B), 7);
-    for (int64_t i = 0; i < B; ++i) slots[static_cast<size_t>(i)] = static_cast<int32_t>(i);
-    resetPeak(dev);
-    std::function<void()> step = [&] { model.decode(tokens, slots, pool); };
-#ifdef MAMBA_BENCH_CUDA
-    std::unique_ptr<mamba::CudaGraphDecoder> graphs;
-    if (dev.is_cuda() && useGraphs) {
-      graphs = std::make_unique<mamba::CudaGraphDecoder>(model, pool, B);
-      step = [&] { graphs->decode(tokens, slots); };
-    }
-#endif
-    double t = timeIt(dev, 3, iters, step);
-    // Floor: read all weights once + read and write every sequence's state.
-    const double bytes = weightBytes + 2.0 * static_cast<double>(B * pool.bytesPerSequence());
-    const double floor = bytes / bandwidth;
+    resetPeakMemory(dev);
+    DecodeRunner runner(model, B, *stateDtype, useGraphs);
+    const double t = timeIt(dev, 3, iters, [&] { runner.run(); });
+    const double floor = decodeFloorSeconds(*cfg, hw, weightBytes, B, runner.pool().bytesPerSequence());
     results["decode"].push_back({{"batch", B}, {"tpot_ms", t * 1e3}, {"floor_ms", floor * 1e3},
-                                 {"ratio", t / floor}, {"peak_mem_MiB", peakBytes(dev) / 1048576.0}});
+                                 {"ratio", t / floor}, {"peak_mem_MiB", peakMemoryBytes(dev) / 1048576.0}});
     md << "| decode | " << B << " | 1 | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor << " | "
-       << peakBytes(dev) / 1048576.0 << " |\n";
+       << peakMemoryBytes(dev) / 1048576.0 << " |\n";
     std::cerr << "decode B=" << B << " " << t * 1e3 << " ms (floor " << floor * 1e3 << ")\n";
 #ifdef MAMBA_BENCH_CUDA
     if (breakdown && dev.is_cuda()) {
-      nlohmann::json b = mamba::bench::decodeBreakdown(model, pool, B);
+      nlohmann::json b = mamba::bench::decodeBreakdown(model, runner.pool(), B);
       b["step_ms"] = t * 1e3;
       std::cerr << "  breakdown " << b.dump() << "\n";
       results["decode_breakdown"].push_back(b);
@@ -220,46 +118,23 @@ int main(int argc, char** argv) {
   }
   for (int64_t B : prefillBatches) {
     for (int64_t L : prefillLens) {
-      mamba::StatePool pool(*cfg, B, dev, *stateDtype);
-      std::vector<std::vector<int32_t>> ids(static_cast<size_t>(B), std::vector<int32_t>(static_cast<size_t>(L), 11));
-      std::vector<mamba::PrefillSequence> seqs;
-      for (int64_t i = 0; i < B; ++i) seqs.push_back({ids[static_cast<size_t>(i)], static_cast<int32_t>(i), false});
-      resetPeak(dev);
-      std::function<void()> run = [&] { model.prefill(seqs, pool, mamba::LogitsMode::kLast); };
-      bool graphed = false;
-#ifdef MAMBA_BENCH_CUDA
-      // Short prefills replay CUDA graphs, as the serving engine does (torch_backend.cc).
-      std::unique_ptr<mamba::CudaGraphPrefiller> prefiller;
-      if (dev.is_cuda() && useGraphs && B <= mamba::CudaGraphPrefiller::kMaxBatch &&
-          L <= mamba::CudaGraphPrefiller::kMaxTokens) {
-        prefiller = std::make_unique<mamba::CudaGraphPrefiller>(model, pool, B, L);
-        run = [&] { prefiller->prefill(seqs, mamba::LogitsMode::kLast); };
-        graphed = true;
-      }
-#endif
+      resetPeakMemory(dev);
+      std::unique_ptr<PrefillRunner> runner;
       double t;
       try {
-        t = timeIt(dev, 1, std::max(3, iters / 3), run);
+        runner = std::make_unique<PrefillRunner>(model, B, L, *stateDtype, useGraphs);
+        t = timeIt(dev, 1, std::max(3, iters / 3), [&] { runner->run(); });
       } catch (const c10::Error& e) {
         std::cerr << "prefill B=" << B << " L=" << L << " failed: " << e.what_without_backtrace() << "\n";
         results["prefill"].push_back({{"batch", B}, {"length", L}, {"error", "out of memory or failure"}});
         continue;
       }
-      // Floor: projection FLOPs (2 * non-embedding params per token) plus the SSD matmuls
-      // (per chunk and head: CB (2QQN), intra output (2QQP), states (2QPN), inter output (2QPN)).
-      const double tokens = static_cast<double>(B * L);
-      double ssd = 0;
-      for (int64_t l = 0; l < cfg->nLayer; ++l) {
-        const double Q = static_cast<double>(cfg->chunkSize), N = static_cast<double>(cfg->stateSize(l));
-        const double P = static_cast<double>(cfg->headDim), H = static_cast<double>(cfg->nHeads);
-        ssd += tokens / Q * H * (2 * Q * Q * N + 2 * Q * Q * P + 4 * Q * P * N);
-      }
-      const double flops = 2.0 * nonEmbedParams * tokens + ssd + 2.0 * static_cast<double>(B * cfg->dModel * cfg->vocabSize);
-      const double floor = std::max(flops / peakFlops, weightBytes / bandwidth);
+      const bool graphed = runner->graphed();
+      const double floor = prefillFloorSeconds(*cfg, hw, weightBytes, B, L);
       results["prefill"].push_back({{"batch", B}, {"length", L}, {"cuda_graph", graphed}, {"ms", t * 1e3}, {"floor_ms", floor * 1e3},
-                                    {"ratio", t / floor}, {"peak_mem_MiB", peakBytes(dev) / 1048576.0}});
+                                    {"ratio", t / floor}, {"peak_mem_MiB", peakMemoryBytes(dev) / 1048576.0}});
       md << "| prefill | " << B << " | " << L << " | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor
-         << " | " << peakBytes(dev) / 1048576.0 << " |\n";
+         << " | " << peakMemoryBytes(dev) / 1048576.0 << " |\n";
       std::cerr << "prefill B=" << B << " L=" << L << " " << t * 1e3 << " ms (floor " << floor * 1e3 << ")\n";
     }
   }

@@ -29,6 +29,14 @@ for N in ${COMPACTED_SIZES-115 89 64 38 12}; do
   bench 130m_bf16_N$N --preset 130m --dtype bf16 --state-size $N --decode-batches 1,64,256 \
     --prefill-batches 1,8 --max-concurrency --breakdown
 done
+# Issue 5 (Table 2) again, every variant in one process and interleaved (the speed-ups with
+# their spread over rounds; separate processes differ by a few % from run to run).
+if [ -x "$B/bench/mamba-variant-bench" ] && [ "${SKIP_VARIANTS:-0}" != 1 ]; then
+  echo "== variants"
+  "$B/bench/mamba-variant-bench" --preset 130m --dtype bf16 --label "$LABEL" --rounds "${ROUNDS:-5}" \
+    --decode-batches 1,64,256 --prefill 1x64,1x2048,1x16384,8x16384 \
+    --json "$O/${TAG}_variants.json" --markdown "$O/${TAG}_variants.md" > /dev/null || true
+fi
 [ "${SKIP_2_7B:-0}" = 1 ] || bench 2.7b_bf16 --preset 2.7b --dtype bf16 --decode-batches 1,64 --prefill-batches 1,8 --prefill-lens 64,2048,4096 --iters 5
 ls -la "$O"
 if [ -n "${OUT:-}" ]; then tar czf "$OUT/gpu_bench.tgz" -C "$O" .; fi

@@ -5,14 +5,15 @@
 # Environment: BUILD_DIR [/tmp/mamba-gpu-build]; OUT (the device tool's output folder, else
 # bench/results/tmp); CASES (";"-separated mamba-bench argument lists, default below; each
 # gets --preset 130m --dtype bf16 unless it names a --preset); NCU_CASES (";"-separated, same
-# form: each is also profiled per kernel with Nsight Compute); SKIP_TESTS=1.
+# form: each is also profiled per kernel with Nsight Compute); VARIANTS (mamba-variant-bench
+# arguments: dense/masked/compacted interleaved); SKIP_TESTS=1.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
 O=${OUT:-$ROOT/bench/results/tmp}
 mkdir -p "$O"
 t0=$SECONDS
-if ! TARGETS="kernel_tests model_gpu_tests model_tests mamba-bench" SKIP_TESTS=1 BUILD_DIR=$B \
+if ! TARGETS="kernel_tests model_gpu_tests model_tests mamba-bench mamba-variant-bench" SKIP_TESTS=1 BUILD_DIR=$B \
     bash "$ROOT/scripts/gpu_test.sh" > "$O/build.log" 2>&1; then
   tail -40 "$O/build.log"; exit 1
 fi
@@ -38,6 +39,13 @@ for c in "${cases[@]}"; do
   # shellcheck disable=SC2086
   run_case "case$i" $c
 done
+if [ -n "${VARIANTS:-}" ]; then
+  echo "== variants: $VARIANTS"
+  # shellcheck disable=SC2086
+  "$B/bench/mamba-variant-bench" $VARIANTS --json "$O/variants.json" --markdown "$O/variants.md" > "$O/variants.txt" 2>&1 \
+    || tail -5 "$O/variants.txt"
+  cat "$O/variants.md" 2>/dev/null
+fi
 if [ -n "${NCU_CASES:-}" ]; then
   NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   IFS=';' read -ra ncases <<< "$NCU_CASES"
