@@ -10,6 +10,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 
 #include "kernels/torch/cuda_ops.h"
+#include "kernels/torch/decode_gemm_ops.h"
 
 namespace mamba::bench {
 namespace {
@@ -63,20 +64,36 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
       {"gated_rmsnorm", [&] { cuda::gatedRmsNorm(y, zx, w.gatedNorm, G, c.normEps); }},
       {"out_proj", [&] { F::linear(g, w.outProj, w.outProjBias); }},
   };
-  // What decode runs instead at small batch of narrow models (mamba2_model.cc): in_proj as a
-  // GEMV with the pre-norm and the conv step fused, out_proj as a GEMV with the gated norm and
-  // the residual add fused (the plain in_proj GEMV is timed for comparison).
+  // What decode runs instead at small batch of narrow models (mamba2_model.cc): in_proj with
+  // the pre-norm and the conv step fused, out_proj with the gated norm and the residual add
+  // fused, as GEMVs (kernels/gemv) or as the tensor-core cluster kernels (kernels/decode_gemm);
+  // both are timed where they apply, with the plain products for comparison.
   const bool narrow = Di <= Mamba2Model::kGemvMaxDInner;
   const bool fused = model.fusedDecode(B);
-  if (fused) {
+  const bool fusedGemm = fused && model.fusedDecodeUsesGemm(B);
+  const int64_t Dm = c.dModel;
+  if (narrow && cuda::gemvSupports(B, Dm, model.dtype()) && cuda::gemvSupports(B, Di, model.dtype())) {
     ops.emplace_back("in_proj_gemv", [&] { cuda::gemv(u, w.inProj, w.inProjBias); });
-    ops.emplace_back("rmsnorm_in_proj_conv_gemv", [&] { model.inProjectConvStep(0, residual, slots, pool); });
+    ops.emplace_back("rmsnorm_in_proj_conv_gemv",
+                     [&] { model.inProjectConvStep(0, residual, slots, pool, /*gemm=*/false); });
   }
   if (narrow && cuda::gemvSupports(B, Di, model.dtype())) {
     ops.emplace_back("gated_rmsnorm_out_proj_gemv",
                      [&] { cuda::gatedRmsNormGemv(y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias); });
     ops.emplace_back("gated_rmsnorm_out_proj_residual_gemv", [&] {
       cuda::gatedRmsNormGemvResidual(residual, y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias);
+    });
+  }
+  if (cuda::decodeGemmSupports(B, Dm, w.inProj.size(0), model.dtype())) {
+    ops.emplace_back("in_proj_gemm", [&] { cuda::decodeGemm(u, w.inProj, w.inProjBias); });
+    ops.emplace_back("rmsnorm_in_proj_conv_gemm",
+                     [&] { model.inProjectConvStep(0, residual, slots, pool, /*gemm=*/true); });
+  }
+  if (cuda::decodeGemmSupports(B, Di, Dm, model.dtype(), G)) {
+    ops.emplace_back("gated_rmsnorm_out_proj_gemm",
+                     [&] { cuda::gatedRmsNormGemm(y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias); });
+    ops.emplace_back("gated_rmsnorm_out_proj_residual_gemm", [&] {
+      cuda::gatedRmsNormGemmResidual(residual, y, zx, w.gatedNorm, G, c.normEps, w.outProj, w.outProjBias);
     });
   }
   nlohmann::json out = {{"batch", B}};
@@ -94,7 +111,9 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   auto t = [&](const char* name) { return us[name].get<double>(); };
   double sum = t("ssm_step");
   const bool gemvOut = us.contains("gated_rmsnorm_out_proj_gemv");
-  if (fused) {
+  if (fusedGemm) {
+    sum += t("rmsnorm_in_proj_conv_gemm") + t("gated_rmsnorm_out_proj_residual_gemm");
+  } else if (fused) {
     sum += t("rmsnorm_in_proj_conv_gemv") + t("gated_rmsnorm_out_proj_residual_gemv");
   } else {
     sum += t("add_rmsnorm") + t("in_proj") + t("conv_step");

@@ -3,11 +3,13 @@
 // hides most of the launch gap between the short kernels of a decode step (also inside CUDA
 // graphs, where stream capture turns it into a programmatic edge).
 //
-// Contract: every kernel launched through launchKernel calls pdlEnter() before its first
+// Contract: every kernel launched through launchKernel (or with the PDL attribute by its own
+// launcher, as kernels/decode_gemm's cluster launch does) calls pdlEnter() before its first
 // access to memory that an earlier kernel writes (constant weights may be read before it, to
-// overlap their loads with the previous kernel). pdlEnter waits until the previous kernel has completed and its writes
-// are visible, then lets the next kernel begin launching. Kernels of other libraries (cuBLAS,
-// LibTorch) are ordinary stream neighbours: they neither wait early nor start early.
+// overlap their loads with the previous kernel). pdlEnter waits until the previous kernel has
+// completed and its writes are visible, then lets the next kernel begin launching. Kernels of
+// other libraries (cuBLAS, LibTorch) are ordinary stream neighbours: they neither wait early
+// nor start early.
 // MAMBA_DISABLE_PDL=1 in the environment turns the attribute off (for A/B timing).
 #pragma once
 

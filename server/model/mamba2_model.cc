@@ -6,6 +6,7 @@
 #include "server/model/step_ops.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 #include "kernels/torch/cuda_ops.h"
+#include "kernels/torch/decode_gemm_ops.h"
 #endif
 
 namespace mamba {
@@ -211,11 +212,13 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   const int64_t B = tokens.size(0);
   const int64_t Dm = config_.dModel, Di = config_.dInner, G = config_.nGroups;
   torch::Tensor h = F::embedding(tokens, weights_.embedding);  // (B, Dm)
-  // Small batches of narrow models run GEMV kernels with the neighbouring ops fused in
-  // (fusedDecode): the fp32 residual stream is updated in place, no per-layer addRmsNorm.
+  // Batches up to kFusedDecodeMaxBatch of narrow models run products with the neighbouring ops
+  // fused in (fusedDecode; the tensor-core kernels, or GEMVs where those do not apply): the
+  // fp32 residual stream is updated in place, no per-layer addRmsNorm.
   const bool gemvOut = Di <= kGemvMaxDInner && cuda::gemvSupports(B, Di, dtype());
   torch::Tensor residual;
   if (fusedDecode(B)) {
+    const bool gemm = fusedDecodeUsesGemm(B);
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
     for (int64_t l = 0; l < config_.nLayer; ++l) {
       const auto li = static_cast<size_t>(l);
@@ -224,8 +227,13 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
       auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool);  // (B, DIP'), (B, CD)
       torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
                                       config_.dtMin, config_.dtMax);
-      cuda::gatedRmsNormGemvResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
-                                     w.outProjBias);
+      if (gemm) {
+        cuda::gatedRmsNormGemmResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
+                                       w.outProjBias);
+      } else {
+        cuda::gatedRmsNormGemvResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
+                                       w.outProjBias);
+      }
     }
     h = torch::Tensor();  // already in the residual
   } else {
@@ -251,23 +259,39 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
 std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
                                                                        const torch::Tensor& slots,
                                                                        StatePool& pool) const {
+  return inProjectConvStep(layer, residual, slots, pool, fusedDecodeUsesGemm(residual.size(0)));
+}
+
+std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
+                                                                       const torch::Tensor& slots, StatePool& pool,
+                                                                       bool gemm) const {
   const auto li = static_cast<size_t>(layer);
-  cuda::RmsNormGemvConvResult r =
-      cuda::rmsNormGemvConvStep(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
-                                inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner, convWeightF32_[li],
-                                convBiasF32_[li]);
+  auto* op = gemm ? &cuda::rmsNormGemmConvStep : &cuda::rmsNormGemvConvStep;
+  cuda::RmsNormGemvConvResult r = op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
+                                     inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner,
+                                     convWeightF32_[li], convBiasF32_[li]);
   return {r.zxbcdt, r.xbc};
 }
 
 bool Mamba2Model::fusedDecode(int64_t batch) const {
-  // Batch limit, measured on an H200 at the 130m shape: at batch 1 the fused layer sums to
-  // 14.3 us of kernels against 16.2 us unfused, but the GEMV re-reads its batch rows from
-  // shared memory for every weight load, and at batch 8 the in_proj GEMV took 14.3 us against
-  // cuBLAS's 3.4 us (decode 1.03 vs 0.78 ms per step).
   const int64_t Dm = config_.dModel, Di = config_.dInner;
-  return device().is_cuda() && config_.residualInFp32 && Di <= kGemvMaxDInner && config_.convKernel <= 16 &&
-         batch <= kFusedDecodeMaxBatch && cuda::gemvSupports(batch, Dm, dtype()) &&
+  if (!device().is_cuda() || !config_.residualInFp32 || Di > kGemvMaxDInner || config_.convKernel > 16 ||
+      batch < 1 || batch > kFusedDecodeMaxBatch) {
+    return false;
+  }
+  if (fusedDecodeUsesGemm(batch)) return true;
+  // The GEMV re-reads its batch rows from shared memory for every weight load: at batch 8 its
+  // in_proj took 14.3 us against cuBLAS's 3.4 us (H200, 130m), hence kGemvDecodeMaxBatch.
+  return batch <= kGemvDecodeMaxBatch && cuda::gemvSupports(batch, Dm, dtype()) &&
          cuda::gemvSupports(batch, Di, dtype());
+}
+
+bool Mamba2Model::fusedDecodeUsesGemm(int64_t batch) const {
+  // in_proj's rows differ per layer only in a compacted model; the support does not depend on them.
+  const int64_t Dm = config_.dModel, Di = config_.dInner;
+  const int64_t inRows = inProjPadded_.empty() ? 1 : inProjPadded_.front().size(0);
+  return device().is_cuda() && cuda::decodeGemmSupports(batch, Dm, inRows, dtype()) &&
+         cuda::decodeGemmSupports(batch, Di, Dm, dtype(), config_.nGroups);
 }
 #else
 torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor&, const torch::Tensor&, StatePool&) const {
@@ -279,7 +303,13 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, 
   throw StatusError(unimplemented("built without CUDA kernels"));
 }
 
+std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, const torch::Tensor&,
+                                                                       const torch::Tensor&, StatePool&, bool) const {
+  throw StatusError(unimplemented("built without CUDA kernels"));
+}
+
 bool Mamba2Model::fusedDecode(int64_t) const { return false; }
+bool Mamba2Model::fusedDecodeUsesGemm(int64_t) const { return false; }
 #endif
 
 torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::span<const int32_t> slots,

@@ -1,5 +1,6 @@
 // GPU path (label `gpu`, run on the GPU machine): the CUDA model computes the same function as
 // the CPU model. Skips when no CUDA device is present.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -7,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+#include "kernels/torch/decode_gemm_ops.h"
+#endif
 #include "server/model/checkpoint.h"
 #include "server/model/cuda_graph_decoder.h"
 #include "server/model/cuda_graph_prefiller.h"
@@ -94,15 +98,19 @@ TEST_F(GpuModelTest, CudaGraphDecodeMatchesEagerDecodeAcrossBuckets) {
   }
 }
 
-// Decode at batch <= 2 runs the fused GEMV layer (in_proj + RMSNorm + conv step, SSM step,
-// out_proj + gated norm + residual add; Mamba2Model::fusedDecode). At batches 1 and 2 (slots out of
-// order) it must match the CPU model (fp32) and the unfused CUDA path, which decode takes
-// for the same rows padded to batch 9 with slot -1 rows (in_proj differs only in summation
-// order there). Logits and every pool state after each step; fp32 and bf16 models.
+// Decode at batch <= kFusedDecodeMaxBatch runs the fused layer (in_proj + RMSNorm + conv step,
+// SSM step, out_proj + gated norm + residual add; Mamba2Model::fusedDecode): GEMVs at batch <= 2,
+// the tensor-core cluster kernels (kernels/decode_gemm: bf16 on sm_90) at 3..64, while fp32
+// models keep the unfused path past batch 2. At batches 1, 2, 3, 8 and 64 (slots out of order)
+// it must match the CPU model (fp32) and the unfused CUDA path, which decode takes for the same
+// rows padded to batch 65 with slot -1 rows. Logits and every pool state after each step; fp32
+// and bf16 models (K split over 1, 2, 4 and 8 CTAs across the three checkpoints' in_proj and
+// out_proj).
 TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
   const torch::Device dev(torch::kCUDA, 0);
-  const std::vector<int32_t> slotOrder = {4, 1, 6, 0, 3};
-  const int64_t S = 7, kUnfusedBatch = 9;
+  const int64_t S = 70, kUnfusedBatch = Mamba2Model::kFusedDecodeMaxBatch + 1;
+  std::vector<int32_t> slotOrder;  // 64 distinct slots out of order; 6 stay untouched
+  for (int32_t i = 0; i < 64; ++i) slotOrder.push_back((i * 37 + 4) % static_cast<int32_t>(S));
   for (const char* name : {"g1_n20_p16", "g2_n48_p32", "g1_n7_p16_bias"}) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       const bool f32 = dtype == torch::kFloat32;
@@ -117,7 +125,7 @@ TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
       std::vector<PrefillSequence> seqs;
       for (size_t i = 0; i < slotOrder.size(); ++i) {
         std::vector<int32_t> t;
-        for (size_t j = 0; j < 3 + 4 * i; ++j) t.push_back(static_cast<int32_t>((i * 17 + j * 5) % 60));
+        for (size_t j = 0; j < 3 + 4 * (i % 5); ++j) t.push_back(static_cast<int32_t>((i * 17 + j * 5) % 60));
         prompts.push_back(t);
       }
       for (size_t i = 0; i < slotOrder.size(); ++i) seqs.push_back({prompts[i], slotOrder[i], false});
@@ -125,8 +133,14 @@ TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
       gpu.prefill(seqs, unfused, LogitsMode::kNone);
       if (f32) cpu.prefill(seqs, pc, LogitsMode::kNone);
       ASSERT_TRUE(gpu.fusedDecode(2) && !gpu.fusedDecode(kUnfusedBatch)) << name;
-      for (int step = 0; step < 4; ++step) {
-        for (int64_t B : {2, 1}) {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+      // bf16 on sm_90: the tensor-core kernels take batches 3..64 (else the unfused path does).
+      const bool gemm = !f32 && cuda::decodeGemmSupports(8, gpu.config().dModel, 8, dtype);
+      for (int64_t B : {3, 8, 64}) EXPECT_EQ(gpu.fusedDecode(B), gemm) << name << " " << dtype << " B=" << B;
+      if (!f32 && !gemm) std::cerr << "note: decode gemm unsupported on this device: batches 3..64 run unfused\n";
+#endif
+      for (int step = 0; step < 3; ++step) {
+        for (int64_t B : {2, 1, 3, 8, 64}) {
           const auto what = ::testing::Message() << name << " " << dtype << " B=" << B << " step " << step;
           std::vector<int32_t> tok, sl(slotOrder.begin(), slotOrder.begin() + B);
           for (int64_t i = 0; i < B; ++i) tok.push_back(static_cast<int32_t>((i * 13 + step * 7 + B) % 60));
@@ -148,14 +162,48 @@ TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
           }
         }
       }
-      // The untouched slots (2, 5) stayed zero in every pool.
+      // The untouched slots stayed zero in every pool.
       for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
-        for (int64_t s : {2, 5}) {
+        for (int64_t s = 0; s < S; ++s) {
+          if (std::find(slotOrder.begin(), slotOrder.end(), static_cast<int32_t>(s)) != slotOrder.end()) continue;
           EXPECT_EQ(fused.conv(l)[s].abs().max().item<float>(), 0.f) << name << " slot " << s;
           EXPECT_EQ(fused.ssm(l)[s].abs().max().item<float>(), 0.f) << name << " slot " << s;
         }
       }
     }
+  }
+}
+
+// The tensor-core decode kernels captured into CUDA graphs (cluster launches with programmatic
+// edges): graph replay equals eager decode for a bf16 model at buckets 4, 8 and 16 (batches
+// padded with slot -1 rows inside the graph).
+TEST_F(GpuModelTest, CudaGraphDecodeWithDecodeGemmMatchesEager) {
+  const torch::Device dev(torch::kCUDA, 0);
+  auto ck = loadCheckpoint(testing::hfCaseDir("g2_n48_p32"), {torch::kBFloat16, dev});
+  ASSERT_TRUE(ck.isOk());
+  Mamba2Model gpu(ck->config, ck->weights);
+  if (!gpu.fusedDecode(16) || !gpu.fusedDecodeUsesGemm(16)) GTEST_SKIP() << "decode gemm unsupported here";
+  const int64_t S = 20;
+  StatePool eager(gpu.config(), S, dev), graphed(gpu.config(), S, dev);
+  CudaGraphDecoder decoder(gpu, graphed, 16);
+  for (int64_t B : {3, 8, 5, 16}) {
+    std::vector<int32_t> tokens, slots;
+    for (int64_t i = 0; i < B; ++i) {
+      tokens.push_back(static_cast<int32_t>((i * 13 + B) % 100));
+      slots.push_back(static_cast<int32_t>((i * 3 + B) % S));
+    }
+    std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    tokens.resize(slots.size());
+    for (int step = 0; step < 3; ++step) {
+      torch::Tensor a = gpu.decode(tokens, slots, eager).cpu();
+      torch::Tensor b = decoder.decode(tokens, slots).cpu();
+      EXPECT_LE(testing::maxRelErr(b, a), 1e-5) << "B=" << B << " step " << step;
+    }
+  }
+  for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
+    EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), eager.ssm(l).cpu()), 1e-5);
+    EXPECT_LE(testing::maxRelErr(graphed.conv(l).cpu(), eager.conv(l).cpu()), 1e-5);
   }
 }
 

@@ -1,0 +1,166 @@
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "kernels/decode_gemm/decode_gemm.cuh"
+
+namespace mamba::kernels {
+
+extern template void launchDecodeGemmTyped<__half, GemvPrologue::kNone>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+extern template void launchDecodeGemmTyped<__half, GemvPrologue::kRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+extern template void launchDecodeGemmTyped<__half, GemvPrologue::kGatedRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kNone>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kGatedRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
+                                                                             Stream);
+
+namespace {
+
+struct DeviceInfo {
+  int major = 0, sms = 0, smemOptin = 0, smemPerSm = 0;
+};
+
+// The current device's compute capability, SM count and opt-in shared memory, queried once.
+DeviceInfo deviceInfo() {
+  static std::mutex mu;
+  static std::map<int, DeviceInfo> cache;
+  int dev = 0;
+  MAMBA_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(dev);
+  if (it != cache.end()) return it->second;
+  DeviceInfo d;
+  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, dev));
+  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
+  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.smemOptin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.smemPerSm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev));
+  cache.emplace(dev, d);
+  return d;
+}
+
+bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+}  // namespace
+
+DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, int groups, bool convState) {
+  DecodeGemmConfig c;
+  auto refuse = [](const char* why) {
+    DecodeGemmConfig r;
+    r.why = why;
+    return r;
+  };
+  if (elem == ElemType::kF32) return refuse("fp32 weights are not supported (bf16 and fp16 only)");
+  if (batch < 1 || batch > kDecodeGemmMaxBatch) return refuse("batch must be in 1..64");
+  if (rows < 1 || cols < 16 || cols % 16 != 0) return refuse("K must be a positive multiple of 16 and M >= 1");
+  if (groups < 1 || cols % groups != 0) return refuse("groups must divide K");
+  DeviceInfo d;
+  try {
+    d = deviceInfo();
+  } catch (const CudaError&) {
+    return refuse("no CUDA device");
+  }
+  if (d.major < 9) return refuse("needs sm_90 or newer (thread-block clusters, PDL)");
+  // The largest portable cluster that splits K into slices of whole k16 steps, at most
+  // kDecodeGemmMaxSliceK wide, with the gated norm's groups on slice boundaries.
+  for (int ck : {8, 4, 2, 1}) {
+    if (cols % (16 * ck) == 0 && cols / ck <= kDecodeGemmMaxSliceK && ck % groups == 0) {
+      c.clusterSize = ck;
+      break;
+    }
+  }
+  if (c.clusterSize == 0) {
+    return refuse("no cluster size in {8, 4, 2, 1} splits K into slices of 16..256 columns on group boundaries");
+  }
+  c.sliceK = cols / c.clusterSize;
+  c.mTiles = batch <= 16 ? 1 : batch <= 32 ? 2 : 4;
+  // The narrowest tile whose grid is resident in one wave, at up to two CTAs per SM (the
+  // register limit of __launch_bounds__(256, 2)): the kernel is latency-bound, so more and
+  // smaller CTAs shorten each warp's serial work, while more clusters add activation re-reads.
+  // The widest that fits the shared memory otherwise.
+  for (int nw : {1, 2, 4}) {
+    const int tileN = 64 * nw;
+    const dgemm::Layout L = dgemm::layoutOf(c.mTiles, tileN, c.sliceK, c.clusterSize, batch, convState);
+    if (L.total > d.smemOptin) continue;
+    c.tileN = tileN;
+    c.sharedBytes = L.total;
+    c.clusters = (rows + tileN - 1) / tileN;
+    const int perSm = std::max(1, std::min(2, d.smemPerSm / (L.total + 1024)));
+    if (static_cast<int64_t>(c.clusters) * c.clusterSize <= static_cast<int64_t>(perSm) * d.sms) break;
+  }
+  if (c.tileN == 0) return refuse("the tiles exceed the shared memory");
+  return c;
+}
+
+void launchDecodeGemm(const GemvParams& p, Stream stream) {
+  if (p.batch < 1 || p.rows < 1 || p.cols < 1) throw CudaError("launchDecodeGemm: invalid sizes");
+  if (p.weight == nullptr || !aligned(p.weight, 16)) throw CudaError("launchDecodeGemm: weight must be 16-byte aligned");
+  bool vec4 = false;
+  switch (p.prologue) {
+    case GemvPrologue::kNone:
+      if (p.x == nullptr) throw CudaError("launchDecodeGemm: no input x");
+      vec4 = aligned(p.x, 8) && p.xStride % 4 == 0;
+      break;
+    case GemvPrologue::kGatedRmsNorm:
+      if (p.y == nullptr || p.z == nullptr || p.normWeight == nullptr) {
+        throw CudaError("launchDecodeGemm: gated norm needs y, z and a weight");
+      }
+      if (p.groups < 1 || p.cols % p.groups != 0) throw CudaError("launchDecodeGemm: groups must divide K");
+      if (!aligned(p.y, 16)) throw CudaError("launchDecodeGemm: y must be 16-byte aligned");
+      vec4 = aligned(p.z, 8) && p.zStride % 4 == 0;
+      break;
+    case GemvPrologue::kRmsNorm:
+      if (p.normInput == nullptr || p.normWeight == nullptr) {
+        throw CudaError("launchDecodeGemm: RMSNorm needs an input and a weight");
+      }
+      if (!aligned(p.normInput, 16)) throw CudaError("launchDecodeGemm: the norm input must be 16-byte aligned");
+      break;
+  }
+  if (p.epilogue == GemvEpilogue::kResidualAdd) {
+    if (p.residual == nullptr) throw CudaError("launchDecodeGemm: no residual");
+  } else if (p.out == nullptr) {
+    throw CudaError("launchDecodeGemm: no output");
+  }
+  bool convVec = false;
+  if (p.epilogue == GemvEpilogue::kStoreConvStep) {
+    const GemvConvStep& c = p.conv;
+    if (c.kernelSize < 1 || c.kernelSize > kMaxConvKernel) throw CudaError("launchDecodeGemm: conv kernelSize not in 1..16");
+    if (c.row0 < 0 || c.channels < 0 || c.row0 + c.channels > p.rows) {
+      throw CudaError("launchDecodeGemm: conv rows out of range");
+    }
+    if (c.state == nullptr || c.slots == nullptr || c.weight == nullptr || c.out == nullptr) {
+      throw CudaError("launchDecodeGemm: conv step needs state, slots, weight and out");
+    }
+    convVec = c.kernelSize == 4 && aligned(c.state, 16) && aligned(c.weight, 16);
+  }
+  const int groups = p.prologue == GemvPrologue::kGatedRmsNorm ? p.groups : 1;
+  const DecodeGemmConfig cfg = decodeGemmConfig(p.batch, p.cols, p.rows, p.elem, groups, convVec);
+  if (cfg.clusterSize == 0) throw CudaError(std::string("launchDecodeGemm: ") + cfg.why);
+  dgemm::Args a;
+  a.p = p;
+  a.clusterSize = cfg.clusterSize;
+  a.sliceK = cfg.sliceK;
+  a.vec4 = vec4 ? 1 : 0;
+  a.convVec = convVec ? 1 : 0;
+  auto launchPrologue = [&](auto elem) {
+    using T = decltype(elem);
+    switch (p.prologue) {
+      case GemvPrologue::kNone: return launchDecodeGemmTyped<T, GemvPrologue::kNone>(a, cfg, stream);
+      case GemvPrologue::kRmsNorm: return launchDecodeGemmTyped<T, GemvPrologue::kRmsNorm>(a, cfg, stream);
+      case GemvPrologue::kGatedRmsNorm: return launchDecodeGemmTyped<T, GemvPrologue::kGatedRmsNorm>(a, cfg, stream);
+    }
+  };
+  switch (p.elem) {
+    case ElemType::kBF16: return launchPrologue(__nv_bfloat16{});
+    case ElemType::kF16: return launchPrologue(__half{});
+    case ElemType::kF32: break;
+  }
+  throw CudaError("launchDecodeGemm: fp32 weights are not supported");
+}
+
+}  // namespace mamba::kernels

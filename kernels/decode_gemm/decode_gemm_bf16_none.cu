@@ -1,0 +1,6 @@
+// Instantiation of the decode tensor-core product for __nv_bfloat16 with the kNone prologue.
+#include "kernels/decode_gemm/decode_gemm.cuh"
+
+namespace mamba::kernels {
+template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kNone>(const dgemm::Args&, const DecodeGemmConfig&, Stream);
+}  // namespace mamba::kernels

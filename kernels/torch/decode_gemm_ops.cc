@@ -1,0 +1,202 @@
+#include "kernels/torch/decode_gemm_ops.h"
+
+#include <ATen/cuda/CUDAContext.h>
+
+#include "kernels/decode_gemm/decode_gemm.h"
+
+namespace mamba::cuda {
+namespace {
+
+using kernels::ElemType;
+
+ElemType elemOf(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return ElemType::kF32;
+    case torch::kFloat16: return ElemType::kF16;
+    case torch::kBFloat16: return ElemType::kBF16;
+    default: TORCH_CHECK(false, "unsupported dtype ", t);
+  }
+}
+
+void checkCuda(const torch::Tensor& t, const char* name) {
+  TORCH_CHECK(t.defined() && t.is_cuda(), name, " must be a CUDA tensor");
+  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+void checkF32(const torch::Tensor& t, const char* name) {
+  checkCuda(t, name);
+  TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32, got ", t.scalar_type());
+}
+void checkAligned16(const torch::Tensor& t, const char* name) {
+  TORCH_CHECK(reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0, name, " must be 16-byte aligned");
+}
+void checkSameDevice(std::initializer_list<const torch::Tensor*> ts) {
+  for (const torch::Tensor* t : ts) {
+    if (t->defined()) TORCH_CHECK(t->device() == (*ts.begin())->device(), "tensors on different devices");
+  }
+}
+kernels::Stream stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
+template <typename Fn>
+void launch(Fn&& fn) {
+  try {
+    fn();
+  } catch (const kernels::CudaError& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
+
+// Validates weight/bias of a (B, K) -> (B, N) product (groups: the gated norm's) and fills the
+// common params; allocates the (B, N) output into *out unless out is null.
+kernels::GemvParams gemmParams(int64_t B, int64_t K, const torch::Tensor& weight, const torch::Tensor& bias,
+                               int64_t groups, torch::Tensor* out) {
+  checkCuda(weight, "weight");
+  TORCH_CHECK(weight.dim() == 2 && weight.size(1) == K, "weight must be (N, K) with K = ", K);
+  checkAligned16(weight, "weight");
+  TORCH_CHECK(B >= 1 && B <= kernels::kDecodeGemmMaxBatch, "decode gemm: batch ", B, " not in 1..",
+              kernels::kDecodeGemmMaxBatch);
+  {
+    const kernels::DecodeGemmConfig cfg =
+        kernels::decodeGemmConfig(static_cast<int>(B), static_cast<int>(K), static_cast<int>(weight.size(0)),
+                                  elemOf(weight.scalar_type()), static_cast<int>(groups));
+    TORCH_CHECK(cfg.clusterSize > 0, "decode gemm: unsupported batch ", B, ", K ", K, ", N ", weight.size(0), " (",
+                weight.scalar_type(), "): ", cfg.why);
+  }
+  if (bias.defined()) {
+    checkCuda(bias, "bias");
+    TORCH_CHECK(bias.numel() == weight.size(0) && bias.scalar_type() == weight.scalar_type(),
+                "bias must be (N) of weight's dtype");
+  }
+  checkSameDevice({&weight, &bias});
+  kernels::GemvParams p;
+  p.batch = static_cast<int>(B);
+  p.rows = static_cast<int>(weight.size(0));
+  p.cols = static_cast<int>(K);
+  p.weight = weight.data_ptr();
+  p.bias = bias.defined() ? bias.data_ptr() : nullptr;
+  if (out != nullptr) {
+    *out = torch::empty({B, weight.size(0)}, weight.options());
+    p.out = out->data_ptr();
+  }
+  p.elem = elemOf(weight.scalar_type());
+  return p;
+}
+
+// The gated-norm prologue: validates y (B, Di) fp32, z = zxbcdt[:, :Di], the norm weight, groups.
+void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
+  const int64_t B = y.size(0), Di = y.size(1);
+  checkCuda(zxbcdt, "zxbcdt");
+  checkCuda(normWeight, "gated norm weight");
+  checkAligned16(y, "y");
+  TORCH_CHECK(zxbcdt.dim() == 2 && zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
+  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
+                  weight.scalar_type() == zxbcdt.scalar_type(),
+              "norm weight (Di) and weight must have z's dtype");
+  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
+  checkSameDevice({&weight, &y, &zxbcdt, &normWeight});
+  p.prologue = kernels::GemvPrologue::kGatedRmsNorm;
+  p.y = y.data_ptr<float>();
+  p.z = zxbcdt.data_ptr();
+  p.zStride = zxbcdt.size(1);
+  p.normWeight = normWeight.data_ptr();
+  p.groups = static_cast<int>(groups);
+  p.eps = static_cast<float>(eps);
+}
+
+}  // namespace
+
+bool decodeGemmSupports(int64_t batch, int64_t K, int64_t N, torch::ScalarType dtype, int64_t groups) {
+  if (dtype != torch::kBFloat16 && dtype != torch::kFloat16) return false;
+  if (batch < 1 || batch > kernels::kDecodeGemmMaxBatch || K < 1 || K > (1 << 20) || N < 1 || N > (1 << 24) ||
+      groups < 1) {
+    return false;
+  }
+  return kernels::decodeGemmConfig(static_cast<int>(batch), static_cast<int>(K), static_cast<int>(N), elemOf(dtype),
+                                   static_cast<int>(groups))
+             .clusterSize > 0;
+}
+
+torch::Tensor decodeGemm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(x.defined() && x.is_cuda() && x.dim() == 2 && x.stride(1) == 1,
+              "x must be a CUDA (B, K) tensor with unit column stride");
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "x must have weight's dtype");
+  torch::Tensor out;
+  kernels::GemvParams p = gemmParams(x.size(0), x.size(1), weight, bias, 1, &out);
+  checkSameDevice({&weight, &x});
+  p.x = x.data_ptr();
+  p.xStride = x.stride(0);
+  launch([&] { kernels::launchDecodeGemm(p, stream()); });
+  return out;
+}
+
+torch::Tensor gatedRmsNormGemm(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
+                               int64_t groups, double eps, const torch::Tensor& weight, const torch::Tensor& bias) {
+  checkF32(y, "y");
+  TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
+  torch::Tensor out;
+  kernels::GemvParams p = gemmParams(y.size(0), y.size(1), weight, bias, groups, &out);
+  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
+  launch([&] { kernels::launchDecodeGemm(p, stream()); });
+  return out;
+}
+
+void gatedRmsNormGemmResidual(torch::Tensor& residual, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                              const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight,
+                              const torch::Tensor& bias) {
+  checkF32(y, "y");
+  TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
+  checkF32(residual, "residual");
+  kernels::GemvParams p = gemmParams(y.size(0), y.size(1), weight, bias, groups, nullptr);
+  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
+  TORCH_CHECK(residual.dim() == 2 && residual.size(0) == y.size(0) && residual.size(1) == weight.size(0),
+              "residual must be (B, N)");
+  checkSameDevice({&weight, &residual});
+  p.epilogue = kernels::GemvEpilogue::kResidualAdd;
+  p.residual = residual.data_ptr<float>();
+  launch([&] { kernels::launchDecodeGemm(p, stream()); });
+}
+
+RmsNormGemvConvResult rmsNormGemmConvStep(const torch::Tensor& residual, const torch::Tensor& normWeight, double eps,
+                                          const torch::Tensor& weight, const torch::Tensor& bias,
+                                          torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
+                                          const torch::Tensor& convWeight, const torch::Tensor& convBias) {
+  checkF32(residual, "residual");
+  checkAligned16(residual, "residual");
+  checkCuda(normWeight, "norm weight");
+  checkF32(convState, "convState");
+  checkF32(convWeight, "conv weight");
+  TORCH_CHECK(residual.dim() == 2 && convState.dim() == 3, "residual (B, K) and convState (S, CD, K) expected");
+  const int64_t B = residual.size(0), K = residual.size(1), CD = convState.size(1), Kc = convState.size(2);
+  RmsNormGemvConvResult r;
+  kernels::GemvParams p = gemmParams(B, K, weight, bias, 1, &r.zxbcdt);
+  TORCH_CHECK(normWeight.numel() == K && normWeight.scalar_type() == weight.scalar_type(),
+              "norm weight must be (K) of weight's dtype");
+  checkCuda(slots, "slots");
+  TORCH_CHECK(slots.scalar_type() == torch::kInt32 && slots.dim() == 1 && slots.size(0) == B, "slots must be int32 (B)");
+  TORCH_CHECK(Kc >= 1 && Kc <= 16, "conv kernel size must be in 1..16");
+  TORCH_CHECK(convWeight.sizes() == torch::IntArrayRef({CD, Kc}), "conv weight must be (CD, K)");
+  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= weight.size(0), "xBC rows out of range");
+  if (convBias.defined()) {
+    checkF32(convBias, "conv bias");
+    TORCH_CHECK(convBias.numel() == CD, "conv bias must be (CD)");
+  }
+  checkSameDevice({&weight, &residual, &normWeight, &convState, &slots, &convWeight, &convBias});
+  r.xbc = torch::empty({B, CD}, residual.options());
+  p.prologue = kernels::GemvPrologue::kRmsNorm;
+  p.normInput = residual.data_ptr<float>();
+  p.normWeight = normWeight.data_ptr();
+  p.eps = static_cast<float>(eps);
+  p.epilogue = kernels::GemvEpilogue::kStoreConvStep;
+  p.conv.row0 = static_cast<int>(xbcOffset);
+  p.conv.channels = static_cast<int>(CD);
+  p.conv.kernelSize = static_cast<int>(Kc);
+  p.conv.state = convState.data_ptr<float>();
+  p.conv.slots = slots.data_ptr<int32_t>();
+  p.conv.weight = convWeight.data_ptr<float>();
+  p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
+  p.conv.out = r.xbc.data_ptr<float>();
+  launch([&] { kernels::launchDecodeGemm(p, stream()); });
+  return r;
+}
+
+}  // namespace mamba::cuda
