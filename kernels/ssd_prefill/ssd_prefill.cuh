@@ -18,6 +18,30 @@
 //                          exp(cs) C S_in^T (inner n), then the causal diagonal tiles
 //                          (CB o decay o dt) x (inner s), then + D x.
 // Chunks (and row tiles) past a sequence's length are skipped; y rows there are zeroed.
+//
+// Work for a given N (compacted layers have small, unaligned N: 64, 38, 12 for mamba2-130m at
+// r = 0.5, 0.7, 0.9). The prepare and scan kernels come in two forms, picked per launch by
+// trimmedKernels(N) and the operand type:
+//   * N mod 64 == 0 or > 32 (N = 128, 64, 38, 115, ...), and fp32 operands (3xTF32) for any N:
+//     the original kernels (kTrim = false): every product is the full 64x64 tile over 64-deep
+//     slices, as before trimming.
+//   * fp16/bf16 with 0 < N mod 64 <= 32 (N = 12, 20, 72, 89, ...): kTrim = true, each warp
+//     multiplies only what can be nonzero and is stored (block tiles stay 64x64 and 4 warps):
+//     - n-contractions (CB = C B^T, exp(cs) C S_in^T): each slice of kKStep = 64 states stages
+//       only its real N - k0 columns, rounded up to 16, 32 or 64 (TileLoader kNarrow: fewer
+//       global loads, shared stores and conversions per thread), and runs only the k-steps of 16
+//       that hold a real state: ceil(min(N - k0, 64) / 16) of 4 (N = 12: 1);
+//     - sLoc tiles (P x N): B staged at that narrow width; output fragments whose 16 N columns
+//       are all >= N (or 16 P rows all >= P) are skipped, whole warps' quarters included: at
+//       N <= 32 the two warps of columns 32..63 multiply nothing;
+//     - also skipped: inner steps of sLoc past the chunk's length (zero rows of both operands)
+//       and output fragments of CB and exp(cs) C S_in^T whose rows (or CB columns) are all past it.
+//     The intra-chunk product of the scan (inner dimension s, independent of N) is unchanged.
+// Every skipped product is one of exact zeros (both operands are staged as zeros there), and
+// an fp32 accumulator plus exact zero products is bit-identical (x + 0 = x; the accumulators
+// start at +0); a skipped output fragment is never stored. So both forms give bit-identical
+// results for every N (tests/kernels/ssd_prefill_test.cc runs e.g. N = 12 trimmed against the
+// same data zero-padded to N = 64, which takes the original kernels, and compares bit for bit).
 #pragma once
 
 #include <mma.h>
@@ -83,32 +107,45 @@ __device__ __forceinline__ void splitTf32(Frag& hi, Frag& lo) {
   }
 }
 
-// acc[i][j] += A[r0+16i .. +16, 0 .. kLen) * B[0 .. kLen, c0+16j .. +16), where A (M x K) and
-// B (K x N) are shared tiles with the given layouts and leading dimensions.
-template <typename T, typename LayoutA, typename LayoutB>
-__device__ __forceinline__ void warpMma(AccFrag<T> (&acc)[2][2], const T* As, int lda, const T* Bs, int ldb,
-                                        int kLen, int r0, int c0) {
+// acc[i][j] += A[r0+16i .. +16, 0 .. kLen) * B[0 .. kLen, c0+16j .. +16) for i < nI, j < nJ,
+// where A (M x K) and B (K x N) are shared tiles with the given layouts and leading dimensions;
+// the other fragments are left alone. The inner steps cover [0, kLen rounded up to kK): past kLen
+// both operands must be zero in the fragments used (a product of zeros adds nothing). kFull:
+// the whole 2x2 quarter over the constant depth kMaxLen (the original code path, fully known to
+// the compiler); otherwise kLen, nI, nJ are run time values (uniform across the warp).
+template <typename T, typename LayoutA, typename LayoutB, int kMaxLen, bool kFull>
+__device__ __forceinline__ void warpMmaSteps(AccFrag<T> (&acc)[2][2], const T* As, int lda, const T* Bs, int ldb,
+                                             int kLen, int r0, int c0, int nI, int nJ) {
   using M = Mma<T>;
   using FragA = wmma::fragment<wmma::matrix_a, 16, 16, M::kK, typename M::Prec, LayoutA>;
   using FragB = wmma::fragment<wmma::matrix_b, 16, 16, M::kK, typename M::Prec, LayoutB>;
-  for (int k = 0; k < kLen; k += M::kK) {
+  auto step = [&](int k) {
     FragA a[2];
     FragB bm[2];
 #pragma unroll
-    for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], at<LayoutA>(As, lda, r0 + 16 * i, k), lda);
+    for (int i = 0; i < 2; ++i) {
+      if (kFull || i < nI) wmma::load_matrix_sync(a[i], at<LayoutA>(As, lda, r0 + 16 * i, k), lda);
+    }
 #pragma unroll
-    for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(bm[j], at<LayoutB>(Bs, ldb, k, c0 + 16 * j), ldb);
+    for (int j = 0; j < 2; ++j) {
+      if (kFull || j < nJ) wmma::load_matrix_sync(bm[j], at<LayoutB>(Bs, ldb, k, c0 + 16 * j), ldb);
+    }
     if constexpr (M::kSplit) {
       FragA aLo[2];
       FragB bLo[2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) splitTf32(a[i], aLo[i]);
+      for (int i = 0; i < 2; ++i) {
+        if (kFull || i < nI) splitTf32(a[i], aLo[i]);
+      }
 #pragma unroll
-      for (int j = 0; j < 2; ++j) splitTf32(bm[j], bLo[j]);
+      for (int j = 0; j < 2; ++j) {
+        if (kFull || j < nJ) splitTf32(bm[j], bLo[j]);
+      }
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
+          if (!kFull && (i >= nI || j >= nJ)) continue;
           wmma::mma_sync(acc[i][j], aLo[i], bm[j], acc[i][j]);
           wmma::mma_sync(acc[i][j], a[i], bLo[j], acc[i][j]);
           wmma::mma_sync(acc[i][j], a[i], bm[j], acc[i][j]);
@@ -118,9 +155,44 @@ __device__ __forceinline__ void warpMma(AccFrag<T> (&acc)[2][2], const T* As, in
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
 #pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], bm[j], acc[i][j]);
+        for (int j = 0; j < 2; ++j) {
+          if (kFull || (i < nI && j < nJ)) wmma::mma_sync(acc[i][j], a[i], bm[j], acc[i][j]);
+        }
       }
     }
+  };
+  if constexpr (kFull) {
+    for (int k = 0; k < kMaxLen; k += M::kK) step(k);
+  } else {
+    // fp32 (3xTF32) runs the original kernels only: its trimmed scan spilled ~600 bytes.
+    static_assert(!M::kSplit, "the trimmed products are for fp16/bf16 operands");
+    // Unrolled to the largest depth: faster than a loop (H200, N = 12: 2.69 vs 2.83 ms per
+    // 8 x 16384 SSD call; a run time trip count left to the compiler spilled registers).
+#pragma unroll
+    for (int k = 0; k < kMaxLen; k += M::kK) {
+      if (k >= kLen) break;
+      step(k);
+    }
+  }
+}
+
+// The warp's quarter of a block tile product. !kTrim: the full 2x2 fragments over kMaxLen (the
+// original code). kTrim: only the real work: inner depth kLen (<= kMaxLen; both operands are
+// zero from kLen on), rowsLeft/colsLeft real output rows/columns from (r0, c0) (fragments wholly
+// past them are skipped: their accumulators stay as they are and the caller never stores them).
+// A product of exact zeros leaves an fp32 accumulator bit-identical (x + 0 = x; the accumulators
+// start at +0, so no -0 arises), so every stored result is the same as with the full
+// 64x64xkMaxLen product. fp16/bf16 only (3xTF32 would hold too: tf32(0) = 0 in both halves).
+template <typename T, typename LayoutA, typename LayoutB, int kMaxLen, bool kTrim>
+__device__ __forceinline__ void warpMma(AccFrag<T> (&acc)[2][2], const T* As, int lda, const T* Bs, int ldb,
+                                        int kLen, int r0, int c0, int rowsLeft, int colsLeft) {
+  if constexpr (!kTrim) {
+    warpMmaSteps<T, LayoutA, LayoutB, kMaxLen, true>(acc, As, lda, Bs, ldb, kMaxLen, r0, c0, 2, 2);
+  } else if (kLen >= kMaxLen && rowsLeft > 16 && colsLeft > 16) {
+    warpMmaSteps<T, LayoutA, LayoutB, kMaxLen, true>(acc, As, lda, Bs, ldb, kMaxLen, r0, c0, 2, 2);
+  } else if (kLen > 0 && rowsLeft > 0 && colsLeft > 0) {
+    warpMmaSteps<T, LayoutA, LayoutB, kMaxLen, false>(acc, As, lda, Bs, ldb, min(kLen, kMaxLen), r0, c0,
+                                                      rowsLeft > 16 ? 2 : 1, colsLeft > 16 ? 2 : 1);
   }
 }
 
@@ -156,6 +228,8 @@ struct VecFlags {
   bool xbc = false, cb = false;
 };
 
+constexpr int log2Exact(int v) { return v <= 1 ? 0 : 1 + log2Exact(v / 2); }
+
 // Moves an R x W tile of S (row-major, leading dimension ld) into a shared tile of T in two
 // phases, so that the next tile's global loads can be issued before the current tile's MMAs:
 // load() starts the reads (16-byte vectors into registers in vector mode) and store() writes
@@ -163,13 +237,29 @@ struct VecFlags {
 // elements and may zero more. Vector mode needs src 16-byte aligned, ld a multiple of the
 // vector width, and each real row readable up to the next multiple of the vector width past
 // cols (a pitch); otherwise store() reads element by element.
-template <int R, int W, typename S>
+// kNarrow: only the first 2^stagedLog2(cols) columns (16, 32 or W) are loaded and written, with
+// the threads spread over them; columns past that keep whatever the shared tile held, so the
+// consumer must read only columns < cols rounded up to 16 (the trimmed products skip the rest).
+template <int R, int W, typename S, bool kNarrow = false>
 class TileLoader {
  public:
   static constexpr int kVec = 16 / static_cast<int>(sizeof(S));
   static constexpr int kPerRow = W / kVec;
   static constexpr int kPerThread = R * kPerRow / kThreads;
+  static constexpr int kLogW = log2Exact(W), kLogVec = log2Exact(kVec);
   static_assert(W % kVec == 0 && (R * kPerRow) % kThreads == 0, "tile must split into whole vectors per thread");
+  static_assert(!kNarrow || ((1 << kLogW) == W && W >= 16 && (R * 16 / kVec) % kThreads == 0),
+                "a narrow tile must split into whole vectors per thread at every staged width");
+
+  // log2 of the columns staged for `cols` real ones: 16, 32, ... up to W (the smallest power
+  // of two >= cols, at least 16, which is a multiple of the MMA k of every operand type).
+  __device__ static int stagedLog2(int cols) {
+    if constexpr (!kNarrow) {
+      return kLogW;
+    } else {
+      return min(kLogW, 32 - __clz(max(cols, 16) - 1));
+    }
+  }
 
   __device__ explicit TileLoader(bool vec) : vec_(vec) {}
 
@@ -178,32 +268,27 @@ class TileLoader {
     ld_ = ld;
     rows_ = rows;
     cols_ = cols;
+    if constexpr (kNarrow) lw_ = stagedLog2(cols);
     if (!vec_) return;
-#pragma unroll
-    for (int i = 0; i < kPerThread; ++i) {
-      const int v = threadIdx.x + i * kThreads, r = v / kPerRow, c = (v % kPerRow) * kVec;
-      raw_[i] = r < rows && c < cols ? __ldg(reinterpret_cast<const uint4*>(src + r * ld + c)) : make_uint4(0, 0, 0, 0);
+    if (!kNarrow || lw_ == kLogW) {
+      loadVectors<true>();
+    } else {
+      loadVectors<false>();
     }
   }
 
   template <typename T, typename F>
   __device__ __forceinline__ void store(T* dst, int ldd, F f) const {
     if (vec_) {
-#pragma unroll
-      for (int i = 0; i < kPerThread; ++i) {
-        const int v = threadIdx.x + i * kThreads, r = v / kPerRow, c = (v % kPerRow) * kVec;
-        const S* e = reinterpret_cast<const S*>(&raw_[i]);
-        const bool realRow = r < rows_;
-        Pack<T, kVec> out;
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) {
-          out.v[j] = fromFloat<T>(realRow && c + j < cols_ ? f(r, c + j, toFloat(e[j])) : 0.f);
-        }
-        *reinterpret_cast<Pack<T, kVec>*>(dst + r * ldd + c) = out;
+      if (!kNarrow || lw_ == kLogW) {
+        storeVectors<true>(dst, ldd, f);
+      } else {
+        storeVectors<false>(dst, ldd, f);
       }
     } else {
-      for (int i = threadIdx.x; i < R * W; i += kThreads) {
-        const int r = i / W, c = i % W;
+      const int lw = kNarrow ? lw_ : kLogW;
+      for (int i = threadIdx.x; i < (R << lw); i += kThreads) {
+        const int r = i >> lw, c = i & ((1 << lw) - 1);
         const bool real = r < rows_ && c < cols_;
         dst[r * ldd + c] = fromFloat<T>(real ? f(r, c, toFloat(src_[r * ld_ + c])) : 0.f);
       }
@@ -211,10 +296,48 @@ class TileLoader {
   }
 
  private:
+  // Vector v of the thread's i-th: v = threadIdx.x + i * kThreads over the staged R x 2^lw
+  // columns, row-major (at full width the original mapping: whole rows of consecutive vectors).
+  template <bool kFullWidth>
+  __device__ __forceinline__ int vectorShift() const {
+    return kFullWidth ? kLogW - kLogVec : lw_ - kLogVec;
+  }
+
+  template <bool kFullWidth>
+  __device__ __forceinline__ void loadVectors() {
+    const int lv = vectorShift<kFullWidth>(), count = kFullWidth ? kPerThread : (R << lv) / kThreads;
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      if (i >= count) break;
+      const int v = threadIdx.x + i * kThreads, r = v >> lv, c = (v & ((1 << lv) - 1)) * kVec;
+      raw_[i] = r < rows_ && c < cols_ ? __ldg(reinterpret_cast<const uint4*>(src_ + r * ld_ + c))
+                                       : make_uint4(0, 0, 0, 0);
+    }
+  }
+
+  template <bool kFullWidth, typename T, typename F>
+  __device__ __forceinline__ void storeVectors(T* dst, int ldd, F f) const {
+    const int lv = vectorShift<kFullWidth>(), count = kFullWidth ? kPerThread : (R << lv) / kThreads;
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      if (i >= count) break;
+      const int v = threadIdx.x + i * kThreads, r = v >> lv, c = (v & ((1 << lv) - 1)) * kVec;
+      const S* e = reinterpret_cast<const S*>(&raw_[i]);
+      const bool realRow = r < rows_;
+      Pack<T, kVec> out;
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) {
+        out.v[j] = fromFloat<T>(realRow && c + j < cols_ ? f(r, c + j, toFloat(e[j])) : 0.f);
+      }
+      *reinterpret_cast<Pack<T, kVec>*>(dst + r * ldd + c) = out;
+    }
+  }
+
   uint4 raw_[kPerThread];
   const S* src_ = nullptr;
   int64_t ld_ = 0;
   int rows_ = 0, cols_ = 0;
+  int lw_ = kLogW;  // log2 of the staged width (kNarrow)
   bool vec_;
 };
 
@@ -260,6 +383,17 @@ __host__ __device__ __forceinline__ int statePitch(const SsdPrefillParams& p) {
   return p.statePitch > 0 ? p.statePitch : p.stateSize;
 }
 
+// Whether the kTrim kernels run for state size N: where the last 64-state slice has at most 32
+// real states, so it is staged 16 or 32 wide and at least half its k-steps (and N fragments of
+// sLoc) are skipped. Otherwise (N a multiple of 64, or N mod 64 > 32) the original full-tile
+// kernels run. H200, 130m shape, 8 x 16384 bf16, one SSD call (ms), original -> trimmed:
+// N = 12: 2.84 -> 2.61, N = 20: 2.93 -> 2.76, N = 89: 4.03 -> 3.96, but N = 38 (38 of 64: only
+// one k-step of 4 skipped, the staging no narrower): 3.03 -> 3.08, so 38 stays untrimmed.
+inline bool trimmedKernels(int N) {
+  const int rem = N % kKStep;
+  return rem != 0 && rem <= kKStep / 2;
+}
+
 // Valid steps of chunk c of a sequence of `len` tokens (<= 0: chunk entirely padding).
 __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int c) {
   const int len = min(max(p.lengths[b], 0), p.seqLen);
@@ -299,7 +433,7 @@ __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0
   }
 }
 
-template <typename T>
+template <typename T, bool kTrim>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(SsdPrefillParams p, VecFlags vec) {
   pdlEnter();
   __shared__ __align__(128) unsigned char tiles[kPrepareTileBytes];
@@ -337,7 +471,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
     T* Bs = Xs + kKStep * kLdWide;         // (kKStep, kLdWide): Bs[t][n], the row-major B operand (t x n)
     const T* xh = xbc + h * P + p0;
     const T* bg = xbc + Di + g * Np + n0;
-    TileLoader<kKStep, kTile, T> xl(vec.xbc), bl(vec.xbc);
+    // kTrim: only the real N columns of B are staged (16/32/64 wide) and multiplied: fragments
+    // past N - n0 (or P - p0) are skipped, and inner steps past clen (zero rows of both).
+    TileLoader<kKStep, kTile, T> xl(vec.xbc);
+    TileLoader<kKStep, kTile, T, kTrim> bl(vec.xbc);
     auto load = [&](int k0) {
       xl.load(xh + static_cast<int64_t>(k0) * CD, CD, clen - k0, P - p0);
       bl.load(bg + static_cast<int64_t>(k0) * CD, CD, clen - k0, N - n0);
@@ -348,7 +485,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
       bl.store(Bs, kLdWide, Identity{});
       __syncthreads();
       if (k0 + kKStep < clen) load(k0 + kKStep);
-      warpMma<T, wmma::col_major, wmma::row_major>(acc, Xs, kLdWide, Bs, kLdWide, kKStep, r0, c0);
+      warpMma<T, wmma::col_major, wmma::row_major, kKStep, kTrim>(acc, Xs, kLdWide, Bs, kLdWide, clen - k0, r0, c0,
+                                                                 P - p0 - r0, N - n0 - c0);
       __syncthreads();
     }
     storeAcc<T>(acc, Ys, r0, c0);
@@ -377,7 +515,9 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
   T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
   const T* bg = xbc + Di + g * Np + static_cast<int64_t>(s0) * CD;
   const T* cg = xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD;
-  TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
+  // kTrim: each slice of at most 64 states is staged and multiplied only over the real N - k0
+  // (in k-steps of 16); fragments wholly past clen are skipped.
+  TileLoader<kTile, kKStep, T, kTrim> cl(vec.xbc), bl(vec.xbc);
   auto load = [&](int k0) {
     cl.load(cg + k0, CD, clen - t0, N - k0);
     bl.load(bg + k0, CD, clen - s0, N - k0);
@@ -388,7 +528,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
     bl.store(Bs, kLdNarrow, Identity{});
     __syncthreads();
     if (k0 + kKStep < N) load(k0 + kKStep);
-    warpMma<T, wmma::row_major, wmma::col_major>(acc, Cs, kLdNarrow, Bs, kLdNarrow, kKStep, r0, c0);
+    warpMma<T, wmma::row_major, wmma::col_major, kKStep, kTrim>(acc, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
+                                                                 clen - t0 - r0, clen - s0 - c0);
     __syncthreads();
   }
   storeAcc<T>(acc, Ys, r0, c0);
@@ -430,7 +571,7 @@ __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillPar
   if (st != nullptr) *st = fromFloat<TState>(s);
 }
 
-template <typename T>
+template <typename T, bool kTrim>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPrefillParams p, VecFlags vec) {
   pdlEnter();
   __shared__ __align__(128) unsigned char tiles[kScanTileBytes];
@@ -484,7 +625,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
     const T* cg = xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD;
     const T* sIn = static_cast<const T*>(p.chunkInit) + ((static_cast<int64_t>(b) * nc + c) * H + h) * P * Np +
                    static_cast<int64_t>(p0) * Np;
-    TileLoader<kTile, kKStep, T> cl(vec.xbc), sl(vec.xbc);
+    // kTrim: as for CB, only the real N - k0 states of each slice are staged and multiplied.
+    TileLoader<kTile, kKStep, T, kTrim> cl(vec.xbc), sl(vec.xbc);
     auto load = [&](int k0) {
       cl.load(cg + k0, CD, clen - t0, N - k0);
       sl.load(sIn + k0, Np, P - p0, N - k0);
@@ -495,7 +637,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
       sl.store(Ss, kLdNarrow, Identity{});
       __syncthreads();
       if (k0 + kKStep < N) load(k0 + kKStep);
-      warpMma<T, wmma::row_major, wmma::col_major>(acc, As, kLdNarrow, Ss, kLdNarrow, kKStep, r0, c0);
+      warpMma<T, wmma::row_major, wmma::col_major, kKStep, kTrim>(acc, As, kLdNarrow, Ss, kLdNarrow, N - k0, r0,
+                                                                   c0, clen - t0 - r0, P - p0 - c0);
       __syncthreads();
     }
   }
@@ -526,7 +669,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
     }
     __syncthreads();
     if (s0 + kTile <= t0 && s0 + kTile < clen) load(s0 + kTile);
-    warpMma<T, wmma::row_major, wmma::row_major>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0);
+    warpMma<T, wmma::row_major, wmma::row_major, kTile, false>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0, kTile,
+                                                               kTile);
     __syncthreads();
   }
 
@@ -560,13 +704,21 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   ssd::VecFlags vec;
   vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
   vec.cb = Q % 4 == 0 && aligned16(p.cb);
+  // The trimmed kernels where they save work (fp16/bf16 operands, N mod 64 in 1..32).
+  auto prepare = ssd::ssdChunkPrepareKernel<T, false>;
+  auto scan = ssd::ssdChunkScanKernel<T, false>;
+  if constexpr (!std::is_same_v<T, float>) {
+    if (ssd::trimmedKernels(p.stateSize)) {
+      prepare = ssd::ssdChunkPrepareKernel<T, true>;
+      scan = ssd::ssdChunkScanKernel<T, true>;
+    }
+  }
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
-    launchKernel(ssd::ssdChunkPrepareKernel<T>, grid, dim3(ssd::kThreads), 0, s, p, vec);
+    launchKernel(prepare, grid, dim3(ssd::kThreads), 0, s, p, vec);
   }
   if (nc == 1) {
-    launchKernel(ssd::ssdChunkScanKernel<T>, dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), dim3(ssd::kThreads), 0, s, p,
-                 vec);
+    launchKernel(scan, dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), dim3(ssd::kThreads), 0, s, p, vec);
     return;  // the prepare kernel did the state pass (singleChunkState)
   }
   const int pn = p.headDim * p.stateSize;
@@ -578,7 +730,7 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   }
   if (nc > 0) {
     dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
-    launchKernel(ssd::ssdChunkScanKernel<T>, grid, dim3(ssd::kThreads), 0, s, p, vec);
+    launchKernel(scan, grid, dim3(ssd::kThreads), 0, s, p, vec);
   }
 }
 

@@ -5,7 +5,8 @@
 // zero-padded pitch), ragged
 // lengths (1, 7, 129, 300) with continue flags, fp32/fp16/bf16 operands, fp32 and bf16 pool
 // states; y poisoned with NaN before each run; final states in the pool checked, other slots
-// untouched, y rows past each length exactly 0.
+// untouched, y rows past each length exactly 0. Compacted N (12, 20, 38, 64, 72, 89, 115, 128)
+// at P = 64 also bit for bit against the same data zero-padded to a full 64-state tile.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -157,6 +158,117 @@ TEST_F(SsdPrefillTest, AdapterRejectsBadInputs) {
   EXPECT_THROW(cuda::ssdPrefill(state, one, one.to(torch::kLong), one, xbc, dt, h, h, 1, 64), c10::Error);  // cont dtype
   torch::Tensor half = state.to(torch::kFloat16);
   EXPECT_THROW(cuda::ssdPrefill(half, one, one, one, xbc, dt, h, h, 1, 64), c10::Error);  // state dtype
+}
+
+// torch::equal, or where they differ the largest absolute difference (NaN counts as differing).
+::testing::AssertionResult bitIdentical(const torch::Tensor& got, const torch::Tensor& want) {
+  if (got.sizes() == want.sizes() && torch::equal(got, want)) return ::testing::AssertionSuccess();
+  if (got.sizes() != want.sizes()) return ::testing::AssertionFailure() << "shapes differ";
+  torch::Tensor d = (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs();
+  const int64_t bad = got.ne(want).sum().item<int64_t>();
+  return ::testing::AssertionFailure() << bad << " of " << got.numel() << " elements differ, max |diff| "
+                                       << d.nan_to_num(INFINITY).max().item<double>();
+}
+
+// Compacted (pruned) state sizes at the mamba2-130m head shape (P = 64, Q = 128, also 100):
+// with fp16/bf16 operands N = 12, 20, 72, 89 take the trimmed kernels (ssd_prefill.cuh: narrow n
+// slices, skipped N fragments and k-steps; 72 and 89: a 64-wide slice, then one 16 or 32 wide
+// over stale shared memory); N = 38, 64, 115, 128 and fp32 operands the original full-tile ones.
+// Several chunks with a length that is not a multiple of Q and last chunks of 1 and 72 steps, or
+// one chunk (the prepare kernel does the state pass). Checks y and the final states against the
+// reference, and bit for bit against
+//   * the element-by-element staging (no pitch) vs the 16-byte one at a zero-padded pitch;
+//   * the same data with N zero-padded to a multiple of 64, which runs the original full-tile
+//     kernels: skipping products of exact zeros must not change a bit of y or of the first N
+//     state columns (the padded ones must stay exactly 0).
+TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
+  struct Size {
+    int64_t N, G, Q;
+    torch::ScalarType stateDtype;
+  };
+  const Size sizes[] = {{12, 1, 128, torch::kFloat32},  {20, 2, 128, torch::kFloat32}, {38, 1, 100, torch::kBFloat16},
+                        {64, 1, 128, torch::kFloat32},  {72, 2, 128, torch::kFloat32}, {115, 1, 128, torch::kFloat32},
+                        {128, 1, 100, torch::kFloat32}, {12, 2, 100, torch::kBFloat16}, {89, 1, 100, torch::kBFloat16}};
+  const int64_t B = 4, H = 4, P = 64, S = 6, Di = H * P;
+  const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {1, 0, 1, 1};
+  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
+  for (bool oneChunk : {false, true}) {
+    for (auto dtype : {torch::kBFloat16, torch::kFloat32, torch::kFloat16}) {
+      for (const Size& z : sizes) {
+        const int64_t N = z.N, G = z.G, Q = z.Q, L = oneChunk ? Q : 300, CD = Di + 2 * G * N;
+        // 300 = 2 x 128 + 44 (or 3 x 100); 129: a last chunk of 1 step; 200: of 72 (or 100).
+        // One chunk: a full one, 1 step, 77 steps and a continued sequence of length 0.
+        const std::vector<int32_t> lengths = oneChunk ? std::vector<int32_t>{static_cast<int32_t>(Q), 1, 77, 0}
+                                                      : std::vector<int32_t>{300, 129, 200, 64};
+        torch::manual_seed(N * 31 + G * 7 + Q + (oneChunk ? 1 : 0));
+        torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
+        torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+        for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+        torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
+        torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
+
+        torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone(), xf = xbc.to(torch::kFloat32);
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t len = lengths[b];
+          if (len == 0) {
+            if (!cont[b]) stateRef[slots[b]].zero_();
+            continue;
+          }
+          torch::Tensor row = xf[b].narrow(0, 0, len);
+          torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
+          SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
+                                     A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
+                                     row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
+          yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
+          stateRef[slots[b]].copy_(r.finalState[0]);
+        }
+
+        // One run of the kernels on xbc laid out at state pitch `pitch` (0: N) for a pool of `n`
+        // states per row holding `init` in its first N columns and zeros after.
+        auto run = [&](const torch::Tensor& xbcIn, int64_t pitch, int64_t n, torch::Tensor& pool) {
+          torch::Tensor init = torch::zeros({S, H, P, n});
+          init.narrow(3, 0, N).copy_(state);
+          pool = init.to(kCuda, z.stateDtype);
+          poison({1 << 24}, torch::kFloat32);  // the workspace (best effort)
+          poison({B, L, Di}, torch::kFloat32);
+          return cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xbcIn.to(kCuda), dt.to(kCuda),
+                                  A.to(kCuda), D.to(kCuda), G, Q, pitch)
+              .cpu();
+        };
+        const auto what = ::testing::Message() << "L=" << L << " N=" << N << " G=" << G << " Q=" << Q << " " << dtype
+                                                << " state=" << z.stateDtype;
+        torch::Tensor pool;
+        torch::Tensor y = run(xbc, 0, N, pool);
+        torch::Tensor got = pool.cpu().to(torch::kFloat32);
+        EXPECT_LE(relErr(y, yRef), tol(dtype)) << what;
+        for (int64_t b = 0; b < B; ++b) {
+          EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>())
+              << what << " padding rows of " << b;
+        }
+        const double stateTol = std::max(tol(dtype), z.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
+        for (int64_t b = 0; b < B; ++b) {
+          EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
+        }
+        EXPECT_TRUE(torch::equal(got[2], state[2]) && torch::equal(got[4], state[4])) << what << " untouched slots";
+
+        const int64_t Np = (N + 7) / 8 * 8;
+        if (Np != N) {  // the model's layout for an unaligned N
+          torch::Tensor yp = run(padStateBlocks(xbc, Di, G, N, Np), Np, N, pool);
+          EXPECT_TRUE(bitIdentical(yp, y)) << what << ": y at pitch " << Np << " vs element-by-element staging";
+          EXPECT_TRUE(bitIdentical(pool.cpu().to(torch::kFloat32), got)) << what << ": states at pitch " << Np;
+        }
+        const int64_t Nf = (N + 63) / 64 * 64;
+        if (Nf != N) {
+          torch::Tensor yf = run(padStateBlocks(xbc, Di, G, N, Nf), 0, Nf, pool);
+          torch::Tensor full = pool.cpu().to(torch::kFloat32);
+          EXPECT_TRUE(bitIdentical(y, yf)) << what << ": y vs the same data zero-padded to N=" << Nf
+                                           << " (the skipped products or the narrow staging changed a result)";
+          EXPECT_TRUE(bitIdentical(got, full.narrow(3, 0, N))) << what << ": states vs zero-padded N=" << Nf;
+          EXPECT_TRUE(full.narrow(3, N, Nf - N).eq(0).all().item<bool>()) << what << ": padded state columns not 0";
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
