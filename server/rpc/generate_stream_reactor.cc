@@ -25,13 +25,7 @@ grpc::ServerWriteReactor<serving::v1::GenerateStreamResponse>* GenerateStreamRea
     reactor->finishNow(toApiFieldNames(handle.status()));
     return reactor.get();
   }
-  bool cancelNow = false;
-  {
-    std::lock_guard<std::mutex> lock(reactor->mutex_);
-    reactor->handle_ = *handle;
-    cancelNow = reactor->cancelRequested_;
-  }
-  if (cancelNow) (*handle)->cancel();
+  reactor->link_.attach(*handle);
   return reactor.get();
 }
 
@@ -63,8 +57,8 @@ void GenerateStreamReactor::onDone(const GenerateResult& result) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     result_ = result;
-    handle_.reset();
   }
+  link_.detach();
   pump();
 }
 
@@ -116,29 +110,23 @@ void GenerateStreamReactor::pump() {
 }
 
 void GenerateStreamReactor::OnWriteDone(bool ok) {
-  std::shared_ptr<RequestHandle> cancelHandle;
+  bool cancel = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     writing_ = false;
     if (!ok && !broken_) {
       broken_ = true;
       pending_.clear();
-      cancelHandle = handle_;
+      cancel = true;
     }
   }
-  if (cancelHandle) cancelHandle->cancel();
+  if (cancel) link_.cancel();
   pump();
 }
 
 void GenerateStreamReactor::OnCancel() {
-  std::shared_ptr<RequestHandle> handle;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    cancelRequested_ = true;
-    handle = handle_;
-  }
   MAMBA_LOG(kDebug) << "GenerateStream cancelled by the client";
-  if (handle) handle->cancel();
+  link_.cancel();
 }
 
 void GenerateStreamReactor::OnDone() {

@@ -23,6 +23,7 @@
 #include "mamba/serving/v1/inference.pb.h"
 #include "server/engine/engine.h"
 #include "server/rpc/call_tracker.h"
+#include "server/rpc/request_link.h"
 
 namespace mamba::rpc {
 
@@ -59,9 +60,8 @@ class GenerateStreamReactor final
   CallTracker::Ticket ticket_;
   std::shared_ptr<GenerateStreamReactor> self_;  // released in OnDone
 
+  RequestLink link_;  // to the engine request, for cancellation
   std::mutex mutex_;
-  std::shared_ptr<RequestHandle> handle_;
-  bool cancelRequested_ = false;
   std::deque<serving::v1::GenerateChunk> pending_;  // not yet written, oldest first
   std::optional<GenerateResult> result_;
   bool writing_ = false;

@@ -28,13 +28,7 @@ grpc::ServerUnaryReactor* GenerateUnaryReactor::start(Engine& engine,
     reactor->finishOnce(toGrpcStatus(toApiFieldNames(handle.status())));
     return reactor.get();
   }
-  bool cancelNow = false;
-  {
-    std::lock_guard<std::mutex> lock(reactor->mutex_);
-    reactor->handle_ = *handle;
-    cancelNow = reactor->cancelRequested_;
-  }
-  if (cancelNow) (*handle)->cancel();
+  reactor->link_.attach(*handle);
   return reactor.get();
 }
 
@@ -49,23 +43,14 @@ void GenerateUnaryReactor::onToken(const TokenEvent& event) {
 }
 
 void GenerateUnaryReactor::onDone(const GenerateResult& result) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    handle_.reset();
-  }
+  link_.detach();
   const Status status = finalStatus(result);
   if (status.isOk() && !finished_.load()) toProto(result, response_);
   finishOnce(toGrpcStatus(status));
 }
 
 void GenerateUnaryReactor::OnCancel() {
-  std::shared_ptr<RequestHandle> handle;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    cancelRequested_ = true;
-    handle = handle_;
-  }
-  if (handle) handle->cancel();
+  link_.cancel();
 }
 
 void GenerateUnaryReactor::OnDone() {

@@ -5,13 +5,13 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
 #include "mamba/serving/v1/inference.pb.h"
 #include "server/engine/engine.h"
 #include "server/rpc/call_tracker.h"
+#include "server/rpc/request_link.h"
 
 namespace mamba::rpc {
 
@@ -40,9 +40,7 @@ class GenerateUnaryReactor final : public grpc::ServerUnaryReactor,
   std::shared_ptr<GenerateUnaryReactor> self_;  // released in OnDone
   std::atomic<bool> finished_{false};
 
-  std::mutex mutex_;
-  std::shared_ptr<RequestHandle> handle_;
-  bool cancelRequested_ = false;
+  RequestLink link_;  // to the engine request, for cancellation
 };
 
 }  // namespace mamba::rpc
