@@ -85,6 +85,7 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
   if (flags.maxQueued) config->scheduler.maxQueued = *flags.maxQueued;
   if (flags.prefillChunkTokens) config->scheduler.prefillChunkTokens = *flags.prefillChunkTokens;
   if (flags.scoreWorkers) config->scoreWorkers = *flags.scoreWorkers;
+  if (flags.pipelineDecode) config->scheduler.pipelineDecode = *flags.pipelineDecode;
   if (flags.maxNewTokensLimit) {
     if (*flags.maxNewTokensLimit > 2147483647) {
       return invalidArgument("--max-new-tokens-limit: must be at most 2147483647");
@@ -130,6 +131,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   optionalOption(app, "--max-queued", &flags->maxQueued, "waiting requests per model before RESOURCE_EXHAUSTED");
   optionalOption(app, "--prefill-chunk-tokens", &flags->prefillChunkTokens, "chunked prefill size");
   optionalOption(app, "--max-new-tokens-limit", &flags->maxNewTokensLimit, "upper bound on max_new_tokens");
+  optionalOption(app, "--pipeline-decode", &flags->pipelineDecode,
+                 "true | false: start the next greedy decode step before handling the current one's tokens");
   optionalOption(app, "--score-workers", &flags->scoreWorkers, "threads for Score calls");
   optionalOption(app, "--log-level", &flags->logLevel, "debug | info | warning | error");
   optionalOption(app, "--drain-timeout", &flags->drainTimeoutSeconds,

@@ -23,6 +23,7 @@ struct ServerFlags {
   std::optional<int64_t> slots, maxBatch, maxQueued, prefillChunkTokens, scoreWorkers,
       maxNewTokensLimit;
   std::optional<double> drainTimeoutSeconds;
+  std::optional<bool> pipelineDecode;
   bool noMetrics = false;
 };
 

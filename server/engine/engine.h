@@ -39,6 +39,11 @@ struct SchedulerOptions {
   // least 4 of them: -1 = min(8, hardware threads - 1), at least 1; 0 = the scheduler thread
   // alone. Results do not depend on it (each request has its own RNG).
   int32_t samplingThreads = -1;
+  // Pipelined decode: while every decoding request is plain greedy, the scheduler starts the
+  // next decode step before it handles the current one's tokens on the host (the next step
+  // takes them on the device), so that the host work overlaps the device's step. Results do
+  // not depend on it; off, every step is launched, waited for and handled in turn.
+  bool pipelineDecode = true;
 };
 
 struct ModelSpec {

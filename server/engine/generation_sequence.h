@@ -75,6 +75,7 @@ class GenerationSequence {
   // Whether the sequence has a sampled token to feed the next decode step.
   bool decoding() const { return !prefilling() && !tokens_.empty() && !finished_; }
   int32_t lastToken() const { return tokens_.back(); }
+  size_t generated() const { return tokens_.size(); }  // tokens accepted so far
   bool finished() const { return finished_; }
 
   // Whether the next token needs the full logits row on the host. False for greedy requests

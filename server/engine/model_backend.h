@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,6 +90,16 @@ struct StepOutputs {
   std::vector<GreedyPick> greedy;
 };
 
+// The input token of one row of a decodeStart() step.
+struct DecodeInput {
+  int32_t token = 0;         // the token id, when previousRow < 0
+  int32_t previousRow = -1;  // >= 0: the token of the kGreedy pick of this row of the step
+                             // started last (see decodeStart()); `token` is then unused
+
+  static DecodeInput host(int32_t token) { return DecodeInput{token, -1}; }
+  static DecodeInput fromPrevious(int32_t row) { return DecodeInput{0, row}; }
+};
+
 class ModelBackend {
  public:
   virtual ~ModelBackend() = default;
@@ -114,6 +125,43 @@ class ModelBackend {
   virtual Status decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
                         const RowRequest& request, StepOutputs* out) = 0;
 
+  // Two-phase decode, so that the host can work while the device runs a step.
+  //
+  // decodeStart() starts one decode step, the computation decode() does (row b continues the
+  // sequence in slots[b] and returns what request.rows[b] asks), without waiting for it;
+  // decodeFinish() waits for the OLDEST step in flight (started, not finished) and returns its
+  // outputs in *out, as decode() would have (a null `out` drops them). Steps finish in the
+  // order they started, and at most two are in flight: start t, start t+1, finish t, start
+  // t+2, finish t+1, ...; a decodeStart() with two in flight, and a decodeFinish() with none,
+  // are FAILED_PRECONDITION.
+  //
+  // Inputs: row b's token is inputs[b].token, or, when inputs[b].previousRow = j >= 0, the
+  // token of the kGreedy pick of row j of the step started last, which must still be in
+  // flight and must have asked kGreedy for row j (INVALID_ARGUMENT otherwise). That token
+  // need never reach the host: a device backend feeds it on the device.
+  //
+  // Slots: a step in flight owns its slots' state. Until it finishes, its slots may be used
+  // only by the next decodeStart() (continuing the same sequences); in particular the caller
+  // must not release them (releaseSlot) nor prefill or decode them in other calls.
+  //
+  // Other calls: prefill(), prefillScore() and decode() made while steps are in flight run
+  // after them (on the device, in call order) and never change their outputs; decode() does
+  // not count as a started step. The StepOutputs of decodeFinish() (its `logits` span) stay
+  // valid until the next call on the backend, as with the other calls.
+  //
+  // Errors: a decodeStart() that fails starts nothing (the steps in flight stay in flight and
+  // must still be finished); its slots' state is then unspecified. A decodeFinish() that fails
+  // ends its step all the same (its slots' state is unspecified), and the rows of a later step
+  // that took their token from it (previousRow) decode unspecified tokens: discard them.
+  //
+  // The base implementation runs decode() inside decodeStart() (with the referenced tokens
+  // resolved from the previous step's outputs, kept on the host) and keeps a copy of the
+  // outputs for decodeFinish(), so every backend has the two phases, with results identical
+  // to decode()'s; an accelerator backend overrides both to overlap them with the host.
+  virtual Status decodeStart(std::span<const DecodeInput> inputs, std::span<const int32_t> slots,
+                             const RowRequest& request);
+  virtual Status decodeFinish(StepOutputs* out);
+
   // Conveniences for tools and tests: every row's full logits, copied into *logits as
   // (rows x info().vocabSize) fp32, row-major; a null `logits` asks for no outputs.
   Status prefillLogits(std::span<const PrefillItem> items, std::vector<float>* lastLogits);
@@ -124,6 +172,24 @@ class ModelBackend {
   // INVALID_ARGUMENT unless `request` fits a call of `rows` rows (and `out` is there when
   // needed). For implementations.
   Status checkRowRequest(const RowRequest& request, size_t rows, const StepOutputs* out) const;
+  // INVALID_ARGUMENT / FAILED_PRECONDITION unless decodeStart(inputs, slots, request) may
+  // start a step while `inFlight` steps are in flight, the newest of which asked for
+  // `previousRows` (ignored when inFlight is 0). Token ids and slots are not checked.
+  Status checkDecodeStart(std::span<const DecodeInput> inputs, std::span<const int32_t> slots,
+                          const RowRequest& request, size_t inFlight,
+                          std::span<const RowOutput> previousRows) const;
+
+ private:
+  Status checkRowShape(const RowRequest& request, size_t rows) const;
+
+  // The base two-phase implementation: the steps in flight, oldest first, with their outputs.
+  struct KeptStep {
+    std::vector<RowOutput> rows;
+    std::vector<GreedyPick> greedy;
+    std::vector<float> logits;
+  };
+  std::deque<KeptStep> kept_;
+  std::vector<float> finishedLogits_;  // what the last decodeFinish() returned
 };
 
 // Loads a checkpoint (HF or mamba_ssm format) onto the requested device and dtype.

@@ -26,7 +26,7 @@ constexpr size_t kMinParallelRows = 4;
 Scheduler::Scheduler(std::unique_ptr<ModelBackend> backend, const Tokenizer* tokenizer,
                      SchedulerOptions options, const metrics::ModelMetrics* metrics)
     : backend_(std::move(backend)), info_(backend_->info()), tokenizer_(tokenizer),
-      options_(options), metrics_(metrics) {
+      options_(options), metrics_(metrics), pipeline_(*backend_) {
   int64_t vocab = info_.vocabSize;
   if (tokenizer_) vocab = std::min<int64_t>(vocab, tokenizer_->vocabSize());
   sampleVocab_ = static_cast<int32_t>(std::max<int64_t>(vocab, 1));
@@ -104,7 +104,7 @@ void Scheduler::loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty() || pipeline_.inFlight() > 0; });
       if (stopping_) break;
     }
     const auto now = SteadyClock::now();
@@ -284,6 +284,20 @@ int64_t Scheduler::runPrefill() {
 }
 
 int64_t Scheduler::runDecode() {
+  bool pipelined = options_.pipelineDecode;
+  for (const Active& a : active_) {
+    if (a.gen && a.gen->decoding() && a.gen->needsLogits()) pipelined = false;
+  }
+  if (pipelined) return runPipelinedDecode();
+  if (pipeline_.inFlight() == 0) return runSyncDecode();
+  // The tokens of the step in flight belong before this step (the synchronous path handled
+  // them in the previous iteration, before its drop of cancelled and expired requests).
+  const int64_t calls = drainPipeline();
+  dropInterrupted(SteadyClock::now());
+  return calls + runSyncDecode();
+}
+
+int64_t Scheduler::runSyncDecode() {
   std::vector<int32_t> tokens, slots;
   std::vector<size_t> which;
   rows_.clear();
@@ -309,6 +323,71 @@ int64_t Scheduler::runDecode() {
   }
   acceptRows(which, t1);
   return 1;
+}
+
+int64_t Scheduler::runPipelinedDecode() {
+  std::vector<GenerationSequence*> seqs;
+  std::vector<DecodeInput> inputs;
+  for (Active& a : active_) {
+    if (!a.gen || !a.gen->decoding()) continue;
+    GenerationSequence& g = *a.gen;
+    const int32_t row = pipeline_.pendingRow(g.slot());
+    if (row < 0) {
+      inputs.push_back(DecodeInput::host(g.lastToken()));
+    } else if (g.generated() + 1 < static_cast<size_t>(g.job().sampling.maxNewTokens)) {
+      inputs.push_back(DecodeInput::fromPrevious(row));
+    } else {
+      continue;  // its pending token is its last (max_new_tokens): nothing to decode after it
+    }
+    seqs.push_back(&g);
+  }
+  int64_t calls = 0;
+  const bool started = !seqs.empty();
+  if (started) {
+    ++calls;
+    Status st = pipeline_.start(seqs, inputs, sampleVocab_);
+    if (!st.isOk()) {
+      // As on the synchronous path: the previous step's tokens, then this step's failure.
+      calls += drainPipeline();
+      const auto now = SteadyClock::now();
+      for (GenerationSequence* g : seqs) g->abort(st, reasonFor(st), now);
+      return calls;
+    }
+  }
+  // The previous step's tokens, while the device runs the new step.
+  while (pipeline_.inFlight() > (started ? 1u : 0u)) calls += finishStep();
+  // Every sequence of the new step ended on the previous step's token: finish it now, so that
+  // their slots come back at once (and no step stays in flight while the loop waits).
+  if (pipeline_.inFlight() > 0 && !pipeline_.newestHasLiveRows()) calls += finishStep();
+  return calls;
+}
+
+int64_t Scheduler::finishStep() {
+  DecodePipeline::Finished f = pipeline_.finish(&out_);
+  const auto now = SteadyClock::now();
+  size_t live = 0;
+  for (const GenerationSequence* g : f.seqs) live += g && !g->finished() ? 1 : 0;
+  if (metrics_ && live > 0) {
+    metrics_->decodeStep->observe(secondsBetween(std::max(f.started, f.previousDone), now));
+    metrics_->batchSize->observe(static_cast<double>(live));
+  }
+  // Events, metrics and stops in row (= sequence) order, as acceptRows() does.
+  for (size_t k = 0; k < f.seqs.size(); ++k) {
+    GenerationSequence* g = f.seqs[k];
+    if (!g || g->finished()) continue;
+    if (f.status.isOk()) {
+      g->acceptGreedy(out_.greedy[k], now);
+    } else {
+      g->abort(f.status, reasonFor(f.status), now);
+    }
+  }
+  return 1;
+}
+
+int64_t Scheduler::drainPipeline() {
+  int64_t calls = 0;
+  while (pipeline_.inFlight() > 0) calls += finishStep();
+  return calls;
 }
 
 void Scheduler::acceptRows(std::span<const size_t> which, SteadyClock::time_point now) {
@@ -345,7 +424,7 @@ int64_t Scheduler::compact() {
   size_t out = 0;
   for (size_t i = 0; i < active_.size(); ++i) {
     if (isDone(active_[i])) {
-      backend_->releaseSlot(active_[i].gen ? active_[i].gen->slot() : active_[i].score->slot());
+      pipeline_.releaseSlot(active_[i].gen ? active_[i].gen->slot() : active_[i].score->slot());
       ++removed;
       continue;
     }
@@ -372,6 +451,7 @@ void Scheduler::updateGauges() {
 }
 
 void Scheduler::cancelAll(const Status& why) {
+  drainPipeline();  // its tokens first, as the synchronous path would have handled them
   const auto now = SteadyClock::now();
   for (Active& a : active_) {
     if (!isDone(a)) failSequence(a, why, now);

@@ -14,6 +14,20 @@
 //   3. Decode: one batched decode() over every generation that has a token to feed
 //      (<= maxBatch), each sampled with its own Sampler; stop tokens, EOS, stop strings and
 //      max_new_tokens end requests, which free their slots at once.
+//      Pipelined (SchedulerOptions::pipelineDecode, while every decoding request is plain
+//      greedy): the step of iteration i is started (decodeStart) before step i-1, started by
+//      the previous iteration, is finished (decodeFinish) and its tokens are handled, so that
+//      the device runs step i during that host work and the next iteration's planning; a
+//      sequence whose latest token is still pending in step i-1 takes it on the device. A
+//      sequence that ends on step i-1's token (stop, EOS, stop string), or is cancelled, while
+//      step i advances it loses its row of step i, and its slot stays held until step i has
+//      finished (DecodePipeline); a sequence whose pending token is its max_new_tokens-th is
+//      left out of step i. Any request that needs logits on the host, an empty step, a failure
+//      and shutdown drain the pipeline (finish the step in flight and handle its tokens) and
+//      fall back to the synchronous step. Every request gets the same tokens, events and
+//      result either way: a step computes each sequence independently, the rows that only the
+//      pipeline adds are dropped, and a cancel seen in a token event takes effect before the
+//      next step the request would have been in on the synchronous path too.
 // Sampling (steps 2 and 3): plain greedy requests (GenerationSequence::needsLogits() false)
 // take the backend's device-side greedy pick (RowOutput::kGreedy: a token and its logprob
 // per row cross to the host, no logits); the others get their full logits row and are
@@ -25,6 +39,14 @@
 // once admitted, and FIFO order keeps later arrivals from starving it (TTFT). No request
 // ever changes another's result: sequences share nothing but the batch, and the model's
 // batched prefill (right padding) and decode compute each sequence independently.
+//
+// Metrics: mamba_decode_step_seconds is the duration of a synchronous decode() call, and for a
+// pipelined step the time from its start, or from the end of the previous step's
+// decodeFinish() if later, to the end of its own decodeFinish(): the period at which steps
+// complete (the device's step time while the host keeps ahead of it; more when the host work
+// or a prefill is longer). mamba_batch_size then counts the rows that produced a token, without
+// the dropped ones, and a step whose rows were all dropped is observed in neither; so the batch
+// sizes add up to the tokens that decode steps produced, as on the synchronous path.
 //
 // Threading: enqueue*, waitIdle, inFlight and shutdown are thread-safe; the backend, the
 // slots and every running sequence belong to the scheduler thread, which also calls the
@@ -41,6 +63,7 @@
 #include <vector>
 
 #include "server/common/status.h"
+#include "server/engine/decode_pipeline.h"
 #include "server/engine/engine.h"
 #include "server/engine/generation_sequence.h"
 #include "server/engine/model_backend.h"
@@ -104,8 +127,14 @@ class Scheduler {
   int64_t planAndAdmit(SteadyClock::time_point now);
   // Step 2's model calls; returns how many were made.
   int64_t runPrefill();
-  // Step 3; returns how many decode calls were made (0 or 1).
+  // Step 3; returns how many decode calls (decode, decodeStart, decodeFinish) were made.
   int64_t runDecode();
+  int64_t runSyncDecode();
+  int64_t runPipelinedDecode();
+  // Finishes the oldest pipelined step and hands its tokens to their sequences (1 call).
+  int64_t finishStep();
+  // Finishes every pipelined step in flight; returns how many.
+  int64_t drainPipeline();
   // What row k of a model call must return for the generation active_[which[k]].
   RowOutput rowOutputFor(const GenerationSequence& g) const {
     return g.needsLogits() ? RowOutput::kLogits : RowOutput::kGreedy;
@@ -114,7 +143,8 @@ class Scheduler {
   // asked for rows_[k]: samples the kLogits rows (in parallel when there are enough), then
   // hands every row with an output to its sequence in row order.
   void acceptRows(std::span<const size_t> which, SteadyClock::time_point now);
-  // Removes finished entries of active_, releasing their slots; returns how many.
+  // Removes finished entries of active_, releasing their slots (through pipeline_, which holds
+  // those of steps in flight); returns how many.
   int64_t compact();
   // Ends and retires everything (shutdown).
   void cancelAll(const Status& why);
@@ -144,6 +174,7 @@ class Scheduler {
   std::vector<size_t> hostRows_;              // rows sampled on the host
   std::vector<Sampler::Result> hostResults_;  // their results, same order
   std::unique_ptr<ParallelPool> pool_;        // host sampling; null: scheduler thread only
+  DecodePipeline pipeline_;                   // pipelined greedy steps in flight
 
   std::once_flag joined_;
   std::thread thread_;  // started at the end of the constructor

@@ -21,7 +21,8 @@ StatusOr<std::unique_ptr<ServingMetrics>> ServingMetrics::create(Registry& regis
   MAMBA_ASSIGN_OR_RETURN(m->prefillBatch_, registry.histogram("mamba_prefill_batch_seconds",
       "Duration of one prefill batch (or chunk), in seconds.", mv, lat));
   MAMBA_ASSIGN_OR_RETURN(m->decodeStep_, registry.histogram("mamba_decode_step_seconds",
-      "Duration of one batched decode step, in seconds.", mv, lat));
+      "Duration of one batched decode step, in seconds (pipelined steps: from the step's start, "
+      "or the previous step's end if later, to its end).", mv, lat));
   MAMBA_ASSIGN_OR_RETURN(m->batchSize_, registry.histogram("mamba_batch_size",
       "Sequences per decode step.", mv, batchSizeBuckets()));
   MAMBA_ASSIGN_OR_RETURN(m->requests_, registry.counter("mamba_requests_total",

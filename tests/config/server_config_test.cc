@@ -22,6 +22,7 @@ TEST(ServerConfig, DefaultsWithAnEmptyFile) {
   EXPECT_EQ(c->logLevel, LogLevel::kInfo);
   EXPECT_EQ(c->drainTimeoutSeconds, 30);
   EXPECT_EQ(c->scheduler.maxBatch, SchedulerOptions().maxBatch);
+  EXPECT_TRUE(c->scheduler.pipelineDecode);
 }
 
 TEST(ServerConfig, ReadsEveryKey) {
@@ -47,6 +48,7 @@ scheduler:
   max_prefill_tokens_per_step: 1024
   max_new_tokens_limit: 999
   max_prompt_tokens: 5000
+  pipeline_decode: false
 logging: {level: debug}
 shutdown: {drain_timeout_seconds: 2.5}
 )");
@@ -74,6 +76,7 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(c->scheduler.maxPrefillTokensPerStep, 1024);
   EXPECT_EQ(c->scheduler.maxNewTokensLimit, 999);
   EXPECT_EQ(c->scheduler.maxPromptTokens, 5000);
+  EXPECT_FALSE(c->scheduler.pipelineDecode);
   EXPECT_EQ(c->logLevel, LogLevel::kDebug);
   EXPECT_EQ(c->drainTimeoutSeconds, 2.5);
 
@@ -90,6 +93,7 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(eo.models[1].tokenizerPath, "/base/tok/tokenizer.json");
   EXPECT_EQ(eo.defaultModel, "ref");
   EXPECT_EQ(eo.scheduler.maxBatch, 6);
+  EXPECT_FALSE(eo.scheduler.pipelineDecode);
 }
 
 struct BadCase {
@@ -109,6 +113,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"scheduler:\n  max_queued: [1]\n", "scheduler.max_queued: must be a positive integer, got [1]"},
       {"scheduler:\n  max_new_tokens_limit: 99999999999\n", "scheduler.max_new_tokens_limit: must be at most"},
       {"scheduler: 5\n", "scheduler: must be a mapping"},
+      {"scheduler:\n  pipeline_decode: sometimes\n", "scheduler.pipeline_decode: must be true or false, got \"sometimes\""},
       {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
       {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},
       {"grpc:\n  score_workers: 0\n", "grpc.score_workers: must be a positive integer"},

@@ -54,12 +54,12 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
                      "grpc: {listen: 127.0.0.1:7000}\n"
                      "metrics: {listen: 127.0.0.1:7001}\n"
                      "models:\n  - {name: a, path: ref, slots: 2}\n  - {name: b, path: other}\n"
-                     "scheduler: {max_batch: 2, max_queued: 5}\n"
+                     "scheduler: {max_batch: 2, max_queued: 5, pipeline_decode: true}\n"
                      "logging: {level: error}\n");
   auto c = run({"--config", config.string(), "--listen", "127.0.0.1:8000", "--metrics-listen",
                 "127.0.0.1:8001", "--dtype", "float16", "--device", "cuda:0", "--slots", "16",
                 "--max-batch", "16", "--log-level", "debug", "--drain-timeout", "7",
-                "--default-model", "b", "--variants", "dense,masked"});
+                "--default-model", "b", "--variants", "dense,masked", "--pipeline-decode", "false"});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
   EXPECT_EQ(c->grpcListen, "127.0.0.1:8000");
   EXPECT_EQ(c->metricsListen, "127.0.0.1:8001");
@@ -73,6 +73,7 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
   EXPECT_EQ(c->models[0].path, path("ref"));
   EXPECT_EQ(c->scheduler.maxBatch, 16);
   EXPECT_EQ(c->scheduler.maxQueued, 5);  // from the file
+  EXPECT_FALSE(c->scheduler.pipelineDecode);
   EXPECT_EQ(c->logLevel, LogLevel::kDebug);
   EXPECT_EQ(c->drainTimeoutSeconds, 7);
   EXPECT_EQ(c->defaultModel, "b");
@@ -101,6 +102,7 @@ TEST_F(ServerFlagsTest, BadFlagValuesNameTheFlag) {
       {{"--max-batch", "-1"}, "--max-batch: must be a positive integer"},
       {{"--log-level", "chatty"}, "--log-level: must be one of debug, info, warning, error"},
       {{"--drain-timeout", "-3"}, "--drain-timeout: must be a non-negative number"},
+      {{"--pipeline-decode", "maybe"}, "--pipeline-decode"},  // CLI11's own type check
       {{"--slots", "many"}, "--slots"},                 // CLI11's own type check
       {{"--bogus-flag"}, "--bogus-flag"},               // unknown flag
       {{"--model", "/no/such/dir"}, "models[0].path: no such model directory"},

@@ -25,7 +25,21 @@ std::optional<int32_t> FakeBackend::acquireSlot() {
   return std::nullopt;
 }
 
-void FakeBackend::releaseSlot(int32_t slot) { used_[static_cast<size_t>(slot)] = false; }
+void FakeBackend::releaseSlot(int32_t slot) {
+  checkSlots(std::span<const int32_t>(&slot, 1));
+  used_[static_cast<size_t>(slot)] = false;
+}
+
+void FakeBackend::checkSlots(std::span<const int32_t> slots) {
+  for (int32_t s : slots) {
+    for (const auto& step : startedSlots_) {
+      if (std::find(step.begin(), step.end(), s) != step.end()) {
+        ++slotViolations_;
+        break;
+      }
+    }
+  }
+}
 
 int64_t FakeBackend::freeSlots() const {
   return static_cast<int64_t>(std::count(used_.begin(), used_.end(), false));
@@ -64,6 +78,8 @@ void FakeBackend::emit(std::span<const uint64_t> states, const RowRequest& reque
 }
 
 Status FakeBackend::prefill(std::span<const PrefillItem> items, const RowRequest& request, StepOutputs* out) {
+  runQueued();
+  for (const auto& it : items) checkSlots(std::span<const int32_t>(&it.slot, 1));
   if (failDecode_.exchange(false)) return internalError("injected prefill failure");
   MAMBA_RETURN_IF_ERROR(checkRowRequest(request, items.size(), out));
   std::vector<uint64_t> states;
@@ -79,6 +95,8 @@ Status FakeBackend::prefill(std::span<const PrefillItem> items, const RowRequest
 
 StatusOr<std::vector<ScoredToken>> FakeBackend::prefillScore(const PrefillItem& item,
                                                              std::span<const int32_t> targets) {
+  runQueued();
+  checkSlots(std::span<const int32_t>(&item.slot, 1));
   uint64_t& s = state_[static_cast<size_t>(item.slot)];
   if (!item.continueFromState) s = 0;
   std::vector<ScoredToken> out;
@@ -91,8 +109,18 @@ StatusOr<std::vector<ScoredToken>> FakeBackend::prefillScore(const PrefillItem& 
 
 Status FakeBackend::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
                            const RowRequest& request, StepOutputs* out) {
+  runQueued();
+  // Unless the base class's decodeStart() runs its step here (which may continue the slots of
+  // the step in flight).
+  if (!inStart_) checkSlots(slots);
   if (failDecode_.exchange(false)) return internalError("injected decode failure");
   MAMBA_RETURN_IF_ERROR(checkRowRequest(request, tokens.size(), out));
+  step(tokens, slots, request, out);
+  return Status::ok();
+}
+
+void FakeBackend::step(std::span<const int32_t> tokens, std::span<const int32_t> slots, const RowRequest& request,
+                       StepOutputs* out) {
   std::vector<uint64_t> states;
   for (size_t b = 0; b < tokens.size(); ++b) {
     uint64_t& s = state_[static_cast<size_t>(slots[b])];
@@ -100,6 +128,73 @@ Status FakeBackend::decode(std::span<const int32_t> tokens, std::span<const int3
     states.push_back(s);
   }
   emit(states, request, out);
+}
+
+Status FakeBackend::decodeStart(std::span<const DecodeInput> inputs, std::span<const int32_t> slots,
+                                const RowRequest& request) {
+  for (const DecodeInput& in : inputs) previousRowInputs_ += in.previousRow >= 0 ? 1 : 0;
+  if (!deferred_) {
+    inStart_ = true;
+    Status st = ModelBackend::decodeStart(inputs, slots, request);
+    inStart_ = false;
+    MAMBA_RETURN_IF_ERROR(st);
+  } else {
+    runQueued();
+    MAMBA_RETURN_IF_ERROR(checkDecodeStart(inputs, slots, request, queued_.size(),
+                                           queued_.empty() ? std::span<const RowOutput>() : queued_.back().rows));
+    Queued q;
+    q.inputs.assign(inputs.begin(), inputs.end());
+    q.slots.assign(slots.begin(), slots.end());
+    q.rows.assign(request.rows.begin(), request.rows.end());
+    q.greedyVocab = request.greedyVocab;
+    q.fail = failDecode_.exchange(false);
+    queued_.push_back(std::move(q));
+  }
+  startedSlots_.emplace_back(slots.begin(), slots.end());
+  maxInFlight_ = std::max<int64_t>(maxInFlight_, static_cast<int64_t>(startedSlots_.size()));
+  return Status::ok();
+}
+
+void FakeBackend::runQueued() {
+  for (size_t i = 0; i < queued_.size(); ++i) {
+    Queued& q = queued_[i];
+    if (q.ran) continue;
+    q.ran = true;
+    if (q.fail) {
+      q.status = internalError("injected decode failure");
+      continue;
+    }
+    std::vector<int32_t> tokens;
+    for (const DecodeInput& in : q.inputs) {
+      if (in.previousRow < 0) {
+        tokens.push_back(in.token);
+      } else {
+        // The previous step is still queued: it finishes after this one started.
+        const Queued& prev = queued_.at(i - 1);
+        tokens.push_back(prev.status.isOk() ? prev.greedy.at(static_cast<size_t>(in.previousRow)).token : 0);
+      }
+    }
+    StepOutputs out;
+    step(tokens, q.slots, RowRequest{q.rows, q.greedyVocab}, &out);
+    q.greedy = std::move(out.greedy);
+    q.logits.assign(out.logits.begin(), out.logits.end());
+  }
+}
+
+Status FakeBackend::decodeFinish(StepOutputs* out) {
+  if (!startedSlots_.empty()) startedSlots_.pop_front();
+  if (!deferred_) return ModelBackend::decodeFinish(out);
+  runQueued();
+  if (queued_.empty()) return failedPrecondition("no decode step is in flight");
+  Queued q = std::move(queued_.front());
+  queued_.pop_front();
+  if (!q.status.isOk()) return q.status;
+  if (out) {
+    finishedLogits_ = std::move(q.logits);
+    out->greedy = std::move(q.greedy);
+    out->greedy.resize(q.rows.size());
+    out->logits = finishedLogits_;
+  }
   return Status::ok();
 }
 
@@ -160,6 +255,13 @@ StatusOr<std::vector<ScoredToken>> RecordingBackend::prefillScore(const PrefillI
   gate();
   record(Call{Call::kScore, {item.tokens.size()}, {item.slot}, {item.continueFromState}, {}});
   return inner_->prefillScore(item, targets);
+}
+
+Status RecordingBackend::decodeStart(std::span<const DecodeInput> inputs, std::span<const int32_t> slots,
+                                     const RowRequest& request) {
+  record(Call{Call::kDecode, std::vector<size_t>(inputs.size(), 1), std::vector<int32_t>(slots.begin(), slots.end()),
+              {}, {request.rows.begin(), request.rows.end()}});
+  return inner_->decodeStart(inputs, slots, request);
 }
 
 Status RecordingBackend::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,

@@ -297,8 +297,9 @@ TEST(Scheduler, RowOutputsFollowEachRequest) {
   auto f = makeScheduler(o, 4, /*gated=*/true);
   auto gateObs = std::make_shared<CollectingObserver>();
   // Slot 0; its first prefill holds the loop until all three below are queued, and it ends in
-  // that iteration, so they are admitted together into slots 0, 1, 2.
-  ASSERT_TRUE(f.scheduler->enqueue(job({1}, 2, gateObs)).isOk());
+  // that iteration (its one token comes from the prefill, with or without pipelined decode),
+  // so they are admitted together into slots 0, 1, 2.
+  ASSERT_TRUE(f.scheduler->enqueue(job({1}, 1, gateObs)).isOk());
   f.backend->waitEntered();
   const std::vector<int32_t> pa = test::promptIds(10, 61, kVocab), pb = test::promptIds(3, 62, kVocab);
   auto a = std::make_shared<CollectingObserver>(), b = std::make_shared<CollectingObserver>(),
