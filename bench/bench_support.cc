@@ -13,6 +13,14 @@
 
 namespace mamba::bench {
 
+StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& dtype, const std::string& stateDtype) {
+  BenchSetup setup;
+  MAMBA_ASSIGN_OR_RETURN(setup.config, presetConfig(preset));
+  MAMBA_ASSIGN_OR_RETURN(setup.dtype, parseDTypeName(dtype));
+  MAMBA_ASSIGN_OR_RETURN(setup.stateDtype, parseDTypeName(stateDtype));
+  return setup;
+}
+
 void sync(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -16,6 +17,14 @@
 #include "server/model/state_pool.h"
 
 namespace mamba::bench {
+
+// The shape and dtypes every benchmark takes: --preset, --dtype, --state-dtype.
+struct BenchSetup {
+  ModelConfig config;
+  torch::ScalarType dtype = torch::kBFloat16, stateDtype = torch::kFloat32;
+};
+// The preset's config and the parsed dtypes, or the first error (naming the bad value).
+StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& dtype, const std::string& stateDtype);
 
 // Waits for the device's work (no-op on CPU).
 void sync(torch::Device device);

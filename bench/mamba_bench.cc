@@ -61,23 +61,21 @@ int main(int argc, char** argv) {
   torch::NoGradGuard noGrad;
   torch::Device dev(device);
   if (dev.is_cuda() && !dev.has_index()) dev = torch::Device(torch::kCUDA, 0);
-  auto dtype = mamba::parseDTypeName(dtypeName);
-  auto stateDtype = mamba::parseDTypeName(stateDtypeName);
-  auto cfg = mamba::presetConfig(preset);
-  for (const mamba::Status& st : {dtype.status(), stateDtype.status(), cfg.status()}) {
-    if (!st.isOk()) {
-      std::cerr << st.toString() << "\n";
-      return 1;
-    }
+  auto setup = parseSetup(preset, dtypeName, stateDtypeName);
+  if (!setup.isOk()) {
+    std::cerr << setup.status().toString() << "\n";
+    return 1;
   }
-  if (stateSize > 0) cfg->stateSizes.assign(static_cast<size_t>(cfg->nLayer), stateSize);
-  if (chunkSize > 0) cfg->chunkSize = chunkSize;
-  const Hardware hw = measureHardware(dev, *dtype);
+  const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
+  mamba::ModelConfig& cfg = setup->config;
+  if (stateSize > 0) cfg.stateSizes.assign(static_cast<size_t>(cfg.nLayer), stateSize);
+  if (chunkSize > 0) cfg.chunkSize = chunkSize;
+  const Hardware hw = measureHardware(dev, dtype);
   const double bandwidth = hw.bandwidth, peakFlops = hw.peakFlops;
   const int64_t n = hw.matmulSize;
-  const mamba::Mamba2Model model = benchModel(*cfg, *dtype, dev, maskedRatio);
-  const double elem = static_cast<double>(c10::elementSize(*dtype));
-  const double params = static_cast<double>(cfg->parameterCount());
+  const mamba::Mamba2Model model = benchModel(cfg, dtype, dev, maskedRatio);
+  const double elem = static_cast<double>(c10::elementSize(dtype));
+  const double params = static_cast<double>(cfg.parameterCount());
   const double weightBytes = params * elem;
 
   nlohmann::json results;
@@ -87,8 +85,8 @@ int main(int argc, char** argv) {
   results["state_dtype"] = stateDtypeName;
   results["label"] = label;
   results["cuda_graphs"] = useGraphs;
-  results["state_sizes"] = cfg->stateSizes;
-  results["chunk_size"] = cfg->chunkSize;
+  results["state_sizes"] = cfg.stateSizes;
+  results["chunk_size"] = cfg.chunkSize;
   results["masked_ratio"] = maskedRatio;
   results["copy_bandwidth_GBps"] = bandwidth / 1e9;
   results["matmul_peak_TFLOPs"] = peakFlops / 1e12;
@@ -99,9 +97,9 @@ int main(int argc, char** argv) {
 
   for (int64_t B : decodeBatches) {
     resetPeakMemory(dev);
-    DecodeRunner runner(model, B, *stateDtype, useGraphs);
+    DecodeRunner runner(model, B, stateDtype, useGraphs);
     const double t = timeIt(dev, 3, iters, [&] { runner.run(); });
-    const double floor = decodeFloorSeconds(*cfg, hw, weightBytes, B, runner.pool().bytesPerSequence());
+    const double floor = decodeFloorSeconds(cfg, hw, weightBytes, B, runner.pool().bytesPerSequence());
     results["decode"].push_back({{"batch", B}, {"tpot_ms", t * 1e3}, {"floor_ms", floor * 1e3},
                                  {"ratio", t / floor}, {"peak_mem_MiB", peakMemoryBytes(dev) / 1048576.0}});
     md << "| decode | " << B << " | 1 | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor << " | "
@@ -122,7 +120,7 @@ int main(int argc, char** argv) {
       std::unique_ptr<PrefillRunner> runner;
       double t;
       try {
-        runner = std::make_unique<PrefillRunner>(model, B, L, *stateDtype, useGraphs);
+        runner = std::make_unique<PrefillRunner>(model, B, L, stateDtype, useGraphs);
         t = timeIt(dev, 1, std::max(3, iters / 3), [&] { runner->run(); });
       } catch (const c10::Error& e) {
         std::cerr << "prefill B=" << B << " L=" << L << " failed: " << e.what_without_backtrace() << "\n";
@@ -130,7 +128,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const bool graphed = runner->graphed();
-      const double floor = prefillFloorSeconds(*cfg, hw, weightBytes, B, L);
+      const double floor = prefillFloorSeconds(cfg, hw, weightBytes, B, L);
       results["prefill"].push_back({{"batch", B}, {"length", L}, {"cuda_graph", graphed}, {"ms", t * 1e3}, {"floor_ms", floor * 1e3},
                                     {"ratio", t / floor}, {"peak_mem_MiB", peakMemoryBytes(dev) / 1048576.0}});
       md << "| prefill | " << B << " | " << L << " | " << t * 1e3 << " | " << floor * 1e3 << " | " << t / floor
@@ -145,7 +143,7 @@ int main(int argc, char** argv) {
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;
       try {
-        mamba::StatePool probe(*cfg, mid, dev, *stateDtype);
+        mamba::StatePool probe(cfg, mid, dev, stateDtype);
         lo = mid;
       } catch (const std::exception&) {
         hi = mid;
@@ -154,7 +152,7 @@ int main(int argc, char** argv) {
       if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
     }
-    mamba::StatePool one(*cfg, 1, dev, *stateDtype);
+    mamba::StatePool one(cfg, 1, dev, stateDtype);
     results["max_concurrent_sequences"] = lo;
     results["state_bytes_per_sequence"] = one.bytesPerSequence();
     md << "\nMax concurrent sequences (state slots beside the model): " << lo << " at "

@@ -79,15 +79,13 @@ int main(int argc, char** argv) {
 
   torch::NoGradGuard noGrad;
   const torch::Device dev(torch::kCUDA, 0);
-  auto dtype = mamba::parseDTypeName(dtypeName);
-  auto stateDtype = mamba::parseDTypeName(stateDtypeName);
-  auto cfg = mamba::presetConfig(preset);
-  for (const mamba::Status& st : {dtype.status(), stateDtype.status(), cfg.status()}) {
-    if (!st.isOk()) {
-      std::cerr << st.toString() << "\n";
-      return 1;
-    }
+  auto setup = parseSetup(preset, dtypeName, stateDtypeName);
+  if (!setup.isOk()) {
+    std::cerr << setup.status().toString() << "\n";
+    return 1;
   }
+  const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
+  mamba::ModelConfig& cfg = setup->config;
   if (!torch::cuda::is_available()) {
     std::cerr << "mamba-variant-bench needs a CUDA device\n";
     return 1;
@@ -103,8 +101,8 @@ int main(int argc, char** argv) {
     cases.push_back({"prefill " + s, false, std::stoll(s.substr(0, x)), std::stoll(s.substr(x + 1))});
   }
 
-  const Hardware hw = measureHardware(dev, *dtype);
-  const int64_t N = cfg->stateSize(0);
+  const Hardware hw = measureHardware(dev, dtype);
+  const int64_t N = cfg.stateSize(0);
   std::vector<Variant> variants;
   variants.push_back({"dense", 0, 0, nullptr, 0});
   for (double r : maskedRatios) variants.push_back({"masked r=" + std::to_string(r).substr(0, 3), r, 0, nullptr, 0});
@@ -113,10 +111,10 @@ int main(int argc, char** argv) {
     variants.push_back({"compacted r=" + std::to_string(r).substr(0, 3), 0, std::max<int64_t>(n, 1), nullptr, 0});
   }
   for (Variant& v : variants) {
-    mamba::ModelConfig c = *cfg;
+    mamba::ModelConfig c = cfg;
     if (v.stateSize > 0) c.stateSizes.assign(static_cast<size_t>(c.nLayer), v.stateSize);
-    v.model = std::make_unique<mamba::Mamba2Model>(benchModel(c, *dtype, dev, v.maskedRatio));
-    v.stateBytes = mamba::StatePool(c, 1, dev, *stateDtype).bytesPerSequence();
+    v.model = std::make_unique<mamba::Mamba2Model>(benchModel(c, dtype, dev, v.maskedRatio));
+    v.stateBytes = mamba::StatePool(c, 1, dev, stateDtype).bytesPerSequence();
   }
 
   nlohmann::json results;
@@ -141,10 +139,10 @@ int main(int argc, char** argv) {
     for (size_t v = 0; v < variants.size(); ++v) {
       const mamba::Mamba2Model& model = *variants[v].model;
       if (c.decode) {
-        decoders.push_back(std::make_unique<DecodeRunner>(model, c.batch, *stateDtype, true));
+        decoders.push_back(std::make_unique<DecodeRunner>(model, c.batch, stateDtype, true));
         run[v] = [d = decoders.back().get()] { d->run(); };
       } else {
-        prefillers.push_back(std::make_unique<PrefillRunner>(model, c.batch, c.length, *stateDtype, true));
+        prefillers.push_back(std::make_unique<PrefillRunner>(model, c.batch, c.length, stateDtype, true));
         run[v] = [p = prefillers.back().get()] { p->run(); };
       }
     }
