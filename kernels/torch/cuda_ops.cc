@@ -9,54 +9,18 @@
 #include "kernels/norm/norm.h"
 #include "kernels/ssd_prefill/ssd_prefill.h"
 #include "kernels/ssm_step/ssm_step.h"
+#include "kernels/torch/adapter_checks.h"
 
 namespace mamba::cuda {
 namespace {
 
-using kernels::ElemType;
+using namespace adapter;  // NOLINT: the adapters' shared checks
 
-ElemType elemOf(const torch::Tensor& t) {
-  switch (t.scalar_type()) {
-    case torch::kFloat32: return ElemType::kF32;
-    case torch::kFloat16: return ElemType::kF16;
-    case torch::kBFloat16: return ElemType::kBF16;
-    default: TORCH_CHECK(false, "unsupported dtype ", t.scalar_type());
-  }
-}
-
-void checkCuda(const torch::Tensor& t, const char* name) {
-  TORCH_CHECK(t.defined() && t.is_cuda(), name, " must be a CUDA tensor");
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
-}
-void checkF32(const torch::Tensor& t, const char* name) {
-  checkCuda(t, name);
-  TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32, got ", t.scalar_type());
-}
-void checkInt32(const torch::Tensor& t, int64_t B, const char* name) {
-  checkCuda(t, name);
-  TORCH_CHECK(t.scalar_type() == torch::kInt32 && t.dim() == 1 && t.size(0) == B, name, " must be int32 (B)");
-}
-void checkSlots(const torch::Tensor& slots, int64_t B) { checkInt32(slots, B, "slots"); }
 // The SSM state pool of one layer: fp32 or bf16.
 void checkSsmState(const torch::Tensor& state) {
   checkCuda(state, "ssmState");
   TORCH_CHECK(state.scalar_type() == torch::kFloat32 || state.scalar_type() == torch::kBFloat16,
               "ssmState must be float32 or bfloat16, got ", state.scalar_type());
-}
-void checkSameDevice(std::initializer_list<const torch::Tensor*> ts) {
-  for (const torch::Tensor* t : ts) {
-    if (t->defined()) TORCH_CHECK(t->device() == (*ts.begin())->device(), "tensors on different devices");
-  }
-}
-kernels::Stream stream() { return at::cuda::getCurrentCUDAStream().stream(); }
-
-template <typename Fn>
-void launch(Fn&& fn) {
-  try {
-    fn();
-  } catch (const kernels::CudaError& e) {
-    TORCH_CHECK(false, e.what());
-  }
 }
 
 }  // namespace
@@ -180,18 +144,7 @@ kernels::GemvParams gemvParams(int64_t B, int64_t K, const torch::Tensor& weight
     TORCH_CHECK(bias.numel() == weight.size(0) && bias.scalar_type() == weight.scalar_type(), "bias must be (M) of weight's dtype");
   }
   checkSameDevice({&weight, &bias});
-  kernels::GemvParams p;
-  p.batch = static_cast<int>(B);
-  p.rows = static_cast<int>(weight.size(0));
-  p.cols = static_cast<int>(K);
-  p.weight = weight.data_ptr();
-  p.bias = bias.defined() ? bias.data_ptr() : nullptr;
-  if (out != nullptr) {
-    *out = torch::empty({B, weight.size(0)}, weight.options());
-    p.out = out->data_ptr();
-  }
-  p.elem = elemOf(weight);
-  return p;
+  return productParams(B, K, weight, bias, out);
 }
 
 // The gated-norm prologue of gatedRmsNormGemv(Residual): validates and fills p.
@@ -263,38 +216,10 @@ RmsNormGemvConvResult rmsNormGemvConvStep(const torch::Tensor& residual, const t
                                           torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
                                           const torch::Tensor& convWeight, const torch::Tensor& convBias) {
   checkF32(residual, "residual");
-  checkCuda(normWeight, "norm weight");
-  checkF32(convState, "convState");
-  checkF32(convWeight, "conv weight");
-  TORCH_CHECK(residual.dim() == 2 && convState.dim() == 3, "residual (B, K) and convState (S, CD, K) expected");
-  const int64_t B = residual.size(0), K = residual.size(1), CD = convState.size(1), Kc = convState.size(2);
+  TORCH_CHECK(residual.dim() == 2, "residual must be (B, K)");
   RmsNormGemvConvResult r;
-  kernels::GemvParams p = gemvParams(B, K, weight, bias, &r.zxbcdt);
-  TORCH_CHECK(normWeight.numel() == K && normWeight.scalar_type() == weight.scalar_type(),
-              "norm weight must be (K) of weight's dtype");
-  checkSlots(slots, B);
-  TORCH_CHECK(Kc >= 1 && Kc <= 16, "conv kernel size must be in 1..16");
-  TORCH_CHECK(convWeight.sizes() == torch::IntArrayRef({CD, Kc}), "conv weight must be (CD, K)");
-  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= weight.size(0), "xBC rows out of range");
-  if (convBias.defined()) {
-    checkF32(convBias, "conv bias");
-    TORCH_CHECK(convBias.numel() == CD, "conv bias must be (CD)");
-  }
-  checkSameDevice({&weight, &residual, &normWeight, &convState, &slots, &convWeight, &convBias});
-  r.xbc = torch::empty({B, CD}, residual.options());
-  p.prologue = kernels::GemvPrologue::kRmsNorm;
-  p.normInput = residual.data_ptr<float>();
-  p.normWeight = normWeight.data_ptr();
-  p.eps = static_cast<float>(eps);
-  p.epilogue = kernels::GemvEpilogue::kStoreConvStep;
-  p.conv.row0 = static_cast<int>(xbcOffset);
-  p.conv.channels = static_cast<int>(CD);
-  p.conv.kernelSize = static_cast<int>(Kc);
-  p.conv.state = convState.data_ptr<float>();
-  p.conv.slots = slots.data_ptr<int32_t>();
-  p.conv.weight = convWeight.data_ptr<float>();
-  p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
-  p.conv.out = r.xbc.data_ptr<float>();
+  kernels::GemvParams p = gemvParams(residual.size(0), residual.size(1), weight, bias, &r.zxbcdt);
+  setRmsNormConvStep(p, residual, normWeight, eps, weight, convState, slots, xbcOffset, convWeight, convBias, &r.xbc);
   launch([&] { kernels::launchGemv(p, stream()); });
   return r;
 }
@@ -472,5 +397,62 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   launch([&] { kernels::launchSsdPrefill(p, stream()); });
   return y;
 }
+
+namespace adapter {
+
+kernels::GemvParams productParams(int64_t B, int64_t K, const torch::Tensor& weight, const torch::Tensor& bias,
+                                  torch::Tensor* out) {
+  kernels::GemvParams p;
+  p.batch = static_cast<int>(B);
+  p.rows = static_cast<int>(weight.size(0));
+  p.cols = static_cast<int>(K);
+  p.weight = weight.data_ptr();
+  p.bias = bias.defined() ? bias.data_ptr() : nullptr;
+  if (out != nullptr) {
+    *out = torch::empty({B, weight.size(0)}, weight.options());
+    p.out = out->data_ptr();
+  }
+  p.elem = elemOf(weight);
+  return p;
+}
+
+void setRmsNormConvStep(kernels::GemvParams& p, const torch::Tensor& residual, const torch::Tensor& normWeight,
+                        double eps, const torch::Tensor& weight, torch::Tensor& convState, const torch::Tensor& slots,
+                        int64_t xbcOffset, const torch::Tensor& convWeight, const torch::Tensor& convBias,
+                        torch::Tensor* xbc) {
+  checkF32(residual, "residual");
+  checkCuda(normWeight, "norm weight");
+  checkF32(convState, "convState");
+  checkF32(convWeight, "conv weight");
+  TORCH_CHECK(residual.dim() == 2 && convState.dim() == 3, "residual (B, K) and convState (S, CD, K) expected");
+  const int64_t B = residual.size(0), K = residual.size(1), CD = convState.size(1), Kc = convState.size(2);
+  TORCH_CHECK(normWeight.numel() == K && normWeight.scalar_type() == weight.scalar_type(),
+              "norm weight must be (K) of weight's dtype");
+  checkSlots(slots, B);
+  TORCH_CHECK(Kc >= 1 && Kc <= 16, "conv kernel size must be in 1..16");
+  TORCH_CHECK(convWeight.sizes() == torch::IntArrayRef({CD, Kc}), "conv weight must be (CD, K)");
+  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= weight.size(0), "xBC rows out of range");
+  if (convBias.defined()) {
+    checkF32(convBias, "conv bias");
+    TORCH_CHECK(convBias.numel() == CD, "conv bias must be (CD)");
+  }
+  checkSameDevice({&weight, &residual, &normWeight, &convState, &slots, &convWeight, &convBias});
+  *xbc = torch::empty({B, CD}, residual.options());
+  p.prologue = kernels::GemvPrologue::kRmsNorm;
+  p.normInput = residual.data_ptr<float>();
+  p.normWeight = normWeight.data_ptr();
+  p.eps = static_cast<float>(eps);
+  p.epilogue = kernels::GemvEpilogue::kStoreConvStep;
+  p.conv.row0 = static_cast<int>(xbcOffset);
+  p.conv.channels = static_cast<int>(CD);
+  p.conv.kernelSize = static_cast<int>(Kc);
+  p.conv.state = convState.data_ptr<float>();
+  p.conv.slots = slots.data_ptr<int32_t>();
+  p.conv.weight = convWeight.data_ptr<float>();
+  p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
+  p.conv.out = xbc->data_ptr<float>();
+}
+
+}  // namespace adapter
 
 }  // namespace mamba::cuda

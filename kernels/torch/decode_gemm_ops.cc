@@ -1,49 +1,12 @@
 #include "kernels/torch/decode_gemm_ops.h"
 
-#include <ATen/cuda/CUDAContext.h>
-
 #include "kernels/decode_gemm/decode_gemm.h"
+#include "kernels/torch/adapter_checks.h"
 
 namespace mamba::cuda {
 namespace {
 
-using kernels::ElemType;
-
-ElemType elemOf(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return ElemType::kF32;
-    case torch::kFloat16: return ElemType::kF16;
-    case torch::kBFloat16: return ElemType::kBF16;
-    default: TORCH_CHECK(false, "unsupported dtype ", t);
-  }
-}
-
-void checkCuda(const torch::Tensor& t, const char* name) {
-  TORCH_CHECK(t.defined() && t.is_cuda(), name, " must be a CUDA tensor");
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
-}
-void checkF32(const torch::Tensor& t, const char* name) {
-  checkCuda(t, name);
-  TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32, got ", t.scalar_type());
-}
-void checkAligned16(const torch::Tensor& t, const char* name) {
-  TORCH_CHECK(reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0, name, " must be 16-byte aligned");
-}
-void checkSameDevice(std::initializer_list<const torch::Tensor*> ts) {
-  for (const torch::Tensor* t : ts) {
-    if (t->defined()) TORCH_CHECK(t->device() == (*ts.begin())->device(), "tensors on different devices");
-  }
-}
-kernels::Stream stream() { return at::cuda::getCurrentCUDAStream().stream(); }
-
-template <typename Fn>
-void launch(Fn&& fn) {
-  try {
-    fn();
-  } catch (const kernels::CudaError& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
+using namespace adapter;  // NOLINT: the adapters' shared checks
 
 // Validates weight/bias of a (B, K) -> (B, N) product (groups: the gated norm's) and fills the
 // common params; allocates the (B, N) output into *out unless out is null.
@@ -67,18 +30,7 @@ kernels::GemvParams gemmParams(int64_t B, int64_t K, const torch::Tensor& weight
                 "bias must be (N) of weight's dtype");
   }
   checkSameDevice({&weight, &bias});
-  kernels::GemvParams p;
-  p.batch = static_cast<int>(B);
-  p.rows = static_cast<int>(weight.size(0));
-  p.cols = static_cast<int>(K);
-  p.weight = weight.data_ptr();
-  p.bias = bias.defined() ? bias.data_ptr() : nullptr;
-  if (out != nullptr) {
-    *out = torch::empty({B, weight.size(0)}, weight.options());
-    p.out = out->data_ptr();
-  }
-  p.elem = elemOf(weight.scalar_type());
-  return p;
+  return productParams(B, K, weight, bias, out);
 }
 
 // The gated-norm prologue: validates y (B, Di) fp32, z = zxbcdt[:, :Di], the norm weight, groups.
@@ -162,39 +114,10 @@ RmsNormGemvConvResult rmsNormGemmConvStep(const torch::Tensor& residual, const t
                                           const torch::Tensor& convWeight, const torch::Tensor& convBias) {
   checkF32(residual, "residual");
   checkAligned16(residual, "residual");
-  checkCuda(normWeight, "norm weight");
-  checkF32(convState, "convState");
-  checkF32(convWeight, "conv weight");
-  TORCH_CHECK(residual.dim() == 2 && convState.dim() == 3, "residual (B, K) and convState (S, CD, K) expected");
-  const int64_t B = residual.size(0), K = residual.size(1), CD = convState.size(1), Kc = convState.size(2);
+  TORCH_CHECK(residual.dim() == 2, "residual must be (B, K)");
   RmsNormGemvConvResult r;
-  kernels::GemvParams p = gemmParams(B, K, weight, bias, 1, &r.zxbcdt);
-  TORCH_CHECK(normWeight.numel() == K && normWeight.scalar_type() == weight.scalar_type(),
-              "norm weight must be (K) of weight's dtype");
-  checkCuda(slots, "slots");
-  TORCH_CHECK(slots.scalar_type() == torch::kInt32 && slots.dim() == 1 && slots.size(0) == B, "slots must be int32 (B)");
-  TORCH_CHECK(Kc >= 1 && Kc <= 16, "conv kernel size must be in 1..16");
-  TORCH_CHECK(convWeight.sizes() == torch::IntArrayRef({CD, Kc}), "conv weight must be (CD, K)");
-  TORCH_CHECK(xbcOffset >= 0 && xbcOffset + CD <= weight.size(0), "xBC rows out of range");
-  if (convBias.defined()) {
-    checkF32(convBias, "conv bias");
-    TORCH_CHECK(convBias.numel() == CD, "conv bias must be (CD)");
-  }
-  checkSameDevice({&weight, &residual, &normWeight, &convState, &slots, &convWeight, &convBias});
-  r.xbc = torch::empty({B, CD}, residual.options());
-  p.prologue = kernels::GemvPrologue::kRmsNorm;
-  p.normInput = residual.data_ptr<float>();
-  p.normWeight = normWeight.data_ptr();
-  p.eps = static_cast<float>(eps);
-  p.epilogue = kernels::GemvEpilogue::kStoreConvStep;
-  p.conv.row0 = static_cast<int>(xbcOffset);
-  p.conv.channels = static_cast<int>(CD);
-  p.conv.kernelSize = static_cast<int>(Kc);
-  p.conv.state = convState.data_ptr<float>();
-  p.conv.slots = slots.data_ptr<int32_t>();
-  p.conv.weight = convWeight.data_ptr<float>();
-  p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
-  p.conv.out = r.xbc.data_ptr<float>();
+  kernels::GemvParams p = gemmParams(residual.size(0), residual.size(1), weight, bias, 1, &r.zxbcdt);
+  setRmsNormConvStep(p, residual, normWeight, eps, weight, convState, slots, xbcOffset, convWeight, convBias, &r.xbc);
   launch([&] { kernels::launchDecodeGemm(p, stream()); });
   return r;
 }
