@@ -59,7 +59,7 @@ double peakMemoryBytes(torch::Device device) {
 
 Hardware measureHardware(torch::Device device, torch::ScalarType dtype) {
   Hardware hw;
-  const int64_t copyBytes = int64_t{1} << 30;
+  const int64_t copyBytes = device.is_cuda() ? int64_t{1} << 30 : int64_t{1} << 28;
   torch::Tensor src = torch::empty({copyBytes}, torch::TensorOptions().dtype(torch::kUInt8).device(device));
   torch::Tensor dst = torch::empty_like(src);
   hw.bandwidth = 2.0 * static_cast<double>(copyBytes) / timeIt(device, 3, 10, [&] { dst.copy_(src); });

@@ -36,7 +36,8 @@ double timeIt(torch::Device device, int warmup, int iters, const std::function<v
 void resetPeakMemory(torch::Device device);
 double peakMemoryBytes(torch::Device device);  // 0 on CPU
 
-// Measured now on `device`: copy bandwidth (bytes read + written per second, 1 GiB copies)
+// Measured now on `device`: copy bandwidth (bytes read + written per second, 1 GiB copies;
+// 256 MiB on CPU)
 // and matmul peak (FLOP/s of an n x n x n product in `dtype`, n = 8192 on CUDA, 1024 on CPU).
 struct Hardware {
   double bandwidth = 0, peakFlops = 0;

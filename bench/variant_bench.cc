@@ -48,21 +48,24 @@ struct Case {
   int64_t batch = 0, length = 1;
 };
 
+// The middle value; for an even count the mean of the two middle values.
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mamba-variant-bench: dense vs masked vs compacted, interleaved in one process"};
-  std::string preset = "130m", dtypeName = "bf16", stateDtypeName = "fp32", jsonOut, mdOut, label;
+  std::string preset = "130m", device = "cuda", dtypeName = "bf16", stateDtypeName = "fp32", jsonOut, mdOut, label;
   std::vector<double> maskedRatios = {0.5, 0.9}, ratios = {0.1, 0.3, 0.5, 0.7, 0.9};
   std::vector<int64_t> decodeBatches = {1, 64, 256};
   std::vector<std::string> prefill = {"1x2048", "1x16384", "8x16384"};
   int rounds = 5, iters = 10, prefillIters = 3;
   app.add_option("--preset", preset)->capture_default_str();
+  app.add_option("--device", device, "cuda | cpu (cpu: for checking the program, not for timing)")->capture_default_str();
   app.add_option("--dtype", dtypeName)->capture_default_str();
   app.add_option("--state-dtype", stateDtypeName, "SSM state: fp32 | bf16")->capture_default_str();
   app.add_option("--masked-ratios", maskedRatios, "sparse-masked variants")->delimiter(',');
@@ -78,7 +81,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   torch::NoGradGuard noGrad;
-  const torch::Device dev(torch::kCUDA, 0);
+  torch::Device dev(device);
+  if (dev.is_cuda() && !dev.has_index()) dev = torch::Device(torch::kCUDA, 0);
   auto setup = parseSetup(preset, dtypeName, stateDtypeName);
   if (!setup.isOk()) {
     std::cerr << setup.status().toString() << "\n";
@@ -86,8 +90,8 @@ int main(int argc, char** argv) {
   }
   const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
   mamba::ModelConfig& cfg = setup->config;
-  if (!torch::cuda::is_available()) {
-    std::cerr << "mamba-variant-bench needs a CUDA device\n";
+  if (dev.is_cuda() && !torch::cuda::is_available()) {
+    std::cerr << "--device " << device << ": CUDA is not available\n";
     return 1;
   }
   std::vector<Case> cases;
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
 
   nlohmann::json results;
   results["preset"] = preset;
+  results["device"] = dev.str();
   results["dtype"] = dtypeName;
   results["state_dtype"] = stateDtypeName;
   results["label"] = label;
