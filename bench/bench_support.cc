@@ -13,9 +13,19 @@
 
 namespace mamba::bench {
 
-StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& dtype, const std::string& stateDtype) {
+StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& device, const std::string& dtype,
+                                const std::string& stateDtype) {
   BenchSetup setup;
   MAMBA_ASSIGN_OR_RETURN(setup.config, presetConfig(preset));
+  try {
+    setup.device = torch::Device(device);
+  } catch (const c10::Error&) {
+    return invalidArgument("--device must be cpu or cuda[:N], got '" + device + "'");
+  }
+  if (setup.device.is_cuda() && !setup.device.has_index()) setup.device = torch::Device(torch::kCUDA, 0);
+  if (setup.device.is_cuda() && !torch::cuda::is_available()) {
+    return failedPrecondition("--device " + device + ": CUDA is not available");
+  }
   MAMBA_ASSIGN_OR_RETURN(setup.dtype, parseDTypeName(dtype));
   MAMBA_ASSIGN_OR_RETURN(setup.stateDtype, parseDTypeName(stateDtype));
   return setup;

@@ -18,13 +18,16 @@
 
 namespace mamba::bench {
 
-// The shape and dtypes every benchmark takes: --preset, --dtype, --state-dtype.
+// What every benchmark takes: --preset, --device, --dtype, --state-dtype.
 struct BenchSetup {
   ModelConfig config;
+  torch::Device device = torch::kCPU;  // "cuda" means cuda:0
   torch::ScalarType dtype = torch::kBFloat16, stateDtype = torch::kFloat32;
 };
-// The preset's config and the parsed dtypes, or the first error (naming the bad value).
-StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& dtype, const std::string& stateDtype);
+// The preset's config, the device (CUDA must be available for it) and the parsed dtypes, or
+// the first error (naming the bad value).
+StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& device, const std::string& dtype,
+                                const std::string& stateDtype);
 
 // Waits for the device's work (no-op on CPU).
 void sync(torch::Device device);

@@ -59,13 +59,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   torch::NoGradGuard noGrad;
-  torch::Device dev(device);
-  if (dev.is_cuda() && !dev.has_index()) dev = torch::Device(torch::kCUDA, 0);
-  auto setup = parseSetup(preset, dtypeName, stateDtypeName);
+  auto setup = parseSetup(preset, device, dtypeName, stateDtypeName);
   if (!setup.isOk()) {
     std::cerr << setup.status().toString() << "\n";
     return 1;
   }
+  const torch::Device dev = setup->device;
   const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
   mamba::ModelConfig& cfg = setup->config;
   if (stateSize > 0) cfg.stateSizes.assign(static_cast<size_t>(cfg.nLayer), stateSize);

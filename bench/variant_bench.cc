@@ -81,19 +81,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   torch::NoGradGuard noGrad;
-  torch::Device dev(device);
-  if (dev.is_cuda() && !dev.has_index()) dev = torch::Device(torch::kCUDA, 0);
-  auto setup = parseSetup(preset, dtypeName, stateDtypeName);
+  auto setup = parseSetup(preset, device, dtypeName, stateDtypeName);
   if (!setup.isOk()) {
     std::cerr << setup.status().toString() << "\n";
     return 1;
   }
+  const torch::Device dev = setup->device;
   const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
   mamba::ModelConfig& cfg = setup->config;
-  if (dev.is_cuda() && !torch::cuda::is_available()) {
-    std::cerr << "--device " << device << ": CUDA is not available\n";
-    return 1;
-  }
   std::vector<Case> cases;
   for (int64_t b : decodeBatches) cases.push_back({"decode B" + std::to_string(b), true, b, 1});
   for (const std::string& s : prefill) {
