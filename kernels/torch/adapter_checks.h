@@ -71,4 +71,14 @@ void setRmsNormConvStep(kernels::GemvParams& p, const torch::Tensor& residual, c
                         int64_t xbcOffset, const torch::Tensor& convWeight, const torch::Tensor& convBias,
                         torch::Tensor* xbc);
 
+// Validates and sets the kGatedRmsNorm prologue: y (B, Di) fp32, z = zxbcdt[:, :Di] (both
+// CUDA tensors, checked by the caller), the norm weight (Di) of z's dtype, groups dividing Di.
+void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight);
+
+// Validates residual (B, N) fp32 (checked as such by the caller) against the product of y
+// (B, .) and weight (N, .), and sets the kResidualAdd epilogue: residual += product, in place.
+void setResidualAdd(kernels::GemvParams& p, torch::Tensor& residual, const torch::Tensor& y,
+                    const torch::Tensor& weight);
+
 }  // namespace mamba::cuda::adapter

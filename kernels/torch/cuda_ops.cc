@@ -147,25 +147,6 @@ kernels::GemvParams gemvParams(int64_t B, int64_t K, const torch::Tensor& weight
   return productParams(B, K, weight, bias, out);
 }
 
-// The gated-norm prologue of gatedRmsNormGemv(Residual): validates and fills p.
-void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
-                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
-  const int64_t B = y.size(0), Di = y.size(1);
-  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
-  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
-                  weight.scalar_type() == zxbcdt.scalar_type(),
-              "norm weight (Di) and weight must have z's dtype");
-  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
-  checkSameDevice({&weight, &y, &zxbcdt, &normWeight});
-  p.prologue = kernels::GemvPrologue::kGatedRmsNorm;
-  p.y = y.data_ptr<float>();
-  p.z = zxbcdt.data_ptr();
-  p.zStride = zxbcdt.size(1);
-  p.normWeight = normWeight.data_ptr();
-  p.groups = static_cast<int>(groups);
-  p.eps = static_cast<float>(eps);
-}
-
 }  // namespace
 
 torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -203,11 +184,7 @@ void gatedRmsNormGemvResidual(torch::Tensor& residual, const torch::Tensor& y, c
   checkF32(residual, "residual");
   kernels::GemvParams p = gemvParams(y.size(0), y.size(1), weight, bias, nullptr);
   setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
-  TORCH_CHECK(residual.dim() == 2 && residual.size(0) == y.size(0) && residual.size(1) == weight.size(0),
-              "residual must be (B, M)");
-  checkSameDevice({&weight, &residual});
-  p.epilogue = kernels::GemvEpilogue::kResidualAdd;
-  p.residual = residual.data_ptr<float>();
+  setResidualAdd(p, residual, y, weight);
   launch([&] { kernels::launchGemv(p, stream()); });
 }
 
@@ -451,6 +428,33 @@ void setRmsNormConvStep(kernels::GemvParams& p, const torch::Tensor& residual, c
   p.conv.weight = convWeight.data_ptr<float>();
   p.conv.bias = convBias.defined() ? convBias.data_ptr<float>() : nullptr;
   p.conv.out = xbc->data_ptr<float>();
+}
+
+void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
+  const int64_t B = y.size(0), Di = y.size(1);
+  TORCH_CHECK(zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
+  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
+                  weight.scalar_type() == zxbcdt.scalar_type(),
+              "norm weight (Di) and weight must have z's dtype");
+  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
+  checkSameDevice({&weight, &y, &zxbcdt, &normWeight});
+  p.prologue = kernels::GemvPrologue::kGatedRmsNorm;
+  p.y = y.data_ptr<float>();
+  p.z = zxbcdt.data_ptr();
+  p.zStride = zxbcdt.size(1);
+  p.normWeight = normWeight.data_ptr();
+  p.groups = static_cast<int>(groups);
+  p.eps = static_cast<float>(eps);
+}
+
+void setResidualAdd(kernels::GemvParams& p, torch::Tensor& residual, const torch::Tensor& y,
+                    const torch::Tensor& weight) {
+  TORCH_CHECK(residual.dim() == 2 && residual.size(0) == y.size(0) && residual.size(1) == weight.size(0),
+              "residual must be (B, N)");
+  checkSameDevice({&weight, &residual});
+  p.epilogue = kernels::GemvEpilogue::kResidualAdd;
+  p.residual = residual.data_ptr<float>();
 }
 
 }  // namespace adapter

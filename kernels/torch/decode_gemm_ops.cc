@@ -33,26 +33,15 @@ kernels::GemvParams gemmParams(int64_t B, int64_t K, const torch::Tensor& weight
   return productParams(B, K, weight, bias, out);
 }
 
-// The gated-norm prologue: validates y (B, Di) fp32, z = zxbcdt[:, :Di], the norm weight, groups.
-void setGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
-                      const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
-  const int64_t B = y.size(0), Di = y.size(1);
+// The gated-norm prologue with the tensor-core kernel's extra requirements (y 16-byte aligned,
+// zxbcdt 2-D) on top of the shared checks.
+void setGemmGatedPrologue(kernels::GemvParams& p, const torch::Tensor& y, const torch::Tensor& zxbcdt,
+                          const torch::Tensor& normWeight, int64_t groups, double eps, const torch::Tensor& weight) {
   checkCuda(zxbcdt, "zxbcdt");
   checkCuda(normWeight, "gated norm weight");
   checkAligned16(y, "y");
-  TORCH_CHECK(zxbcdt.dim() == 2 && zxbcdt.size(0) == B && zxbcdt.size(1) >= Di, "z columns out of range");
-  TORCH_CHECK(normWeight.numel() == Di && normWeight.scalar_type() == zxbcdt.scalar_type() &&
-                  weight.scalar_type() == zxbcdt.scalar_type(),
-              "norm weight (Di) and weight must have z's dtype");
-  TORCH_CHECK(groups >= 1 && Di % groups == 0, "groups must divide Di");
-  checkSameDevice({&weight, &y, &zxbcdt, &normWeight});
-  p.prologue = kernels::GemvPrologue::kGatedRmsNorm;
-  p.y = y.data_ptr<float>();
-  p.z = zxbcdt.data_ptr();
-  p.zStride = zxbcdt.size(1);
-  p.normWeight = normWeight.data_ptr();
-  p.groups = static_cast<int>(groups);
-  p.eps = static_cast<float>(eps);
+  TORCH_CHECK(zxbcdt.dim() == 2, "zxbcdt must be (B, columns)");
+  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
 }
 
 }  // namespace
@@ -87,7 +76,7 @@ torch::Tensor gatedRmsNormGemm(const torch::Tensor& y, const torch::Tensor& zxbc
   TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
   torch::Tensor out;
   kernels::GemvParams p = gemmParams(y.size(0), y.size(1), weight, bias, groups, &out);
-  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
+  setGemmGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
   launch([&] { kernels::launchDecodeGemm(p, stream()); });
   return out;
 }
@@ -99,12 +88,8 @@ void gatedRmsNormGemmResidual(torch::Tensor& residual, const torch::Tensor& y, c
   TORCH_CHECK(y.dim() == 2, "y must be (B, Di)");
   checkF32(residual, "residual");
   kernels::GemvParams p = gemmParams(y.size(0), y.size(1), weight, bias, groups, nullptr);
-  setGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
-  TORCH_CHECK(residual.dim() == 2 && residual.size(0) == y.size(0) && residual.size(1) == weight.size(0),
-              "residual must be (B, N)");
-  checkSameDevice({&weight, &residual});
-  p.epilogue = kernels::GemvEpilogue::kResidualAdd;
-  p.residual = residual.data_ptr<float>();
+  setGemmGatedPrologue(p, y, zxbcdt, normWeight, groups, eps, weight);
+  setResidualAdd(p, residual, y, weight);
   launch([&] { kernels::launchDecodeGemm(p, stream()); });
 }
 
