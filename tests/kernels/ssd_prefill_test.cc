@@ -43,6 +43,34 @@ torch::Tensor padStateBlocks(const torch::Tensor& xbc, int64_t Di, int64_t G, in
   return out;
 }
 
+// The reference result of launchSsdPrefill: per sequence, ssdChunkScan (Q = 32) over its first
+// lengths[b] steps from its slot's state (cont[b]) or zeros; y (B, L, H*P) zero past each
+// length, and the state pool (S, H, P, N) fp32 with each used slot's final state (a fresh
+// sequence of length 0 zeroes its slot).
+std::pair<torch::Tensor, torch::Tensor> reference(const torch::Tensor& xbc, const torch::Tensor& dt,
+                                                  const torch::Tensor& A, const torch::Tensor& D,
+                                                  const torch::Tensor& state, const std::vector<int32_t>& lengths,
+                                                  const std::vector<int32_t>& slots, const std::vector<int32_t>& cont,
+                                                  int64_t H, int64_t P, int64_t G, int64_t N) {
+  const int64_t B = xbc.size(0), L = xbc.size(1), Di = H * P;
+  torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone(), xf = xbc.to(torch::kFloat32);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t len = lengths[b];
+    if (len == 0) {
+      if (!cont[b]) stateRef[slots[b]].zero_();
+      continue;
+    }
+    torch::Tensor row = xf[b].narrow(0, 0, len);
+    torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
+    SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
+                               A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
+                               row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
+    yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
+    stateRef[slots[b]].copy_(r.finalState[0]);
+  }
+  return {yRef, stateRef};
+}
+
 TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
   const Case cases[] = {{16, 1, 16, 64, torch::kFloat32},   {20, 2, 32, 128, torch::kFloat32},
                         {64, 1, 64, 256, torch::kFloat32},  {128, 2, 80, 100, torch::kFloat32},
@@ -69,22 +97,7 @@ TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
         // The pool holds values of its dtype; the reference starts from the same values in fp32.
         torch::Tensor state = torch::randn({S, H, P, N}).to(c.stateDtype).to(torch::kFloat32);
 
-        torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone();
-        torch::Tensor xf = xbc.to(torch::kFloat32);
-        for (int64_t b = 0; b < B; ++b) {
-          const int64_t len = lengths[b];
-          if (len == 0) {
-            if (!cont[b]) stateRef[slots[b]].zero_();
-            continue;
-          }
-          torch::Tensor row = xf[b].narrow(0, 0, len);
-          torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
-          SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
-                                     A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
-                                     row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
-          yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
-          stateRef[slots[b]].copy_(r.finalState[0]);
-        }
+        const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
 
         torch::Tensor gState = state.to(kCuda, c.stateDtype);
         poison({1 << 24}, torch::kFloat32);  // the workspace (best effort: one large freed block)
@@ -207,21 +220,7 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
         torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
         torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
 
-        torch::Tensor yRef = torch::zeros({B, L, Di}), stateRef = state.clone(), xf = xbc.to(torch::kFloat32);
-        for (int64_t b = 0; b < B; ++b) {
-          const int64_t len = lengths[b];
-          if (len == 0) {
-            if (!cont[b]) stateRef[slots[b]].zero_();
-            continue;
-          }
-          torch::Tensor row = xf[b].narrow(0, 0, len);
-          torch::Tensor init = cont[b] ? state[slots[b]].unsqueeze(0) : torch::zeros({1, H, P, N});
-          SsdResult r = ssdChunkScan(row.narrow(1, 0, Di).reshape({1, len, H, P}), dt[b].narrow(0, 0, len).unsqueeze(0),
-                                     A, row.narrow(1, Di, G * N).reshape({1, len, G, N}),
-                                     row.narrow(1, Di + G * N, G * N).reshape({1, len, G, N}), D, 32, init);
-          yRef[b].narrow(0, 0, len).copy_(r.y.reshape({len, Di}));
-          stateRef[slots[b]].copy_(r.finalState[0]);
-        }
+        const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
 
         // One run of the kernels on xbc laid out at state pitch `pitch` (0: N) for a pool of `n`
         // states per row holding `init` in its first N columns and zeros after.
