@@ -224,7 +224,7 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
       const auto li = static_cast<size_t>(l);
       const LayerWeights& w = weights_.layers[li];
       const int64_t CD = config_.convDim(l);
-      auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool);  // (B, DIP'), (B, CD)
+      auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool, gemm);  // (B, DIP'), (B, CD)
       torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
                                       config_.dtMin, config_.dtMax);
       if (gemm) {
@@ -254,12 +254,6 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   }
   torch::Tensor out = cuda::addRmsNorm(residual, h, /*assign=*/false, weights_.normF, config_.normEps);
   return F::linear(out, weights_.lmHead).to(torch::kFloat32);
-}
-
-std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
-                                                                       const torch::Tensor& slots,
-                                                                       StatePool& pool) const {
-  return inProjectConvStep(layer, residual, slots, pool, fusedDecodeUsesGemm(residual.size(0)));
 }
 
 std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
@@ -295,11 +289,6 @@ bool Mamba2Model::fusedDecodeUsesGemm(int64_t batch) const {
 }
 #else
 torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor&, const torch::Tensor&, StatePool&) const {
-  throw StatusError(unimplemented("built without CUDA kernels"));
-}
-
-std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, const torch::Tensor&,
-                                                                       const torch::Tensor&, StatePool&) const {
   throw StatusError(unimplemented("built without CUDA kernels"));
 }
 

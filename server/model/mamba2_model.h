@@ -92,13 +92,10 @@ class Mamba2Model {
   // DIP' >= DIP (on CUDA the rows are zero-padded to a multiple of 8; columns past DIP are 0).
   torch::Tensor inProject(int64_t layer, const torch::Tensor& u) const;
   // The fused form (fusedDecode, CUDA only): RMSNorm of the fp32 residual (B, Dm) (read only),
-  // inProject, and layer `layer`'s conv step on `pool` in place, in one kernel (the GEMV or the
-  // tensor-core kernel, by fusedDecodeUsesGemm(B)). Returns zxbcdt (B, DIP') and the conv
-  // output xbc (B, CD) fp32.
-  std::pair<torch::Tensor, torch::Tensor> inProjectConvStep(int64_t layer, const torch::Tensor& residual,
-                                                            const torch::Tensor& slots, StatePool& pool) const;
-  // The same with the kernel chosen: the tensor-core kernel (gemm) or the GEMV, whatever the
-  // batch (the bench times both where both apply).
+  // inProject, and layer `layer`'s conv step on `pool` in place, in one kernel: the tensor-core
+  // kernel (gemm; decode passes fusedDecodeUsesGemm(B)) or the GEMV, whatever the batch (the
+  // bench times both where both apply). Returns zxbcdt (B, DIP') and the conv output xbc (B, CD)
+  // fp32.
   std::pair<torch::Tensor, torch::Tensor> inProjectConvStep(int64_t layer, const torch::Tensor& residual,
                                                             const torch::Tensor& slots, StatePool& pool,
                                                             bool gemm) const;
