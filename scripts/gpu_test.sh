@@ -19,6 +19,6 @@ fi
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAMBA_BUILD_SERVER=OFF \
   -DCMAKE_PREFIX_PATH="$TP" -DMAMBA_PYTHON_EXECUTABLE="$(command -v python3)" -DCMAKE_CUDA_ARCHITECTURES=90
-cmake --build "$B" -j"$(nproc)" --target ${TARGETS:-model_tests model_gpu_tests kernel_tests mamba-tool mamba-bench mamba-variant-bench}
+cmake --build "$B" -j"$(nproc)" --target ${TARGETS:-model_tests model_gpu_tests kernel_tests engine_gpu_tests mamba-tool mamba-bench mamba-variant-bench}
 [ "${SKIP_TESTS:-0}" = 1 ] && exit 0
 cd "$B" && ctest --output-on-failure -j4 -R "hf_oracle|Gpu|OracleTest|MambaSsm|CudaOps|Gemv|DecodeGemm|Prefill|Greedy" "$@"

@@ -1,7 +1,10 @@
 // ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
 #include <algorithm>
+#include <deque>
 #include <filesystem>
+#include <optional>
 
+#include <c10/core/Event.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 
 #include "server/engine/greedy_reduce.h"
@@ -129,7 +132,144 @@ class TorchBackend final : public ModelBackend {
     });
   }
 
+  // On CUDA the two phases overlap with the host (see AsyncStep); elsewhere the base class's
+  // synchronous implementation.
+  Status decodeStart(std::span<const DecodeInput> inputs, std::span<const int32_t> slots,
+                     const RowRequest& request) override {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+    if (graphs_) return startAsync(inputs, slots, request);
+#endif
+    return ModelBackend::decodeStart(inputs, slots, request);
+  }
+
+  Status decodeFinish(StepOutputs* out) override {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+    if (graphs_) return finishAsync(out);
+#endif
+    return ModelBackend::decodeFinish(out);
+  }
+
  private:
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+  // A decode step started on the device and not finished: its outputs land in pinned host
+  // memory (buffer set `buffers`), whose event completes once they are there. `greedy` stays
+  // on the device for the next step's rows that take their token from this one.
+  struct AsyncStep {
+    std::vector<RowOutput> rows;
+    std::vector<int32_t> greedyIndex;    // per row: its row of `greedy` (kGreedy rows), else -1
+    torch::Tensor greedy;                // (G, 2) float64 on the device: token, logprob
+    torch::Tensor greedyHost, fullHost;  // views of the step's pinned buffers (undefined: none)
+    size_t buffers = 0;                  // its StepBuffers
+  };
+  // Pinned host memory and the completion event of one step in flight; two sets, used by
+  // alternate steps, so that a set is reused only by the step after next, which starts after
+  // this one finished (at most two in flight). Grown, never shrunk; a step's views keep a
+  // replaced buffer alive.
+  struct StepBuffers {
+    torch::Tensor greedy, logits, index;
+    std::optional<c10::Event> done;  // recorded after the step's copies to the host
+  };
+
+  Status startAsync(std::span<const DecodeInput> inputs, std::span<const int32_t> slots, const RowRequest& request) {
+    MAMBA_RETURN_IF_ERROR(checkDecodeStart(inputs, slots, request, async_.size(),
+                                           async_.empty() ? std::span<const RowOutput>() : async_.back().rows));
+    std::vector<int32_t> tokens(inputs.size(), 0), src, dst;
+    for (size_t b = 0; b < inputs.size(); ++b) {
+      MAMBA_RETURN_IF_ERROR(checkSlot(slots[b]));
+      if (inputs[b].previousRow < 0) {
+        MAMBA_RETURN_IF_ERROR(checkToken(inputs[b].token));
+        tokens[b] = inputs[b].token;
+      } else {
+        src.push_back(async_.back().greedyIndex[static_cast<size_t>(inputs[b].previousRow)]);
+        dst.push_back(static_cast<int32_t>(b));
+      }
+    }
+    return guarded([&]() -> Status {
+      torch::Tensor logits;
+      if (src.empty()) {
+        logits = graphs_->decode(tokens, slots);
+      } else {
+        const CudaGraphDecoder::DeviceTokens fromDevice{async_.back().greedy.select(1, 0), src, dst};
+        logits = graphs_->decode(tokens, slots, &fromDevice);
+      }
+      AsyncStep step;
+      step.buffers = static_cast<size_t>(stepsStarted_ % 2);
+      StepBuffers& buf = stepBuffers_[step.buffers];
+      step.rows.assign(request.rows.begin(), request.rows.end());
+      step.greedyIndex.assign(step.rows.size(), -1);
+      std::vector<int64_t> greedyRows, fullRows;
+      for (size_t k = 0; k < step.rows.size(); ++k) {
+        if (step.rows[k] == RowOutput::kGreedy) {
+          step.greedyIndex[k] = static_cast<int32_t>(greedyRows.size());
+          greedyRows.push_back(static_cast<int64_t>(k));
+        }
+        if (step.rows[k] == RowOutput::kLogits) fullRows.push_back(static_cast<int64_t>(k));
+      }
+      // Row ids for index_select go through the step's own pinned buffer (never the ones the
+      // synchronous calls reuse): [greedy rows | full rows].
+      const torch::Device device = logits.device();
+      torch::Tensor index;
+      if ((!greedyRows.empty() && greedyRows.size() < tokens.size()) ||
+          (!fullRows.empty() && fullRows.size() < tokens.size())) {
+        index = pinned(buf.index, static_cast<int64_t>(greedyRows.size() + fullRows.size()), torch::kLong);
+        int64_t* p = index.data_ptr<int64_t>();
+        std::copy(greedyRows.begin(), greedyRows.end(), p);
+        std::copy(fullRows.begin(), fullRows.end(), p + greedyRows.size());
+        index = index.to(device, /*non_blocking=*/true);
+      }
+      const int64_t vocab = info_.vocabSize;
+      if (!greedyRows.empty()) {
+        const int64_t greedyVocab = request.greedyVocab > 0 ? request.greedyVocab : vocab;
+        torch::Tensor g = greedyRows.size() == tokens.size()
+                              ? logits
+                              : logits.index_select(0, index.narrow(0, 0, static_cast<int64_t>(greedyRows.size())));
+        step.greedy = greedyReduce(g, greedyVocab);
+        step.greedyHost = pinned(buf.greedy, step.greedy.numel(), torch::kFloat64).view(step.greedy.sizes());
+        step.greedyHost.copy_(step.greedy, /*non_blocking=*/true);
+      }
+      if (!fullRows.empty()) {
+        torch::Tensor f = fullRows.size() == tokens.size()
+                              ? logits
+                              : logits.index_select(0, index.narrow(0, static_cast<int64_t>(greedyRows.size()),
+                                                                    static_cast<int64_t>(fullRows.size())));
+        f = f.narrow(1, 0, vocab).to(torch::kFloat32).contiguous();
+        step.fullHost = pinned(buf.logits, f.numel(), torch::kFloat32).view(f.sizes());
+        step.fullHost.copy_(f, /*non_blocking=*/true);
+      }
+      if (!buf.done) buf.done.emplace(device.type());
+      buf.done->record(c10::impl::VirtualGuardImpl(device.type()).getStream(device));
+      async_.push_back(std::move(step));
+      ++stepsStarted_;
+      return Status::ok();
+    });
+  }
+
+  Status finishAsync(StepOutputs* out) {
+    if (async_.empty()) return failedPrecondition("no decode step is in flight");
+    AsyncStep step = std::move(async_.front());
+    async_.pop_front();
+    return guarded([&]() -> Status {
+      stepBuffers_[step.buffers].done->synchronize();
+      if (!out) return Status::ok();
+      out->greedy.assign(step.rows.size(), GreedyPick{});
+      out->logits = {};
+      if (step.greedyHost.defined()) {
+        const double* g = step.greedyHost.data_ptr<double>();
+        for (size_t k = 0; k < step.rows.size(); ++k) {
+          const int32_t i = step.greedyIndex[k];
+          if (i < 0) continue;
+          out->greedy[k].token = static_cast<int32_t>(g[2 * i]);
+          out->greedy[k].logprob = static_cast<float>(g[2 * i + 1]);
+        }
+      }
+      if (step.fullHost.defined()) {
+        finishedLogits_ = step.fullHost;  // keeps the rows alive until the next call at least
+        out->logits = std::span<const float>(finishedLogits_.data_ptr<float>(), static_cast<size_t>(finishedLogits_.numel()));
+      }
+      return Status::ok();
+    });
+  }
+#endif
 
   torch::Tensor runPrefill(const std::vector<PrefillSequence>& seqs, LogitsMode mode) {
 #ifdef MAMBA_HAVE_CUDA_KERNELS
@@ -265,6 +405,10 @@ class TorchBackend final : public ModelBackend {
 #ifdef MAMBA_HAVE_CUDA_KERNELS
   std::unique_ptr<CudaGraphDecoder> graphs_;  // set on CUDA devices
   std::unique_ptr<CudaGraphPrefiller> prefillGraphs_;
+  std::deque<AsyncStep> async_;               // decode steps in flight, oldest first (<= 2)
+  StepBuffers stepBuffers_[2];                // by stepsStarted_ % 2
+  uint64_t stepsStarted_ = 0;
+  torch::Tensor finishedLogits_;              // the kLogits rows the last finishAsync() returned
 #endif
 };
 

@@ -10,10 +10,15 @@ CudaGraphDecoder::CudaGraphDecoder(const Mamba2Model& model, StatePool& pool, in
     : model_(model), pool_(pool), maxBatch_(maxBatch) {
   if (!model.device().is_cuda()) throw StatusError(invalidArgument("CudaGraphDecoder needs a CUDA model"));
   auto pinned = torch::TensorOptions().pinned_memory(true);
-  tokensHost_ = torch::zeros({maxBatch}, pinned.dtype(torch::kLong));
-  slotsHost_ = torch::full({maxBatch}, -1, pinned.dtype(torch::kInt));
-  tokens_ = torch::zeros({maxBatch}, torch::TensorOptions().dtype(torch::kLong).device(model.device()));
-  slots_ = torch::full({maxBatch}, -1, torch::TensorOptions().dtype(torch::kInt).device(model.device()));
+  for (Staging& s : staging_) {
+    s.tokens = torch::zeros({maxBatch}, pinned.dtype(torch::kLong));
+    s.slots = torch::full({maxBatch}, -1, pinned.dtype(torch::kInt));
+    s.index = torch::zeros({2 * maxBatch}, pinned.dtype(torch::kLong));
+  }
+  auto device = torch::TensorOptions().device(model.device());
+  tokens_ = torch::zeros({maxBatch}, device.dtype(torch::kLong));
+  slots_ = torch::full({maxBatch}, -1, device.dtype(torch::kInt));
+  index_ = torch::zeros({2 * maxBatch}, device.dtype(torch::kLong));
   memPool_ = at::cuda::graph_pool_handle();  // shared by this decoder's buckets (replayed one at a time)
 }
 
@@ -26,9 +31,13 @@ CudaGraphDecoder::Bucket& CudaGraphDecoder::bucketFor(int64_t batch) {
   auto it = buckets_.find(size);
   if (it != buckets_.end()) return it->second;
 
-  // Capture on a side stream with every slot at -1: warm-up and capture touch no state.
+  // Capture on a side stream with every slot at -1: warm-up and capture touch no state. The
+  // side stream is not ordered after the current one, so wait for the steps still running
+  // there (they read tokens_ and slots_) before the fill (once per bucket).
   c10::cuda::CUDAGuard deviceGuard(model_.device());
+  at::cuda::getCurrentCUDAStream().synchronize();
   slots_.fill_(-1);
+  at::cuda::getCurrentCUDAStream().synchronize();
   at::cuda::CUDAStream side = at::cuda::getStreamFromPool();
   side.synchronize();
   Bucket b;
@@ -45,23 +54,64 @@ CudaGraphDecoder::Bucket& CudaGraphDecoder::bucketFor(int64_t batch) {
   return buckets_.emplace(size, std::move(b)).first->second;
 }
 
-torch::Tensor CudaGraphDecoder::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots) {
+bool CudaGraphDecoder::checkDeviceTokens(const DeviceTokens& d, int64_t batch) const {
+  const int64_t n = static_cast<int64_t>(d.src.size());
+  if (d.dst.size() != d.src.size() || n > batch || (n > 0 && (d.values.dim() != 1 || !d.values.is_cuda()))) {
+    throw StatusError(invalidArgument("device tokens must be 1-D on the GPU with one destination row each"));
+  }
+  bool prefix = true;
+  for (int64_t k = 0; k < n; ++k) {
+    const int32_t src = d.src[static_cast<size_t>(k)], dst = d.dst[static_cast<size_t>(k)];
+    if (src < 0 || src >= d.values.size(0) || dst < 0 || dst >= batch) {
+      throw StatusError(invalidArgument("device token row out of range"));
+    }
+    prefix = prefix && src == k && dst == k;
+  }
+  return prefix;
+}
+
+void CudaGraphDecoder::applyDeviceTokens(const DeviceTokens& d, bool prefix, Staging& staging) {
+  const int64_t n = static_cast<int64_t>(d.src.size());
+  if (n == 0) return;
+  if (prefix) {
+    tokens_.narrow(0, 0, n).copy_(d.values.narrow(0, 0, n));  // one kernel, converts the dtype
+    return;
+  }
+  int64_t* idx = staging.index.data_ptr<int64_t>();
+  for (int64_t k = 0; k < n; ++k) {
+    idx[k] = d.src[static_cast<size_t>(k)];
+    idx[maxBatch_ + k] = d.dst[static_cast<size_t>(k)];
+  }
+  index_.copy_(staging.index, /*non_blocking=*/true);
+  torch::Tensor picked = d.values.index_select(0, index_.narrow(0, 0, n)).to(torch::kLong);
+  tokens_.index_copy_(0, index_.narrow(0, maxBatch_, n), picked);
+}
+
+torch::Tensor CudaGraphDecoder::decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                                       const DeviceTokens* fromDevice) {
   const int64_t B = static_cast<int64_t>(tokens.size());
   if (B < 1 || B > maxBatch_ || slots.size() != tokens.size()) {
     throw StatusError(invalidArgument("decode batch must be in [1, " + std::to_string(maxBatch_) + "]"));
   }
+  const bool prefix = fromDevice ? checkDeviceTokens(*fromDevice, B) : false;
   Bucket& bucket = bucketFor(B);
   const int64_t size = bucket.logits.size(0);
-  // The staging buffers are reused: wait for the previous step's copies before overwriting.
-  at::cuda::getCurrentCUDAStream().synchronize();
-  int64_t* tok = tokensHost_.data_ptr<int64_t>();
-  int32_t* sl = slotsHost_.data_ptr<int32_t>();
+  // This buffer's previous copies were issued two calls ago: by now they have normally run,
+  // and waiting for them does not wait for the step issued by the last call.
+  Staging& staging = staging_[static_cast<size_t>(next_)];
+  next_ ^= 1;
+  if (staging.copied) staging.copied->synchronize();
+  int64_t* tok = staging.tokens.data_ptr<int64_t>();
+  int32_t* sl = staging.slots.data_ptr<int32_t>();
   for (int64_t i = 0; i < size; ++i) {
     tok[i] = i < B ? tokens[static_cast<size_t>(i)] : 0;
     sl[i] = i < B ? slots[static_cast<size_t>(i)] : -1;
   }
-  tokens_.narrow(0, 0, size).copy_(tokensHost_.narrow(0, 0, size), /*non_blocking=*/true);
-  slots_.narrow(0, 0, size).copy_(slotsHost_.narrow(0, 0, size), /*non_blocking=*/true);
+  tokens_.narrow(0, 0, size).copy_(staging.tokens.narrow(0, 0, size), /*non_blocking=*/true);
+  slots_.narrow(0, 0, size).copy_(staging.slots.narrow(0, 0, size), /*non_blocking=*/true);
+  if (fromDevice) applyDeviceTokens(*fromDevice, prefix, staging);
+  if (!staging.copied) staging.copied.emplace(c10::DeviceType::CUDA);
+  staging.copied->record(at::cuda::getCurrentCUDAStream());
   bucket.graph->replay();
   return bucket.logits.narrow(0, 0, B);
 }

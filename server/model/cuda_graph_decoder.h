@@ -5,14 +5,25 @@
 // static device buffers, so every replay sees the same addresses; the state pool is updated in
 // place by the kernels. Graphs are captured lazily on first use of a bucket.
 //
+// decode() never waits for the device once a bucket is captured: it stages the step's inputs
+// in one of two pinned host buffers, used alternately, and reuses a buffer only after the
+// copies out of it (issued two calls earlier) have run, which an event recorded after them
+// tells. So the host may enqueue step t+1 while the device still runs step t (pipelined
+// decode); everything runs on the current stream, in call order.
+//
 // Threading: one thread drives a decoder (the scheduler that owns the pool). The returned
-// logits are a view of a static buffer, valid until the next decode() call.
+// logits are a view of a static buffer of the bucket, which the next replay of that bucket
+// overwrites (in stream order: work enqueued before the next decode() call reads this step's
+// values).
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 
+#include <c10/core/Event.h>
 #include <torch/torch.h>
 
 #include "server/model/mamba2_model.h"
@@ -29,8 +40,20 @@ class CudaGraphDecoder {
   CudaGraphDecoder(const Mamba2Model& model, StatePool& pool, int64_t maxBatch);
   ~CudaGraphDecoder();
 
+  // Token inputs that are already on the device: row dst[k] of the step takes its token from
+  // values[src[k]] instead of from `tokens`. `values` is 1-D on the decoder's device, of any
+  // dtype that holds token ids exactly (e.g. the float64 column of a greedy pick), and written
+  // by work already enqueued on the current stream; the ids must be in the model's vocabulary.
+  struct DeviceTokens {
+    torch::Tensor values;
+    std::span<const int32_t> src, dst;  // equal sizes; dst rows distinct and < B
+  };
+
   // Same contract as Mamba2Model::decode; tokens.size() <= maxBatch. Returns (B, Vp) fp32.
-  torch::Tensor decode(std::span<const int32_t> tokens, std::span<const int32_t> slots);
+  // With `fromDevice`, the rows it names take their tokens from the device (their entries of
+  // `tokens` are ignored).
+  torch::Tensor decode(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                       const DeviceTokens* fromDevice = nullptr);
   int64_t maxBatch() const { return maxBatch_; }
 
  private:
@@ -38,13 +61,25 @@ class CudaGraphDecoder {
     std::unique_ptr<at::cuda::CUDAGraph> graph;
     torch::Tensor logits;
   };
+  // Pinned host inputs of one call: tokens (maxBatch int64), slots (maxBatch int32), and the
+  // src | dst row ids of DeviceTokens (2 x maxBatch int64).
+  struct Staging {
+    torch::Tensor tokens, slots, index;
+    std::optional<c10::Event> copied;  // recorded after the copies out of this buffer
+  };
   Bucket& bucketFor(int64_t batch);
+  // Throws INVALID_ARGUMENT unless `d` fits a step of `batch` rows; returns whether it maps
+  // rows 0..n-1 to values 0..n-1 (the steady state of a pipelined decode: one copy kernel).
+  bool checkDeviceTokens(const DeviceTokens& d, int64_t batch) const;
+  // Overwrites the rows of tokens_ that `d` names (enqueued on the current stream).
+  void applyDeviceTokens(const DeviceTokens& d, bool prefix, Staging& staging);
 
   const Mamba2Model& model_;
   StatePool& pool_;
   int64_t maxBatch_;
-  torch::Tensor tokensHost_, slotsHost_;  // pinned staging
-  torch::Tensor tokens_, slots_;          // static device inputs (maxBatch)
+  std::array<Staging, 2> staging_;
+  int next_ = 0;                          // the staging buffer of the next call
+  torch::Tensor tokens_, slots_, index_;  // static device inputs (maxBatch; index_ 2 x maxBatch)
   std::map<int64_t, Bucket> buckets_;
   std::pair<unsigned long long, unsigned long long> memPool_;  // at::cuda::MempoolId_t
 };
