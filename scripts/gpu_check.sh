@@ -6,15 +6,25 @@
 # bench/results/tmp); CASES (";"-separated mamba-bench argument lists, default below; each
 # gets --preset 130m --dtype bf16 unless it names a --preset); NCU_CASES (";"-separated, same
 # form: each is also profiled per kernel with Nsight Compute); VARIANTS (mamba-variant-bench
-# arguments: dense/masked/compacted interleaved); SKIP_TESTS=1.
+# arguments: dense/masked/compacted interleaved); NCU_DETAIL ("KERNEL_REGEX|mamba-bench args":
+# Nsight Compute's speed-of-light, memory, occupancy and warp-state sections for the first two
+# launches of the matching kernels); SKIP_TESTS=1; SERVER=1 builds with gRPC
+# (scripts/gpu_server_bench.sh, tests included) and ends with the server end-to-end bench,
+# pipelined decode on and off (SERVER_CONCURRENCY, default "1 16 64", for the first; "1 16"
+# for the synchronous A/B).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
 O=${OUT:-$ROOT/bench/results/tmp}
 mkdir -p "$O"
 t0=$SECONDS
-if ! TARGETS="kernel_tests model_gpu_tests model_tests mamba-bench mamba-variant-bench" SKIP_TESTS=1 BUILD_DIR=$B \
-    bash "$ROOT/scripts/gpu_test.sh" > "$O/build.log" 2>&1; then
+if [ "${SERVER:-0}" = 1 ]; then
+  if ! BUILD_TESTS=1 STOP_AFTER_BUILD=1 BUILD_DIR=$B OUT=$O/server_build \
+      bash "$ROOT/scripts/gpu_server_bench.sh" > "$O/build.log" 2>&1; then
+    tail -40 "$O/build.log"; exit 1
+  fi
+elif ! TARGETS="kernel_tests model_gpu_tests model_tests engine_gpu_tests mamba-bench mamba-variant-bench" \
+    SKIP_TESTS=1 BUILD_DIR=$B bash "$ROOT/scripts/gpu_test.sh" > "$O/build.log" 2>&1; then
   tail -40 "$O/build.log"; exit 1
 fi
 echo "build: $((SECONDS - t0)) s"
@@ -56,6 +66,26 @@ if [ -n "${NCU_CASES:-}" ]; then
     "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$O/ncu$i.csv" \
       "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 $c > /dev/null 2>&1
     python3 "$ROOT/scripts/ncu_summary.py" "$O/ncu$i.csv" | head -25 | tee "$O/ncu$i.txt"
+  done
+fi
+if [ -n "${NCU_DETAIL:-}" ]; then
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  echo "== ncu detail: $NCU_DETAIL"
+  # shellcheck disable=SC2086
+  "$NCU" --clock-control none -k "regex:${NCU_DETAIL%%|*}" --launch-skip 4 --launch-count 2 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+    --section WarpStateStats --section SchedulerStats \
+    "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 ${NCU_DETAIL#*|} > "$O/ncu_detail.txt" 2>&1
+  grep -vE "^==PROF==|^\s*$" "$O/ncu_detail.txt" | grep -E "^  [a-zA-Z_].*\(|Duration|Throughput|Achieved Occupancy|Registers|Shared Memory Config|Block Size|Grid Size|Cluster|Stall|Issued|Eligible|L2 Hit|Bytes|Waves" | head -120
+fi
+if [ "${SERVER:-0}" = 1 ]; then
+  for mode in true false; do
+    conc=${SERVER_CONCURRENCY:-1 16 64}
+    [ "$mode" = false ] && conc="1 16"
+    echo "== server end to end, pipeline_decode=$mode, concurrency $conc"
+    SKIP_BUILD=1 BUILD_DIR=$B OUT=$O/server_pipe_$mode PIPELINE_DECODE=$mode CONCURRENCY=$conc \
+      bash "$ROOT/scripts/gpu_server_bench.sh" > "$O/server_pipe_$mode.log" 2>&1 || tail -20 "$O/server_pipe_$mode.log"
+    cat "$O"/server_pipe_"$mode"/*_server_overhead.md 2>/dev/null
   done
 fi
 echo "total: $((SECONDS - t0)) s"

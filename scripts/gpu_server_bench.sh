@@ -119,7 +119,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   TARGETS=(mamba-server mamba-cli mamba-bench mamba-tool)
   if [ "${BUILD_TESTS:-0}" = 1 ]; then
     TEST_ARGS=(-DMAMBA_BUILD_TESTS=ON -DMAMBA_PYTHON_EXECUTABLE="$(command -v python3)")
-    TARGETS+=(kernel_tests model_gpu_tests model_tests engine_gpu_tests)
+    TARGETS+=(kernel_tests model_gpu_tests model_tests engine_gpu_tests mamba-variant-bench)
   fi
   if ! cmake -S "$ROOT" -B "$BUILD_DIR" -G "$GEN" -DCMAKE_BUILD_TYPE=Release \
       -DMAMBA_BUILD_SERVER=ON "${TEST_ARGS[@]}" "${CUDA_ARGS[@]}" \
