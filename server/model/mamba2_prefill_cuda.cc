@@ -2,8 +2,6 @@
 // in_proj (cuBLAS), conv + dt (kernels/conv_prefill), chunked SSD (kernels/ssd_prefill), gated
 // RMSNorm (kernels/norm), out_proj. Computes the same function as Mamba2Model::mixerPrefill.
 
-#include <cstdlib>
-
 #include "kernels/torch/cuda_ops.h"
 #include "server/model/mamba2_model.h"
 
@@ -18,31 +16,16 @@ bool Mamba2Model::cudaPrefillSupported(StatePool& pool) const {
   return true;
 }
 
-namespace {
-
-// The chunk size only changes rounding (spec §4.4), so the kernels use the fastest one, not
-// the checkpoint's: on an H200 (130m shape) Q = 128 beat 256 at every length (1 x 512:
-// 1.72 vs 2.40 ms eager; 8 x 2048: 22.4 vs 22.5 ms; 8 x 16384: 166.5 vs 167.5 ms). Calls of
-// at most 64 steps are one chunk at either size, and Q = 64 gives them a quarter of the CB
-// and diagonal scan tiles. MAMBA_SSD_CHUNK=<Q> in the environment fixes Q (for A/B timing).
-int64_t gpuChunkSize(int64_t seqLen) {
-  static const int64_t forced = [] {
-    const char* v = std::getenv("MAMBA_SSD_CHUNK");
-    const int64_t q = v != nullptr ? std::atoll(v) : 0;
-    return q >= 1 && q <= cuda::kSsdPrefillMaxChunk ? q : 0;
-  }();
-  if (forced > 0) return forced;
-  return seqLen <= 64 ? 64 : 128;
-}
-
-}  // namespace
-
 torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, int64_t B, int64_t L,
                                             const torch::Tensor& meta, StatePool& pool) const {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
   const int64_t Di = config_.dInner, G = config_.nGroups, CD = config_.convDim(l);
   const torch::Tensor lengths = meta.narrow(0, 0, B), slots = meta.narrow(0, B, B), cont = meta.narrow(0, 2 * B, B);
-  const int64_t Q = gpuChunkSize(L);
+  // The chunk size only changes rounding (spec §4.4), so the kernels use the fastest one, not
+  // the checkpoint's: on an H200 (130m shape) Q = 128 beat 256 at every length (1 x 512:
+  // 1.72 vs 2.40 ms eager; 8 x 2048: 22.4 vs 22.5 ms; 8 x 16384: 166.5 vs 167.5 ms).
+  constexpr int64_t Q = 128;
+  static_assert(Q <= cuda::kSsdPrefillMaxChunk);
 
   torch::Tensor zxbcdt = inProject(l, u);                       // (B*L, DIP'), DIP' >= DIP
   torch::Tensor zx3 = zxbcdt.view({B, L, zxbcdt.size(1)});
