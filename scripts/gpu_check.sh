@@ -8,9 +8,10 @@
 # form: each is also profiled per kernel with Nsight Compute); VARIANTS (mamba-variant-bench
 # arguments: dense/masked/compacted interleaved); NCU_DETAIL ("KERNEL_REGEX|mamba-bench args":
 # Nsight Compute's speed-of-light, memory, occupancy and warp-state sections for the first two
-# launches of the matching kernels); SKIP_TESTS=1; SERVER=1 builds with gRPC
+# launches of the matching kernels, with the source-level stall hot spots); CTEST_ARGS [-L gpu];
+# SKIP_TESTS=1; SERVER=1 builds with gRPC
 # (scripts/gpu_server_bench.sh, tests included) and ends with the server end-to-end bench,
-# pipelined decode on and off (SERVER_CONCURRENCY, default "1 16 64", for the first; "1 16"
+# pipelined decode on and off (SERVER_MODES, default "true false"; SERVER_CONCURRENCY, default "1 16 64", for the first; "1 16"
 # for the synchronous A/B).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,8 @@ fi
 echo "build: $((SECONDS - t0)) s"
 export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-  (cd "$B" && ctest -L gpu -j3 --output-on-failure > "$O/ctest_gpu.log" 2>&1)
+  # shellcheck disable=SC2086
+  (cd "$B" && ctest ${CTEST_ARGS:--L gpu} -j3 --output-on-failure > "$O/ctest_gpu.log" 2>&1)
   grep -E "tests passed|Failed|\*\*\*" "$O/ctest_gpu.log" | head -20
   echo "tests: $((SECONDS - t0)) s"
 fi
@@ -74,12 +76,17 @@ if [ -n "${NCU_DETAIL:-}" ]; then
   # shellcheck disable=SC2086
   "$NCU" --clock-control none -k "regex:${NCU_DETAIL%%|*}" --launch-skip 4 --launch-count 2 \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
-    --section WarpStateStats --section SchedulerStats \
-    "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 ${NCU_DETAIL#*|} > "$O/ncu_detail.txt" 2>&1
-  grep -vE "^==PROF==|^\s*$" "$O/ncu_detail.txt" | grep -E "^  [a-zA-Z_].*\(|Duration|Throughput|Achieved Occupancy|Registers|Shared Memory Config|Block Size|Grid Size|Cluster|Stall|Issued|Eligible|L2 Hit|Bytes|Waves" | head -120
+    --section WarpStateStats --section SchedulerStats --section SourceCounters -o "$O/ncu_detail" -f \
+    "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 ${NCU_DETAIL#*|} > "$O/ncu_detail.log" 2>&1
+  "$NCU" -i "$O/ncu_detail.ncu-rep" > "$O/ncu_detail.txt" 2>&1
+  grep -E "^  [a-zA-Z_].*\(|Duration|Throughput|Achieved Occupancy|Registers|Grid Size|Issued|Eligible|Spilling Requests  " \
+    "$O/ncu_detail.txt" | head -40
+  "$NCU" -i "$O/ncu_detail.ncu-rep" --page source --csv --print-source sass > "$O/ncu_source.csv" 2>&1
+  python3 "$ROOT/scripts/ncu_source_hotspots.py" 45 < "$O/ncu_source.csv" > "$O/ncu_hotspots.txt" 2>&1
+  head -120 "$O/ncu_hotspots.txt"
 fi
 if [ "${SERVER:-0}" = 1 ]; then
-  for mode in true false; do
+  for mode in ${SERVER_MODES:-true false}; do
     conc=${SERVER_CONCURRENCY:-1 16 64}
     [ "$mode" = false ] && conc="1 16"
     echo "== server end to end, pipeline_decode=$mode, concurrency $conc"

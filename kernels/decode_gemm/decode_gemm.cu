@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -83,8 +84,15 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   // register limit of __launch_bounds__(256, 2)): the kernel is latency-bound, so more and
   // smaller CTAs shorten each warp's serial work, while more clusters add activation re-reads.
   // The widest that fits the shared memory otherwise.
+  // MAMBA_DECODE_GEMM_TILE_N=64|128|256 fixes the tile where it fits (for tuning runs only).
+  static const int forcedTileN = [] {
+    const char* e = std::getenv("MAMBA_DECODE_GEMM_TILE_N");
+    const int v = e != nullptr ? std::atoi(e) : 0;
+    return v == 64 || v == 128 || v == 256 ? v : 0;
+  }();
   for (int nw : {1, 2, 4}) {
     const int tileN = 64 * nw;
+    if (forcedTileN != 0 && tileN != forcedTileN) continue;
     const dgemm::Layout L = dgemm::layoutOf(c.mTiles, tileN, c.sliceK, c.clusterSize, batch, convState);
     if (L.total > d.smemOptin) continue;
     c.tileN = tileN;

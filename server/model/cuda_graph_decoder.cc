@@ -9,15 +9,23 @@ namespace mamba {
 CudaGraphDecoder::CudaGraphDecoder(const Mamba2Model& model, StatePool& pool, int64_t maxBatch)
     : model_(model), pool_(pool), maxBatch_(maxBatch) {
   if (!model.device().is_cuda()) throw StatusError(invalidArgument("CudaGraphDecoder needs a CUDA model"));
+  // tokens (int64) | slots (int32) in one byte buffer; views of it keep their dtypes.
+  const int64_t ioBytes = maxBatch * static_cast<int64_t>(sizeof(int64_t) + sizeof(int32_t));
+  auto views = [maxBatch](const torch::Tensor& io, torch::Tensor& tokens, torch::Tensor& slots) {
+    tokens = io.narrow(0, 0, maxBatch * 8).view(torch::kLong);
+    slots = io.narrow(0, maxBatch * 8, maxBatch * 4).view(torch::kInt);
+    tokens.zero_();
+    slots.fill_(-1);
+  };
   auto pinned = torch::TensorOptions().pinned_memory(true);
   for (Staging& s : staging_) {
-    s.tokens = torch::zeros({maxBatch}, pinned.dtype(torch::kLong));
-    s.slots = torch::full({maxBatch}, -1, pinned.dtype(torch::kInt));
+    s.io = torch::empty({ioBytes}, pinned.dtype(torch::kUInt8));
+    views(s.io, s.tokens, s.slots);
     s.index = torch::zeros({2 * maxBatch}, pinned.dtype(torch::kLong));
   }
   auto device = torch::TensorOptions().device(model.device());
-  tokens_ = torch::zeros({maxBatch}, device.dtype(torch::kLong));
-  slots_ = torch::full({maxBatch}, -1, device.dtype(torch::kInt));
+  io_ = torch::empty({ioBytes}, device.dtype(torch::kUInt8));
+  views(io_, tokens_, slots_);
   index_ = torch::zeros({2 * maxBatch}, device.dtype(torch::kLong));
   memPool_ = at::cuda::graph_pool_handle();  // shared by this decoder's buckets (replayed one at a time)
 }
@@ -37,6 +45,7 @@ CudaGraphDecoder::Bucket& CudaGraphDecoder::bucketFor(int64_t batch) {
   c10::cuda::CUDAGuard deviceGuard(model_.device());
   at::cuda::getCurrentCUDAStream().synchronize();
   slots_.fill_(-1);
+  deviceSlots_.clear();
   at::cuda::getCurrentCUDAStream().synchronize();
   at::cuda::CUDAStream side = at::cuda::getStreamFromPool();
   side.synchronize();
@@ -101,14 +110,24 @@ torch::Tensor CudaGraphDecoder::decode(std::span<const int32_t> tokens, std::spa
   Staging& staging = staging_[static_cast<size_t>(next_)];
   next_ ^= 1;
   if (staging.copied) staging.copied->synchronize();
-  int64_t* tok = staging.tokens.data_ptr<int64_t>();
-  int32_t* sl = staging.slots.data_ptr<int32_t>();
-  for (int64_t i = 0; i < size; ++i) {
-    tok[i] = i < B ? tokens[static_cast<size_t>(i)] : 0;
-    sl[i] = i < B ? slots[static_cast<size_t>(i)] : -1;
+  // Rows [0, size) of the bucket: the step's slots, then -1 padding.
+  bool slotsUnchanged = static_cast<int64_t>(deviceSlots_.size()) == size;
+  for (int64_t i = 0; i < size && slotsUnchanged; ++i) {
+    slotsUnchanged = deviceSlots_[static_cast<size_t>(i)] == (i < B ? slots[static_cast<size_t>(i)] : -1);
   }
-  tokens_.narrow(0, 0, size).copy_(staging.tokens.narrow(0, 0, size), /*non_blocking=*/true);
-  slots_.narrow(0, 0, size).copy_(staging.slots.narrow(0, 0, size), /*non_blocking=*/true);
+  const bool allFromDevice = prefix && static_cast<int64_t>(fromDevice->src.size()) == B;
+  if (!(allFromDevice && slotsUnchanged)) {
+    int64_t* tok = staging.tokens.data_ptr<int64_t>();
+    int32_t* sl = staging.slots.data_ptr<int32_t>();
+    deviceSlots_.resize(static_cast<size_t>(size));
+    for (int64_t i = 0; i < size; ++i) {
+      tok[i] = i < B ? tokens[static_cast<size_t>(i)] : 0;
+      sl[i] = i < B ? slots[static_cast<size_t>(i)] : -1;
+      deviceSlots_[static_cast<size_t>(i)] = sl[i];
+    }
+    // Tokens and slots in one copy: the whole buffer (at most 12 bytes per row of maxBatch).
+    io_.copy_(staging.io, /*non_blocking=*/true);
+  }
   if (fromDevice) applyDeviceTokens(*fromDevice, prefix, staging);
   if (!staging.copied) staging.copied.emplace(c10::DeviceType::CUDA);
   staging.copied->record(at::cuda::getCurrentCUDAStream());

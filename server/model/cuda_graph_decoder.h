@@ -61,10 +61,11 @@ class CudaGraphDecoder {
     std::unique_ptr<at::cuda::CUDAGraph> graph;
     torch::Tensor logits;
   };
-  // Pinned host inputs of one call: tokens (maxBatch int64), slots (maxBatch int32), and the
-  // src | dst row ids of DeviceTokens (2 x maxBatch int64).
+  // Pinned host inputs of one call: `io` holds tokens (maxBatch int64) then slots (maxBatch
+  // int32), the layout of io_, so that one copy moves both; tokens and slots are views of it.
+  // index: the src | dst row ids of DeviceTokens (2 x maxBatch int64).
   struct Staging {
-    torch::Tensor tokens, slots, index;
+    torch::Tensor io, tokens, slots, index;
     std::optional<c10::Event> copied;  // recorded after the copies out of this buffer
   };
   Bucket& bucketFor(int64_t batch);
@@ -79,7 +80,13 @@ class CudaGraphDecoder {
   int64_t maxBatch_;
   std::array<Staging, 2> staging_;
   int next_ = 0;                          // the staging buffer of the next call
-  torch::Tensor tokens_, slots_, index_;  // static device inputs (maxBatch; index_ 2 x maxBatch)
+  // Static device inputs: io_ (bytes) = tokens_ (maxBatch int64) | slots_ (maxBatch int32);
+  // index_ 2 x maxBatch int64.
+  torch::Tensor io_, tokens_, slots_, index_;
+  // What the last input copy left in slots_ (rows of the bucket, padding -1 included), so that
+  // a step whose tokens all come from the device and whose slots are unchanged (the steady
+  // state of a pipelined decode) copies nothing from the host. Empty: unknown.
+  std::vector<int32_t> deviceSlots_;
   std::map<int64_t, Bucket> buckets_;
   std::pair<unsigned long long, unsigned long long> memPool_;  // at::cuda::MempoolId_t
 };
