@@ -11,6 +11,8 @@
 // (1 when a row fits one pass of a team, else 4); longer rows loop over passes.
 #pragma once
 
+#include <algorithm>
+
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/launch.cuh"
 #include "kernels/common/dispatch.cuh"
@@ -165,22 +167,27 @@ void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
 // vector finds its (p, n) by division; B, C and x sit in shared memory. Consecutive lanes hold
 // consecutive vectors, so a row's partial dot products are summed by a segmented warp
 // reduction (rows are contiguous runs of lanes) and reach y[p] with at most two shared-memory
-// atomics per row and warp. One block per (sequence, head). Needs P*N % 4 == 0 and N >= 4.
+// atomics per row and warp. One block per (sequence, head, chunk of rowsPerBlock rows):
+// rowsPerBlock is a multiple of 4, so every chunk starts on a vector boundary and no vector
+// straddles two blocks; small batches split a head over several blocks (at batch 1 the 24
+// heads of the 130m shape would otherwise be 24 blocks, each a serial chain of state loads).
+// Needs P*N % 4 == 0 and N >= 4.
 constexpr int kSsmFlatThreads = 256;
 constexpr int kSsmFlatUnroll = 4;  // vectors per thread in flight
 
 template <typename TDt, typename TState>
-__global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepParams p) {
+__global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepParams p, int rowsPerBlock) {
   pdlEnter();
-  extern __shared__ float smem[];  // B (N), C (N), x (P), y (P)
+  extern __shared__ float smem[];  // B (N), C (N), x (P), y (P); x and y only rows [p0, p1)
   const int b = blockIdx.x, h = blockIdx.y;
   const int N = p.stateSize, P = p.headDim;
+  const int p0 = static_cast<int>(blockIdx.z) * rowsPerBlock, p1 = min(P, p0 + rowsPerBlock);
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
   const int lane = threadIdx.x % 32;
   float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
   if (slot < 0) {
-    for (int i = threadIdx.x; i < P; i += blockDim.x) y[i] = 0.f;
+    for (int i = p0 + threadIdx.x; i < p1; i += blockDim.x) y[i] = 0.f;
     return;
   }
   const float* row = p.xbc + b * p.xbcStride;
@@ -192,7 +199,7 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
     Bs[n] = row[p.dInner + g * N + n];
     Cs[n] = row[p.dInner + p.nGroups * N + g * N + n];
   }
-  for (int i = threadIdx.x; i < P; i += blockDim.x) {
+  for (int i = p0 + threadIdx.x; i < p1; i += blockDim.x) {
     xs[i] = row[h * P + i];
     ys[i] = 0.f;
   }
@@ -202,10 +209,11 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
   dt = fminf(fmaxf(dt, p.dtMin), p.dtMax);
   const float dA = __expf(dt * p.A[h]);
   TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * p.nHeads + h) * P * N;
-  const int vectors = P * N / 4;
+  // This block's vectors: rows [p0, p1) (p0 * N and p1 * N are multiples of 4).
+  const int vBegin = p0 * N / 4, vectors = p1 * N / 4;
   // Warp-uniform trip count (every lane takes part in the shuffles).
   const int warpBase = threadIdx.x - lane;
-  for (int v0 = warpBase; v0 < vectors; v0 += blockDim.x * kSsmFlatUnroll) {
+  for (int v0 = vBegin + warpBase; v0 < vectors; v0 += blockDim.x * kSsmFlatUnroll) {
     float s[kSsmFlatUnroll][4];
 #pragma unroll
     for (int u = 0; u < kSsmFlatUnroll; ++u) {
@@ -251,14 +259,21 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
   }
   __syncthreads();
   const float Dh = p.D[h];
-  for (int i = threadIdx.x; i < P; i += blockDim.x) y[i] = ys[i] + Dh * xs[i];
+  for (int i = p0 + threadIdx.x; i < p1; i += blockDim.x) y[i] = ys[i] + Dh * xs[i];
 }
 
 template <typename TDt, typename TState>
 void launchSsmStepFlat(const SsmStepParams& p, Stream stream) {
-  dim3 grid(p.batch, p.nHeads);
+  // Enough blocks for two per SM of a 132-SM part, in chunks of whole 4-row groups.
+  constexpr int kTargetBlocks = 264;
+  const int64_t heads = static_cast<int64_t>(p.batch) * p.nHeads;
+  const int groups4 = (p.headDim + 3) / 4;
+  const int64_t want = std::min<int64_t>(groups4, std::max<int64_t>(1, (kTargetBlocks + heads - 1) / heads));
+  const int rowsPerBlock = 4 * static_cast<int>((groups4 + want - 1) / want);
+  dim3 grid(p.batch, p.nHeads, static_cast<unsigned>((p.headDim + rowsPerBlock - 1) / rowsPerBlock));
   const size_t smem = (2 * static_cast<size_t>(p.stateSize) + 2 * static_cast<size_t>(p.headDim)) * sizeof(float);
-  launchKernel(ssmStepFlatKernel<TDt, TState>, grid, dim3(kSsmFlatThreads), smem, static_cast<cudaStream_t>(stream), p);
+  launchKernel(ssmStepFlatKernel<TDt, TState>, grid, dim3(kSsmFlatThreads), smem, static_cast<cudaStream_t>(stream), p,
+               rowsPerBlock);
 }
 
 // One instantiation unit per dt type; state type and layout are chosen at run time.

@@ -13,6 +13,7 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/state_pool.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
+#include "server/engine/decode_step_profile.h"
 #include "server/model/cuda_graph_decoder.h"
 #include "server/model/cuda_graph_prefiller.h"
 #endif
@@ -160,6 +161,7 @@ class TorchBackend final : public ModelBackend {
     torch::Tensor greedy;                // (G, 2) float64 on the device: token, logprob
     torch::Tensor greedyHost, fullHost;  // views of the step's pinned buffers (undefined: none)
     size_t buffers = 0;                  // its StepBuffers
+    uint64_t number = 0;                 // stepsStarted_ when it started
   };
   // Pinned host memory and the completion event of one step in flight; two sets, used by
   // alternate steps, so that a set is reused only by the step after next, which starts after
@@ -185,6 +187,9 @@ class TorchBackend final : public ModelBackend {
       }
     }
     return guarded([&]() -> Status {
+      const torch::Device dev = model_->device();
+      const c10::Stream stream = c10::impl::VirtualGuardImpl(dev.type()).getStream(dev);
+      if (profile_) profile_->markStart(stepsStarted_, stream);
       torch::Tensor logits;
       if (src.empty()) {
         logits = graphs_->decode(tokens, slots);
@@ -192,7 +197,9 @@ class TorchBackend final : public ModelBackend {
         const CudaGraphDecoder::DeviceTokens fromDevice{async_.back().greedy.select(1, 0), src, dst};
         logits = graphs_->decode(tokens, slots, &fromDevice);
       }
+      if (profile_) profile_->markGraph(stepsStarted_, stream);
       AsyncStep step;
+      step.number = stepsStarted_;
       step.buffers = static_cast<size_t>(stepsStarted_ % 2);
       StepBuffers& buf = stepBuffers_[step.buffers];
       step.rows.assign(request.rows.begin(), request.rows.end());
@@ -237,7 +244,8 @@ class TorchBackend final : public ModelBackend {
         step.fullHost.copy_(f, /*non_blocking=*/true);
       }
       if (!buf.done) buf.done.emplace(device.type());
-      buf.done->record(c10::impl::VirtualGuardImpl(device.type()).getStream(device));
+      buf.done->record(stream);
+      if (profile_) profile_->markEnd(stepsStarted_, stream);
       async_.push_back(std::move(step));
       ++stepsStarted_;
       return Status::ok();
@@ -250,6 +258,7 @@ class TorchBackend final : public ModelBackend {
     async_.pop_front();
     return guarded([&]() -> Status {
       stepBuffers_[step.buffers].done->synchronize();
+      if (profile_) profile_->finished(step.number);
       if (!out) return Status::ok();
       out->greedy.assign(step.rows.size(), GreedyPick{});
       out->logits = {};
@@ -408,6 +417,9 @@ class TorchBackend final : public ModelBackend {
   std::deque<AsyncStep> async_;               // decode steps in flight, oldest first (<= 2)
   StepBuffers stepBuffers_[2];                // by stepsStarted_ % 2
   uint64_t stepsStarted_ = 0;
+  // MAMBA_STEP_PROFILE=1: device timing of the asynchronous steps (decode_step_profile.h).
+  std::unique_ptr<DecodeStepProfile> profile_ =
+      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>() : nullptr;
   torch::Tensor finishedLogits_;              // the kLogits rows the last finishAsync() returned
 #endif
 };
