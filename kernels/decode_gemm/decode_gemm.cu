@@ -90,14 +90,10 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
     const int v = e != nullptr ? std::atoi(e) : 0;
     return v == 64 || v == 128 || v == 256 ? v : 0;
   }();
-  // Exception: at batch > 32 a tall product (in_proj) runs the widest tile first. H200, 130m
-  // bf16, batch 64, in graph: RMSNorm + in_proj (3352 x 768) + conv step 11.8 us at tileN 256
-  // vs 13.0 at 128 and 17.1 at 64 (fewer clusters re-reading the activations, half the
-  // partial tiles' reduction rounds); out_proj (768 rows) stays narrow: 8.9 us at 64, 12.5 at
-  // 256. At batch 32 in_proj took 7.5 us at 128 and 7.8 at 256.
-  const bool wideFirst = batch > 32 && rows >= 2048;
-  static constexpr int kOrder[2][3] = {{1, 2, 4}, {4, 2, 1}};  // weight rows / 64
-  for (int nw : kOrder[wideFirst ? 1 : 0]) {
+  // Not the widest tile first for in_proj at batch 64: alone in a graph it took 11.8 us at
+  // tileN 256 vs 13.0 at 128, but the whole decode step slowed from 1.34-1.37 to 1.45 ms
+  // (H200, 130m bf16), the narrower tile overlapping its neighbours better under PDL.
+  for (int nw : {1, 2, 4}) {
     const int tileN = 64 * nw;
     if (forcedTileN != 0 && tileN != forcedTileN) continue;
     const dgemm::Layout L = dgemm::layoutOf(c.mTiles, tileN, c.sliceK, c.clusterSize, batch, convState);

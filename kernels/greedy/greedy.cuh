@@ -1,5 +1,5 @@
-// Kernel of launchGreedyPick (greedy.h): one block per row, two passes over the row (max with
-// its lowest id, then the float64 sum of exponentials), block reductions in shared memory.
+// Kernels of launchGreedyPick (greedy.h): per (row, chunk) block an online max / sum of
+// exponentials, then one warp per row merging the chunks in order.
 #pragma once
 
 #include <cfloat>
@@ -10,73 +10,98 @@
 
 namespace mamba::kernels {
 
-constexpr int kGreedyThreads = 512;
+constexpr int kGreedyThreads = 256;
 
 __device__ __forceinline__ float sanitizeLogit(float v) {
   if (isnan(v)) return -INFINITY;
   return v == INFINITY ? FLT_MAX : v;
 }
 
-__global__ void __launch_bounds__(kGreedyThreads) greedyPickKernel(GreedyPickParams p) {
-  pdlEnter();
-  __shared__ float maxs[kGreedyThreads / 32];
-  __shared__ int ids[kGreedyThreads / 32];
-  __shared__ double sums[kGreedyThreads / 32];
-  const float* x = p.logits + static_cast<int64_t>(blockIdx.x) * p.stride;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  float best = -INFINITY;
-  int bestId = p.vocab;  // "none yet": loses every tie
-  for (int i = threadIdx.x; i < p.vocab; i += blockDim.x) {
-    const float v = sanitizeLogit(x[i]);
-    if (v > best || (v == best && i < bestId)) {
-      best = v;
-      bestId = i;
-    }
-  }
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, o);
-    const int oi = __shfl_xor_sync(0xffffffffu, bestId, o);
-    if (ov > best || (ov == best && oi < bestId)) {
-      best = ov;
-      bestId = oi;
-    }
-  }
-  if (lane == 0) {
-    maxs[warp] = best;
-    ids[warp] = bestId;
-  }
-  __syncthreads();
-  best = maxs[0];
-  bestId = ids[0];
-  for (int w = 1; w < kGreedyThreads / 32; ++w) {
-    if (maxs[w] > best || (maxs[w] == best && ids[w] < bestId)) {
-      best = maxs[w];
-      bestId = ids[w];
-    }
-  }
-  if (best == -INFINITY) {  // dead row
-    if (threadIdx.x == 0) {
-      p.out[2 * blockIdx.x] = 0.0;
-      p.out[2 * blockIdx.x + 1] = -INFINITY;
-    }
-    return;
-  }
+// Running (max m, lowest id of m, sum of exp(x - m)); m = -inf with sum 0 means "empty".
+struct GreedyAcc {
+  double m = -INFINITY;
+  int id = 0x7fffffff;
   double sum = 0.0;
-  const double mx = best;
-  for (int i = threadIdx.x; i < p.vocab; i += blockDim.x) {
-    // exp in float64 rounded to float = the correctly rounded expf (the library is built with
-    // --use_fast_math, which would turn expf into the approximate __expf).
-    const float d = static_cast<float>(static_cast<double>(sanitizeLogit(x[i])) - mx);
-    sum += static_cast<double>(static_cast<float>(exp(static_cast<double>(d))));
+
+  __device__ __forceinline__ void add(double v, int i) {
+    if (v == -INFINITY) return;  // contributes exp(-inf) = 0 and is never the maximum
+    if (v > m) {
+      sum = sum * exp(m - v) + 1.0;  // exp(-inf) = 0 for the first entry
+      m = v;
+      id = i;
+    } else {
+      sum += exp(v - m);
+      if (v == m && i < id) id = i;
+    }
   }
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  if (lane == 0) sums[warp] = sum;
+  // Merges another accumulator (any order gives the same max and id; sums in call order).
+  __device__ __forceinline__ void merge(const GreedyAcc& o) {
+    if (o.m == -INFINITY) return;
+    if (m == -INFINITY) {
+      *this = o;
+      return;
+    }
+    if (o.m > m) {
+      sum = sum * exp(m - o.m) + o.sum;
+      m = o.m;
+      id = o.id;
+    } else {
+      sum += o.sum * exp(o.m - m);
+      if (o.m == m && o.id < id) id = o.id;
+    }
+  }
+  __device__ __forceinline__ GreedyAcc shflXor(int o) const {
+    GreedyAcc r;
+    r.m = __shfl_xor_sync(0xffffffffu, m, o);
+    r.id = __shfl_xor_sync(0xffffffffu, id, o);
+    r.sum = __shfl_xor_sync(0xffffffffu, sum, o);
+    return r;
+  }
+};
+
+// Grid (chunks, rows).
+__global__ void __launch_bounds__(kGreedyThreads) greedyChunkKernel(GreedyPickParams p) {
+  pdlEnter();
+  __shared__ GreedyAcc part[kGreedyThreads / 32];
+  const int row = blockIdx.y, chunk = blockIdx.x;
+  const int per = (p.vocab + p.chunks - 1) / p.chunks;
+  const int begin = chunk * per, end = min(p.vocab, begin + per);
+  const float* x = p.logits + static_cast<int64_t>(row) * p.stride;
+  GreedyAcc acc;
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) acc.add(sanitizeLogit(x[i]), i);
+  for (int o = 16; o > 0; o >>= 1) acc.merge(acc.shflXor(o));
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) part[warp] = acc;
   __syncthreads();
   if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int w = 0; w < kGreedyThreads / 32; ++w) total += sums[w];
-    p.out[2 * blockIdx.x] = static_cast<double>(bestId);
-    p.out[2 * blockIdx.x + 1] = 0.0 - log(total);
+    GreedyAcc total = part[0];
+    for (int w = 1; w < kGreedyThreads / 32; ++w) total.merge(part[w]);
+    double* s = p.scratch + (static_cast<int64_t>(row) * p.chunks + chunk) * 3;
+    s[0] = total.m;
+    s[1] = static_cast<double>(total.id);
+    s[2] = total.sum;
+  }
+}
+
+// Grid (rows), one warp: lane c merges chunks c, c + 32, ... in order, then the lanes merge in
+// a fixed butterfly.
+__global__ void __launch_bounds__(32) greedyMergeKernel(GreedyPickParams p) {
+  pdlEnter();
+  const int row = blockIdx.x;
+  const double* s = p.scratch + static_cast<int64_t>(row) * p.chunks * 3;
+  GreedyAcc acc;
+  for (int c = threadIdx.x; c < p.chunks; c += 32) {
+    GreedyAcc o;
+    o.m = s[3 * c];
+    o.id = static_cast<int>(s[3 * c + 1]);
+    o.sum = s[3 * c + 2];
+    acc.merge(o);
+  }
+  for (int o = 16; o > 0; o >>= 1) acc.merge(acc.shflXor(o));
+  if (threadIdx.x == 0) {
+    const bool dead = acc.m == -INFINITY;
+    p.out[2 * row] = dead ? 0.0 : static_cast<double>(acc.id);
+    p.out[2 * row + 1] = dead ? -INFINITY : 0.0 - log(acc.sum);
   }
 }
 

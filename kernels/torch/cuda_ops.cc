@@ -213,6 +213,9 @@ torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab) {
   p.logits = logits.data_ptr<float>();
   p.stride = logits.stride(0);
   p.out = out.data_ptr<double>();
+  p.chunks = kernels::greedyPickChunks(p.rows, p.vocab);
+  torch::Tensor scratch = torch::empty({logits.size(0), p.chunks, 3}, out.options());
+  p.scratch = scratch.data_ptr<double>();
   launch([&] { kernels::launchGreedyPick(p, stream()); });
   return out;
 }
