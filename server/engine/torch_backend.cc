@@ -1,5 +1,6 @@
 // ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <optional>
@@ -52,6 +53,13 @@ class TorchBackend final : public ModelBackend {
     const bool needLogits = std::any_of(request.rows.begin(), request.rows.end(),
                                         [](RowOutput r) { return r != RowOutput::kNone; });
     return guarded([&]() -> Status {
+      const auto hostStart = std::chrono::steady_clock::now();
+      std::optional<c10::Stream> profiled;  // MAMBA_STEP_PROFILE on a device
+      if (prefillProfile_ && !model_->device().is_cpu()) {
+        const torch::Device dev = model_->device();
+        profiled = c10::impl::VirtualGuardImpl(dev.type()).getStream(dev);
+        prefillProfile_->markStart(prefillCalls_, *profiled);
+      }
       // Chunk every item to at most maxChunk_ tokens per call; item i's chunk c continues from
       // chunk c-1. All items advance together so the batch stays full.
       std::vector<size_t> offset(items.size(), 0);
@@ -77,7 +85,14 @@ class TorchBackend final : public ModelBackend {
           }
         }
       }
+      if (profiled) prefillProfile_->markGraph(prefillCalls_, *profiled);
       if (needLogits) emitRows(torch::stack(lastRows), request, out);
+      if (profiled) {
+        prefillProfile_->markEnd(prefillCalls_, *profiled);
+        profiled->synchronize();
+        const std::chrono::duration<double, std::milli> host = std::chrono::steady_clock::now() - hostStart;
+        prefillProfile_->finished(prefillCalls_++, host.count());
+      }
       return Status::ok();
     });
   }
@@ -419,7 +434,10 @@ class TorchBackend final : public ModelBackend {
   uint64_t stepsStarted_ = 0;
   // MAMBA_STEP_PROFILE=1: device timing of the asynchronous steps (decode_step_profile.h).
   std::unique_ptr<DecodeStepProfile> profile_ =
-      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>() : nullptr;
+      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>("decode step", 2048) : nullptr;
+  std::unique_ptr<DecodeStepProfile> prefillProfile_ =
+      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>("prefill call", 64) : nullptr;
+  uint64_t prefillCalls_ = 0;
   torch::Tensor finishedLogits_;              // the kLogits rows the last finishAsync() returned
 #endif
 };
