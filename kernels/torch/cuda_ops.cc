@@ -10,6 +10,7 @@
 #include "kernels/ssd_prefill/ssd_prefill.h"
 #include "kernels/ssm_step/ssm_step.h"
 #include "kernels/torch/adapter_checks.h"
+#include "kernels/zero_fill/zero_fill.h"
 
 namespace mamba::cuda {
 namespace {
@@ -218,6 +219,24 @@ torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab) {
   p.scratch = scratch.data_ptr<double>();
   launch([&] { kernels::launchGreedyPick(p, stream()); });
   return out;
+}
+
+void zeroSlot(const std::vector<torch::Tensor>& pools, int64_t slot) {
+  static_assert(kZeroSlotMaxPools <= kernels::kZeroFillMaxRanges);
+  TORCH_CHECK(static_cast<int64_t>(pools.size()) <= kZeroSlotMaxPools, "zeroSlot: at most ", kZeroSlotMaxPools,
+              " tensors, got ", pools.size());
+  kernels::ZeroFillParams p;
+  for (const torch::Tensor& t : pools) {
+    checkCuda(t, "pool");
+    TORCH_CHECK(t.device() == pools.front().device(), "zeroSlot: every pool on one device");
+    TORCH_CHECK(t.is_contiguous() && t.dim() >= 1, "zeroSlot: pools must be contiguous with a slot dimension");
+    TORCH_CHECK(slot >= 0 && slot < t.size(0), "zeroSlot: slot ", slot, " out of range [0, ", t.size(0), ")");
+    const int64_t bytes = t.stride(0) * static_cast<int64_t>(t.element_size());
+    p.ptr[p.count] = static_cast<char*>(t.data_ptr()) + slot * bytes;
+    p.bytes[p.count] = bytes;
+    ++p.count;
+  }
+  launch([&] { kernels::launchZeroFill(p, stream()); });
 }
 
 torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,

@@ -64,6 +64,12 @@ void gatedRmsNormGemvResidual(torch::Tensor& residual, const torch::Tensor& y, c
 // stride. Returns (R, 2) float64 on the device: token id, logprob (see greedy.h).
 torch::Tensor greedyPick(const torch::Tensor& logits, int64_t vocab);
 
+// Zeroes index `slot` (along dim 0) of every tensor in `pools` with one launch: each a
+// contiguous CUDA tensor on one device with slot < size(0) (a state pool's per-layer conv and
+// SSM states; at most kZeroSlotMaxPools tensors).
+constexpr int kZeroSlotMaxPools = 128;
+void zeroSlot(const std::vector<torch::Tensor>& pools, int64_t slot);
+
 // ---- Prefill over a right-padded batch of B sequences of up to L tokens. slots, cont
 // (0 = fresh sequence, else continue from the slot's state) and lengths (real tokens, <= L)
 // are (B) int32; slots must be distinct. Both launch only on the current stream.

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+#include "kernels/torch/cuda_ops.h"
+#endif
+
 namespace mamba {
 
 StatePool::StatePool(const ModelConfig& c, int64_t numSlots, torch::Device device, torch::ScalarType ssmStateDtype)
@@ -39,6 +43,16 @@ void StatePool::release(int32_t slot) {
 }
 
 void StatePool::reset(int32_t slot) {
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+  // One launch for every layer (48 zero_() ops took ~0.3 ms of host time per request on the
+  // path to its first token: H200 server, 130m, MAMBA_STEP_PROFILE).
+  if (device_.is_cuda() && conv_.size() + ssm_.size() <= static_cast<size_t>(cuda::kZeroSlotMaxPools)) {
+    std::vector<torch::Tensor> pools(conv_.begin(), conv_.end());
+    pools.insert(pools.end(), ssm_.begin(), ssm_.end());
+    cuda::zeroSlot(pools, slot);
+    return;
+  }
+#endif
   for (auto& t : conv_) t[slot].zero_();
   for (auto& t : ssm_) t[slot].zero_();
 }

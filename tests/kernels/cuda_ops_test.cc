@@ -119,6 +119,31 @@ TEST_F(CudaOpsTest, NormsMatchReference) {
   }
 }
 
+TEST_F(CudaOpsTest, ZeroSlotClearsOneSlotOfEveryPool) {
+  // Pools like a state pool's: conv (S, CD, K) fp32 and SSM (S, H, P, N) fp32/bf16, with slot
+  // sizes that are not multiples of 16 bytes (N = 115 bf16, a 3-element conv) and a 786 KB
+  // slot (the 130m shape's SSM state); every other slot keeps its values bit for bit.
+  auto cuda = torch::TensorOptions().device(kCuda);
+  std::vector<torch::Tensor> pools = {torch::randn({5, 1792, 4}, cuda), torch::randn({5, 24, 64, 128}, cuda),
+                                      torch::randn({5, 3, 1}, cuda), torch::randn({5, 2, 3, 115}, cuda).to(torch::kBFloat16),
+                                      torch::randn({5, 7}, cuda).to(torch::kBFloat16)};
+  std::vector<torch::Tensor> before;
+  for (const auto& t : pools) before.push_back(t.clone());
+  for (int64_t slot : {3, 0, 4}) {
+    cuda::zeroSlot(pools, slot);
+    for (size_t i = 0; i < pools.size(); ++i) {
+      SCOPED_TRACE(testing::Message() << "slot " << slot << " pool " << i);
+      EXPECT_TRUE(torch::equal(pools[i][slot], torch::zeros_like(pools[i][slot])));
+      before[i][slot].zero_();
+      EXPECT_TRUE(torch::equal(pools[i], before[i]));  // the others untouched
+    }
+  }
+  EXPECT_THROW(cuda::zeroSlot(pools, 5), c10::Error);                                  // slot out of range
+  EXPECT_THROW(cuda::zeroSlot({torch::zeros({2, 3})}, 0), c10::Error);                 // not on the GPU
+  EXPECT_THROW(cuda::zeroSlot({torch::zeros({3, 2}, cuda).t()}, 0), c10::Error);       // not contiguous
+  EXPECT_THROW(cuda::zeroSlot(std::vector<torch::Tensor>(129, pools[2]), 0), c10::Error);  // too many
+}
+
 TEST_F(CudaOpsTest, AdaptersRejectBadInputs) {
   torch::Tensor state = torch::zeros({2, 8, 4}, torch::TensorOptions().device(kCuda));
   torch::Tensor zx = torch::zeros({1, 20}, torch::TensorOptions().device(kCuda));
