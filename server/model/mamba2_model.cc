@@ -94,25 +94,20 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     const bool fusedMixer = observer == nullptr && cudaPrefillSupported(pool);
     const torch::Tensor meta32 = fusedMixer ? metaT.to(torch::kInt) : torch::Tensor();
     torch::Tensor residual = torch::empty({B * L, Dm}, h.options().dtype(torch::kFloat32));
-    // Short calls (<= 64 rows, as a decode batch): out_proj adds into the residual itself
-    // (mixerPrefillCuda), so the next norm has nothing to add. H200, 130m bf16, 1 x 64: one
-    // kernel boundary fewer per layer (cuBLAS kernels end PDL chains).
-    const bool outIntoResidual = fusedMixer && B * L <= kFusedDecodeMaxBatch && fusedDecodeUsesGemm(B * L);
     for (int64_t l = 0; l < config_.nLayer; ++l) {
-      const bool add = l == 0 || !outIntoResidual;
-      torch::Tensor u = cuda::addRmsNorm(residual, add ? h.reshape({B * L, Dm}) : torch::Tensor(), l == 0,
-                                         weights_.layers[l].norm, config_.normEps);
-      h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool, outIntoResidual ? &residual : nullptr)
+      torch::Tensor u = cuda::addRmsNorm(residual, h.reshape({B * L, Dm}), l == 0, weights_.layers[l].norm,
+                                         config_.normEps);
+      h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool)
                      : mixerPrefill(l, u.view({B, L, Dm}), batch, pool, observer);
     }
     if (mode == LogitsMode::kNone) return {};
-    torch::Tensor res = residual.view({B, L, Dm}), delta = h;  // h undefined: already in the residual
+    torch::Tensor res = residual.view({B, L, Dm}), delta = h;
     if (mode == LogitsMode::kLast) {
       res = lastRows(res).contiguous();
-      if (h.defined()) delta = lastRows(h).contiguous();
+      delta = lastRows(h).contiguous();
     } else {
       res = residual;
-      if (h.defined()) delta = h.reshape({B * L, Dm});
+      delta = h.reshape({B * L, Dm});
     }
     torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps);
     torch::Tensor logits = F::linear(out, weights_.lmHead).to(torch::kFloat32);

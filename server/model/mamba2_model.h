@@ -112,13 +112,10 @@ class Mamba2Model {
   // The prefill mixer on the fused CUDA kernels (mamba2_prefill_cuda.cc): conv + dt, chunked
   // SSD, gated RMSNorm. u: (B*L, Dm); meta: (3B) int32 = [lengths | slots | continue flags].
   // Returns (B, L, Dm). Graph-capturable (no host sync). Used on CUDA when no observer is
-  // attached and cudaPrefillSupported(pool). With `residual` ((B*L, Dm) fp32, for calls of at
-  // most kFusedDecodeMaxBatch rows where fusedDecodeUsesGemm(B*L)), out_proj runs as the
-  // decode's tensor-core kernel with the gated norm in front and the residual add behind: the
-  // output goes into *residual and the return value is undefined.
+  // attached and cudaPrefillSupported(pool).
   bool cudaPrefillSupported(StatePool& pool) const;
   torch::Tensor mixerPrefillCuda(int64_t layer, const torch::Tensor& u, int64_t B, int64_t L, const torch::Tensor& meta,
-                                 StatePool& pool, torch::Tensor* residual = nullptr) const;
+                                 StatePool& pool) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;

@@ -1,11 +1,8 @@
 // Mamba2Model's prefill mixer on the fused CUDA kernels (built only with MAMBA_WITH_CUDA):
 // in_proj (cuBLAS), conv + dt (kernels/conv_prefill), chunked SSD (kernels/ssd_prefill), gated
-// RMSNorm (kernels/norm), out_proj (for calls of at most 64 rows: gated norm + out_proj +
-// residual add in one tensor-core kernel, kernels/decode_gemm). Computes the same function as
-// Mamba2Model::mixerPrefill.
+// RMSNorm (kernels/norm), out_proj. Computes the same function as Mamba2Model::mixerPrefill.
 
 #include "kernels/torch/cuda_ops.h"
-#include "kernels/torch/decode_gemm_ops.h"
 #include "server/model/mamba2_model.h"
 
 namespace mamba {
@@ -20,7 +17,7 @@ bool Mamba2Model::cudaPrefillSupported(StatePool& pool) const {
 }
 
 torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, int64_t B, int64_t L,
-                                            const torch::Tensor& meta, StatePool& pool, torch::Tensor* residual) const {
+                                            const torch::Tensor& meta, StatePool& pool) const {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
   const int64_t Di = config_.dInner, G = config_.nGroups, CD = config_.convDim(l);
   const torch::Tensor lengths = meta.narrow(0, 0, B), slots = meta.narrow(0, B, B), cont = meta.narrow(0, 2 * B, B);
@@ -43,11 +40,6 @@ torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, i
       pool.conv(l), slots, cont, lengths, zx3, Di, convWeightF32_[static_cast<size_t>(l)],
       convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias, config_.dtMin, config_.dtMax, dtype(), Di, N, pitch);
   torch::Tensor y = cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch);  // (B, L, Di)
-  if (residual != nullptr) {
-    cuda::gatedRmsNormGemmResidual(*residual, y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps,
-                                   w.outProj, w.outProjBias);
-    return {};
-  }
   torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps);
   torch::Tensor out = torch::nn::functional::linear(normed, w.outProj, w.outProjBias);  // bias may be undefined
   return out.view({B, L, out.size(1)});
