@@ -13,8 +13,18 @@
 
 namespace mamba::bench {
 
-StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& device, const std::string& dtype,
-                                const std::string& stateDtype) {
+void addCommonOptions(CLI::App& app, CommonOptions& o, const std::string& deviceHelp) {
+  app.add_option("--preset", o.preset)->capture_default_str();
+  app.add_option("--device", o.device, deviceHelp)->capture_default_str();
+  app.add_option("--dtype", o.dtype)->capture_default_str();
+  app.add_option("--state-dtype", o.stateDtype, "SSM state: fp32 | bf16")->capture_default_str();
+  app.add_option("--json", o.json);
+  app.add_option("--markdown", o.markdown);
+  app.add_option("--label", o.label, "free text recorded with the results (commit, notes)");
+}
+
+StatusOr<BenchSetup> parseSetup(const CommonOptions& o) {
+  const std::string &preset = o.preset, &device = o.device, &dtype = o.dtype, &stateDtype = o.stateDtype;
   BenchSetup setup;
   MAMBA_ASSIGN_OR_RETURN(setup.config, presetConfig(preset));
   try {

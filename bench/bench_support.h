@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include "server/model/checkpoint.h"
@@ -18,7 +19,15 @@
 
 namespace mamba::bench {
 
-// What every benchmark takes: --preset, --device, --dtype, --state-dtype.
+// The options every benchmark program takes (as given, with their defaults).
+struct CommonOptions {
+  std::string preset = "130m", device = "cuda", dtype = "bf16", stateDtype = "fp32";
+  std::string json, markdown, label;  // output files ("" = none), free text for the results
+};
+// Registers --preset, --device, --dtype, --state-dtype, --json, --markdown and --label.
+void addCommonOptions(CLI::App& app, CommonOptions& options, const std::string& deviceHelp = "cuda[:N] | cpu");
+
+// What the common options mean once parsed.
 struct BenchSetup {
   ModelConfig config;
   torch::Device device = torch::kCPU;  // "cuda" means cuda:0
@@ -26,8 +35,7 @@ struct BenchSetup {
 };
 // The preset's config, the device (CUDA must be available for it) and the parsed dtypes, or
 // the first error (naming the bad value).
-StatusOr<BenchSetup> parseSetup(const std::string& preset, const std::string& device, const std::string& dtype,
-                                const std::string& stateDtype);
+StatusOr<BenchSetup> parseSetup(const CommonOptions& options);
 
 // Waits for the device's work (no-op on CPU).
 void sync(torch::Device device);

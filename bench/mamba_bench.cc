@@ -27,17 +27,14 @@ using namespace mamba::bench;  // NOLINT: a program's main file
 
 int main(int argc, char** argv) {
   CLI::App app{"mamba-bench: prefill/decode latency vs hardware floor"};
-  std::string preset = "130m", device = "cuda", dtypeName = "bf16", stateDtypeName = "fp32", jsonOut, mdOut, label;
+  CommonOptions common;
   std::vector<int64_t> decodeBatches = {1, 8, 64, 256};
   std::vector<int64_t> prefillBatches = {1, 8};
   std::vector<int64_t> prefillLens = {64, 512, 2048, 4096, 8192, 16384};
   int iters = 10;
   bool useGraphs = true, maxConcurrency = false, breakdown = false;
   int64_t stateSize = 0;
-  app.add_option("--preset", preset)->capture_default_str();
-  app.add_option("--device", device)->capture_default_str();
-  app.add_option("--dtype", dtypeName)->capture_default_str();
-  app.add_option("--state-dtype", stateDtypeName, "SSM state: fp32 | bf16")->capture_default_str();
+  addCommonOptions(app, common);
   app.add_flag("--breakdown", breakdown, "per-kernel in-graph time of one decode layer at each decode batch");
   app.add_flag("--max-concurrency", maxConcurrency,
                "also find the most state slots that fit in device memory beside the model");
@@ -53,13 +50,10 @@ int main(int argc, char** argv) {
   app.add_option("--masked-ratio", maskedRatio,
                  "zero the B/C channels of floor(N r) states per layer (a sparse-masked model: dense shapes)")
       ->check(CLI::Range(0.0, 0.999));
-  app.add_option("--json", jsonOut);
-  app.add_option("--markdown", mdOut);
-  app.add_option("--label", label, "free text recorded with the results (commit, notes)");
   CLI11_PARSE(app, argc, argv);
 
   torch::NoGradGuard noGrad;
-  auto setup = parseSetup(preset, device, dtypeName, stateDtypeName);
+  auto setup = parseSetup(common);
   if (!setup.isOk()) {
     std::cerr << setup.status().toString() << "\n";
     return 1;
@@ -78,11 +72,11 @@ int main(int argc, char** argv) {
   const double weightBytes = params * elem;
 
   nlohmann::json results;
-  results["preset"] = preset;
-  results["device"] = device;
-  results["dtype"] = dtypeName;
-  results["state_dtype"] = stateDtypeName;
-  results["label"] = label;
+  results["preset"] = common.preset;
+  results["device"] = common.device;
+  results["dtype"] = common.dtype;
+  results["state_dtype"] = common.stateDtype;
+  results["label"] = common.label;
   results["cuda_graphs"] = useGraphs;
   results["state_sizes"] = cfg.stateSizes;
   results["chunk_size"] = cfg.chunkSize;
@@ -159,9 +153,9 @@ int main(int argc, char** argv) {
     std::cerr << "max concurrent sequences " << lo << "\n";
   }
   md << "\nCopy bandwidth " << bandwidth / 1e9 << " GB/s (read+write), matmul peak " << peakFlops / 1e12
-     << " TFLOP/s (" << dtypeName << ", n=" << n << "), " << params / 1e6 << " M parameters.\n";
+     << " TFLOP/s (" << common.dtype << ", n=" << n << "), " << params / 1e6 << " M parameters.\n";
   std::cout << results.dump(2) << "\n" << md.str();
-  if (!jsonOut.empty()) std::ofstream(jsonOut) << results.dump(2) << "\n";
-  if (!mdOut.empty()) std::ofstream(mdOut) << md.str();
+  if (!common.json.empty()) std::ofstream(common.json) << results.dump(2) << "\n";
+  if (!common.markdown.empty()) std::ofstream(common.markdown) << md.str();
   return 0;
 }

@@ -59,15 +59,12 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mamba-variant-bench: dense vs masked vs compacted, interleaved in one process"};
-  std::string preset = "130m", device = "cuda", dtypeName = "bf16", stateDtypeName = "fp32", jsonOut, mdOut, label;
+  CommonOptions common;
   std::vector<double> maskedRatios = {0.5, 0.9}, ratios = {0.1, 0.3, 0.5, 0.7, 0.9};
   std::vector<int64_t> decodeBatches = {1, 64, 256};
   std::vector<std::string> prefill = {"1x2048", "1x16384", "8x16384"};
   int rounds = 5, iters = 10, prefillIters = 3;
-  app.add_option("--preset", preset)->capture_default_str();
-  app.add_option("--device", device, "cuda | cpu (cpu: for checking the program, not for timing)")->capture_default_str();
-  app.add_option("--dtype", dtypeName)->capture_default_str();
-  app.add_option("--state-dtype", stateDtypeName, "SSM state: fp32 | bf16")->capture_default_str();
+  addCommonOptions(app, common, "cuda[:N] | cpu (cpu: for checking the program, not for timing)");
   app.add_option("--masked-ratios", maskedRatios, "sparse-masked variants")->delimiter(',');
   app.add_option("--ratios", ratios, "compacted variants, N' = floor(N (1 - r))")->delimiter(',');
   app.add_option("--decode-batches", decodeBatches)->delimiter(',');
@@ -75,13 +72,10 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds)->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--iters", iters, "decode steps per timing (median)")->capture_default_str();
   app.add_option("--prefill-iters", prefillIters, "prefill calls per timing (median)")->capture_default_str();
-  app.add_option("--json", jsonOut);
-  app.add_option("--markdown", mdOut);
-  app.add_option("--label", label, "free text recorded with the results (commit, notes)");
   CLI11_PARSE(app, argc, argv);
 
   torch::NoGradGuard noGrad;
-  auto setup = parseSetup(preset, device, dtypeName, stateDtypeName);
+  auto setup = parseSetup(common);
   if (!setup.isOk()) {
     std::cerr << setup.status().toString() << "\n";
     return 1;
@@ -117,11 +111,11 @@ int main(int argc, char** argv) {
   }
 
   nlohmann::json results;
-  results["preset"] = preset;
+  results["preset"] = common.preset;
   results["device"] = dev.str();
-  results["dtype"] = dtypeName;
-  results["state_dtype"] = stateDtypeName;
-  results["label"] = label;
+  results["dtype"] = common.dtype;
+  results["state_dtype"] = common.stateDtype;
+  results["label"] = common.label;
   results["rounds"] = rounds;
   results["copy_bandwidth_GBps"] = hw.bandwidth / 1e9;
   results["matmul_peak_TFLOPs"] = hw.peakFlops / 1e12;
@@ -174,9 +168,9 @@ int main(int argc, char** argv) {
     std::cerr << c.name << " done\n";
   }
   md << "\nCopy bandwidth " << hw.bandwidth / 1e9 << " GB/s (read+write), matmul peak " << hw.peakFlops / 1e12
-     << " TFLOP/s (" << dtypeName << "). " << label << "\n";
+     << " TFLOP/s (" << common.dtype << "). " << common.label << "\n";
   std::cout << md.str();
-  if (!jsonOut.empty()) std::ofstream(jsonOut) << results.dump(2) << "\n";
-  if (!mdOut.empty()) std::ofstream(mdOut) << md.str();
+  if (!common.json.empty()) std::ofstream(common.json) << results.dump(2) << "\n";
+  if (!common.markdown.empty()) std::ofstream(common.markdown) << md.str();
   return 0;
 }
