@@ -41,6 +41,7 @@ class DecodeStepProfile {
   void finished(uint64_t step, double hostMs = -1.0) {
     Marks& m = ring_[step % kRing];
     if (!m.ev[0] || !m.ev[1] || !m.ev[2]) return;
+    m.ev[2]->synchronize();  // the caller waited for an event just before it: normally done
     graph_.push_back(m.ev[0]->elapsedTime(*m.ev[1]));
     outputs_.push_back(m.ev[1]->elapsedTime(*m.ev[2]));
     const Marks& prev = ring_[(step + kRing - 1) % kRing];
