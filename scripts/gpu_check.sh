@@ -4,7 +4,8 @@
 # same (short) device lease; the full tables come from scripts/gpu_bench.sh.
 # Environment: BUILD_DIR [/tmp/mamba-gpu-build]; OUT (the device tool's output folder, else
 # bench/results/tmp); CASES (";"-separated mamba-bench argument lists, default below; each
-# gets --preset 130m --dtype bf16 unless it names a --preset); NCU_CASES (";"-separated, same
+# gets --preset 130m --dtype bf16 unless it names a --preset; leading NAME=value words set
+# that case's environment, e.g. "MAMBA_DISABLE_PDL=1 --decode-batches 1" for an A/B); NCU_CASES (";"-separated, same
 # form: each is also profiled per kernel with Nsight Compute); VARIANTS (mamba-variant-bench
 # arguments: dense/masked/compacted interleaved); NCU_DETAIL ("KERNEL_REGEX|mamba-bench args":
 # Nsight Compute's speed-of-light, memory, occupancy and warp-state sections for the first two
@@ -36,12 +37,14 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   grep -E "tests passed|Failed|\*\*\*" "$O/ctest_gpu.log" | head -20
   echo "tests: $((SECONDS - t0)) s"
 fi
-run_case() {  # name, args...
+run_case() {  # name, [NAME=value ...] args... (leading assignments: the environment of that case)
   local name=$1; shift
+  local envs=()
+  while [[ $# -gt 0 && $1 =~ ^[A-Z_][A-Z0-9_]*= ]]; do envs+=("$1"); shift; done
   local preset=(--preset 130m --dtype bf16)
   [[ " $* " == *" --preset "* ]] && preset=()
-  "$B/bench/mamba-bench" "${preset[@]}" --json "$O/$name.json" --markdown "$O/$name.md" "$@" > "$O/$name.txt" 2>&1 \
-    || tail -5 "$O/$name.txt"
+  env "${envs[@]}" "$B/bench/mamba-bench" "${preset[@]}" --json "$O/$name.json" --markdown "$O/$name.md" "$@" \
+    > "$O/$name.txt" 2>&1 || tail -5 "$O/$name.txt"
   grep -vE "^\s*$" "$O/$name.md" 2>/dev/null | head -60
 }
 IFS=';' read -ra cases <<< "${CASES:---decode-batches 1,2,8,64 --prefill-batches 1 --prefill-lens 64,512 --breakdown}"
