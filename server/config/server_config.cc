@@ -108,12 +108,15 @@ Status readRoot(const YAML::Node& doc, const std::filesystem::path& baseDir,
                 ServerConfig* config) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap root, YamlMap::from(doc, ""));
   MAMBA_RETURN_IF_ERROR(root.checkKeys(
-      {"grpc", "metrics", "models", "default_model", "scheduler", "logging", "shutdown"}));
+      {"grpc", "metrics", "models", "default_model", "scheduler", "engine", "logging", "shutdown"}));
   MAMBA_RETURN_IF_ERROR(readGrpc(root, config));
   MAMBA_RETURN_IF_ERROR(readMetrics(root, config));
   MAMBA_RETURN_IF_ERROR(readModels(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(root.readString("default_model", &config->defaultModel));
   MAMBA_RETURN_IF_ERROR(readScheduler(root, &config->scheduler));
+  MAMBA_ASSIGN_OR_RETURN(YamlMap engine, YamlMap::from(root.get("engine"), "engine"));
+  MAMBA_RETURN_IF_ERROR(engine.checkKeys({"cpu_threads"}));
+  MAMBA_RETURN_IF_ERROR(engine.readNonNegativeInt("cpu_threads", &config->cpuThreads));
 
   MAMBA_ASSIGN_OR_RETURN(YamlMap logging, YamlMap::from(root.get("logging"), "logging"));
   MAMBA_RETURN_IF_ERROR(logging.checkKeys({"level"}));
@@ -271,6 +274,7 @@ EngineOptions toEngineOptions(const ServerConfig& config) {
   EngineOptions options;
   options.scheduler = config.scheduler;
   options.defaultModel = config.defaultModel;
+  options.cpuThreads = config.cpuThreads;
   for (const ModelConfig& m : config.models) {
     for (const std::string& variant : m.variants) {
       ModelSpec spec;

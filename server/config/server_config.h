@@ -16,6 +16,7 @@
 //   scheduler: {max_queued: 256, max_batch: 64, prefill_chunk_tokens: 512,
 //               max_prefill_tokens_per_step: 2048, max_new_tokens_limit: 4096,
 //               max_prompt_tokens: 1048576, pipeline_decode: true}
+//   engine:    {cpu_threads: 0}      # LibTorch intra-op threads of CPU models (0 = its default)
 //   logging:   {level: info}         # debug | info | warning | error
 //   shutdown:  {drain_timeout_seconds: 30}
 //
@@ -64,6 +65,7 @@ struct ServerConfig {
   std::vector<ModelConfig> models;
   std::string defaultModel;
   SchedulerOptions scheduler;
+  int64_t cpuThreads = 0;                      // engine.cpu_threads (EngineOptions::cpuThreads)
   LogLevel logLevel = LogLevel::kInfo;
   double drainTimeoutSeconds = 30;
 };

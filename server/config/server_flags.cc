@@ -86,6 +86,10 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
   if (flags.prefillChunkTokens) config->scheduler.prefillChunkTokens = *flags.prefillChunkTokens;
   if (flags.scoreWorkers) config->scoreWorkers = *flags.scoreWorkers;
   if (flags.pipelineDecode) config->scheduler.pipelineDecode = *flags.pipelineDecode;
+  if (flags.cpuThreads) {
+    if (*flags.cpuThreads < 0) return invalidArgument("--cpu-threads: must be a non-negative integer");
+    config->cpuThreads = *flags.cpuThreads;
+  }
   if (flags.maxNewTokensLimit) {
     if (*flags.maxNewTokensLimit > 2147483647) {
       return invalidArgument("--max-new-tokens-limit: must be at most 2147483647");
@@ -134,6 +138,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   optionalOption(app, "--pipeline-decode", &flags->pipelineDecode,
                  "true | false: start the next greedy decode step before handling the current one's tokens");
   optionalOption(app, "--score-workers", &flags->scoreWorkers, "threads for Score calls");
+  optionalOption(app, "--cpu-threads", &flags->cpuThreads,
+                 "LibTorch intra-op threads for CPU models (0 = LibTorch's default, one per core)");
   optionalOption(app, "--log-level", &flags->logLevel, "debug | info | warning | error");
   optionalOption(app, "--drain-timeout", &flags->drainTimeoutSeconds,
                  "seconds in-flight requests may run after SIGTERM");

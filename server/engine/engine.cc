@@ -270,6 +270,8 @@ class EngineImpl final : public Engine {
 StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options, metrics::ServingMetrics* metrics) {
   if (options.models.empty()) return invalidArgument("models: at least one model is required");
   MAMBA_RETURN_IF_ERROR(validateSchedulerOptions(options.scheduler));
+  if (options.cpuThreads < 0) return invalidArgument("engine.cpu_threads: must be a non-negative integer");
+  if (options.cpuThreads > 0) setCpuThreads(static_cast<int>(options.cpuThreads));
   std::vector<std::unique_ptr<Hosted>> hosted;
   for (size_t i = 0; i < options.models.size(); ++i) {
     const ModelSpec& spec = options.models[i];

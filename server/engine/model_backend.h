@@ -194,5 +194,9 @@ class ModelBackend {
 
 // Loads a checkpoint (HF or mamba_ssm format) onto the requested device and dtype.
 StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& options);
+// Sets LibTorch's intra-op thread count (process-wide; threads > 0).
+void setCpuThreads(int threads);
+// LibTorch's current intra-op thread count.
+int cpuThreads();
 
 }  // namespace mamba

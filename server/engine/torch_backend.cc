@@ -444,6 +444,9 @@ class TorchBackend final : public ModelBackend {
 
 }  // namespace
 
+void setCpuThreads(int threads) { at::set_num_threads(threads); }
+int cpuThreads() { return at::get_num_threads(); }
+
 StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o) {
   MAMBA_ASSIGN_OR_RETURN(torch::ScalarType dtype, parseDTypeName(o.dtype));
   MAMBA_ASSIGN_OR_RETURN(torch::ScalarType stateDtype, parseDTypeName(o.stateDtype));

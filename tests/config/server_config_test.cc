@@ -23,6 +23,7 @@ TEST(ServerConfig, DefaultsWithAnEmptyFile) {
   EXPECT_EQ(c->drainTimeoutSeconds, 30);
   EXPECT_EQ(c->scheduler.maxBatch, SchedulerOptions().maxBatch);
   EXPECT_TRUE(c->scheduler.pipelineDecode);
+  EXPECT_EQ(c->cpuThreads, 0);
 }
 
 TEST(ServerConfig, ReadsEveryKey) {
@@ -49,6 +50,7 @@ scheduler:
   max_new_tokens_limit: 999
   max_prompt_tokens: 5000
   pipeline_decode: false
+engine: {cpu_threads: 3}
 logging: {level: debug}
 shutdown: {drain_timeout_seconds: 2.5}
 )");
@@ -77,6 +79,7 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(c->scheduler.maxNewTokensLimit, 999);
   EXPECT_EQ(c->scheduler.maxPromptTokens, 5000);
   EXPECT_FALSE(c->scheduler.pipelineDecode);
+  EXPECT_EQ(c->cpuThreads, 3);
   EXPECT_EQ(c->logLevel, LogLevel::kDebug);
   EXPECT_EQ(c->drainTimeoutSeconds, 2.5);
 
@@ -94,6 +97,7 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(eo.defaultModel, "ref");
   EXPECT_EQ(eo.scheduler.maxBatch, 6);
   EXPECT_FALSE(eo.scheduler.pipelineDecode);
+  EXPECT_EQ(eo.cpuThreads, 3);
 }
 
 struct BadCase {
@@ -114,6 +118,8 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"scheduler:\n  max_new_tokens_limit: 99999999999\n", "scheduler.max_new_tokens_limit: must be at most"},
       {"scheduler: 5\n", "scheduler: must be a mapping"},
       {"scheduler:\n  pipeline_decode: sometimes\n", "scheduler.pipeline_decode: must be true or false, got \"sometimes\""},
+      {"engine:\n  cpu_threads: -1\n", "engine.cpu_threads: must be a non-negative integer, got \"-1\""},
+      {"engine:\n  threads: 2\n", "engine.threads: unknown key (expected one of: cpu_threads)"},
       {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
       {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},
       {"grpc:\n  score_workers: 0\n", "grpc.score_workers: must be a positive integer"},

@@ -524,6 +524,26 @@ TEST(Engine, ModelsTokenizerAndCreateErrors) {
   bad = test::engineOptions(1);
   bad.defaultModel = "other";
   EXPECT_NE(Engine::create(bad).status().message().find("default_model"), std::string::npos);
+  bad = test::engineOptions(1);
+  bad.cpuThreads = -1;
+  EXPECT_NE(Engine::create(bad).status().message().find("engine.cpu_threads"), std::string::npos);
+}
+
+TEST(Engine, CpuThreadsSetsLibTorchsIntraOpThreads) {
+  const int before = cpuThreads();
+  EngineOptions o = test::engineOptions(1);
+  o.cpuThreads = 1;
+  auto engine = Engine::create(o);
+  ASSERT_TRUE(engine.isOk()) << engine.status().toString();
+  EXPECT_EQ(cpuThreads(), 1);
+  // The engine still serves (greedy output as with the default threads).
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  EXPECT_EQ(submitOk(**engine, tokens(prompt, test::greedy(4))).obs->waitDone().tokens,
+            solo(prompt, test::greedy(4)).tokens);
+  o.cpuThreads = 0;  // 0 leaves the count alone
+  ASSERT_TRUE(Engine::create(o).isOk());
+  EXPECT_EQ(cpuThreads(), 1);
+  setCpuThreads(before);
 }
 
 TEST(Engine, ModelWithoutTokenizerServesTokenIds) {
