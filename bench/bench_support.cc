@@ -92,23 +92,40 @@ Hardware measureHardware(torch::Device device, torch::ScalarType dtype) {
   return hw;
 }
 
-Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device, double maskedRatio) {
-  ModelWeights w = randomWeights(config, 0);
-  if (maskedRatio > 0) {
-    const int64_t Di = config.dInner, G = config.nGroups;
-    for (int64_t l = 0; l < config.nLayer; ++l) {
-      auto& lw = w.layers[static_cast<size_t>(l)];
-      const int64_t N = config.stateSize(l), k = static_cast<int64_t>(static_cast<double>(N) * maskedRatio);
-      for (int64_t g = 0; g < G; ++g) {
-        for (int64_t part = 0; part < 2; ++part) {        // B then C
-          const int64_t c0 = Di + part * G * N + g * N;  // conv channel of state 0
-          lw.inProj.narrow(0, Di + c0, k).zero_();
-          lw.convWeight.narrow(0, c0, k).zero_();
-          if (lw.convBias.defined()) lw.convBias.narrow(0, c0, k).zero_();
-        }
+namespace {
+
+// Zeroes, per layer and group, the in_proj rows, conv weights and conv biases of the first
+// floor(N r) states' B and C channels (pruning's sparse-masked variant; which states does not
+// change the work).
+void maskStates(ModelWeights& w, const ModelConfig& config, double ratio) {
+  torch::NoGradGuard noGrad;
+  const int64_t Di = config.dInner, G = config.nGroups;
+  for (int64_t l = 0; l < config.nLayer; ++l) {
+    auto& lw = w.layers[static_cast<size_t>(l)];
+    const int64_t N = config.stateSize(l), k = static_cast<int64_t>(static_cast<double>(N) * ratio);
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t part = 0; part < 2; ++part) {        // B then C
+        const int64_t c0 = Di + part * G * N + g * N;  // conv channel of state 0
+        lw.inProj.narrow(0, Di + c0, k).zero_();
+        lw.convWeight.narrow(0, c0, k).zero_();
+        if (lw.convBias.defined()) lw.convBias.narrow(0, c0, k).zero_();
       }
     }
   }
+}
+
+}  // namespace
+
+StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::ScalarType dtype, torch::Device device,
+                                           double maskedRatio) {
+  MAMBA_ASSIGN_OR_RETURN(LoadedCheckpoint ckpt, loadCheckpoint(dir, LoadOptions{dtype, device}));
+  if (maskedRatio > 0) maskStates(ckpt.weights, ckpt.config, maskedRatio);
+  return ckpt;
+}
+
+Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device, double maskedRatio) {
+  ModelWeights w = randomWeights(config, 0);
+  if (maskedRatio > 0) maskStates(w, config, maskedRatio);
   auto to = [&](torch::Tensor& t, bool keepFp32) {
     if (t.defined()) t = t.to(device, keepFp32 ? torch::kFloat32 : dtype).contiguous();
   };

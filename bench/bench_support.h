@@ -62,6 +62,10 @@ Hardware measureHardware(torch::Device device, torch::ScalarType dtype);
 // does (which states are masked does not change the work).
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device,
                        double maskedRatio = 0);
+// A checkpoint (HF mamba2 or mamba_ssm directory) loaded in `dtype` on `device`, masked as
+// benchModel does when maskedRatio > 0; errors name the directory or file.
+StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::ScalarType dtype, torch::Device device,
+                                           double maskedRatio = 0);
 
 // One decode step of `batch` sequences in slots 0..batch-1 of its own pool, replayed from a
 // CUDA graph on CUDA when useGraphs (as the engine decodes).

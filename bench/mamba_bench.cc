@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
   int iters = 10;
   bool useGraphs = true, maxConcurrency = false, breakdown = false;
   int64_t stateSize = 0;
+  std::string modelDir;
+  app.add_option("--model", modelDir,
+                 "a checkpoint directory (HF mamba2 or mamba_ssm) to time instead of the preset's random weights");
   addCommonOptions(app, common);
   app.add_flag("--breakdown", breakdown, "per-kernel in-graph time of one decode layer at each decode batch");
   app.add_flag("--max-concurrency", maxConcurrency,
@@ -61,18 +65,34 @@ int main(int argc, char** argv) {
   const torch::Device dev = setup->device;
   const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
   mamba::ModelConfig& cfg = setup->config;
+  std::optional<mamba::LoadedCheckpoint> ckpt;
+  if (!modelDir.empty()) {
+    if (stateSize > 0) {
+      std::cerr << "--state-size applies to the preset's random weights, not to --model\n";
+      return 1;
+    }
+    auto loaded = checkpointModel(modelDir, dtype, dev, maskedRatio);
+    if (!loaded.isOk()) {
+      std::cerr << loaded.status().toString() << "\n";
+      return 1;
+    }
+    ckpt = std::move(loaded).value();
+    cfg = ckpt->config;
+  }
   if (stateSize > 0) cfg.stateSizes.assign(static_cast<size_t>(cfg.nLayer), stateSize);
   if (chunkSize > 0) cfg.chunkSize = chunkSize;
   const Hardware hw = measureHardware(dev, dtype);
   const double bandwidth = hw.bandwidth, peakFlops = hw.peakFlops;
   const int64_t n = hw.matmulSize;
-  const mamba::Mamba2Model model = benchModel(cfg, dtype, dev, maskedRatio);
+  const mamba::Mamba2Model model =
+      ckpt ? mamba::Mamba2Model(cfg, std::move(ckpt->weights)) : benchModel(cfg, dtype, dev, maskedRatio);
   const double elem = static_cast<double>(c10::elementSize(dtype));
   const double params = static_cast<double>(cfg.parameterCount());
   const double weightBytes = params * elem;
 
   nlohmann::json results;
-  results["preset"] = common.preset;
+  results["preset"] = modelDir.empty() ? common.preset : "";
+  results["model"] = modelDir;
   results["device"] = common.device;
   results["dtype"] = common.dtype;
   results["state_dtype"] = common.stateDtype;

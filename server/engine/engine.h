@@ -59,7 +59,8 @@ struct EngineOptions {
   std::string defaultModel;              // used when a request names no model; first model if empty
   // LibTorch's intra-op threads (process-wide: CPU models' kernels), set by Engine::create;
   // 0 keeps LibTorch's default (one per core). Measured on a 2-core box serving the reference
-  // model with the client beside it (c = 1): TPOT p50 2.90 ms at the default 2 threads, 1.28 at 1.
+  // model with the client beside it (c = 1): TPOT p50 2.45-4.13 ms at the default 2 threads,
+  // 1.05-1.86 ms at 1 (four paired runs, bench/results/cpu_2026-11-30_session5).
   int64_t cpuThreads = 0;
 };
 
