@@ -2,18 +2,20 @@
 # On the GPU machine, one call: build the GPU test and bench targets, run every GPU-labelled
 # test, then time the given mamba-bench cases. For validating a change and measuring it in the
 # same (short) device lease; the full tables come from scripts/gpu_bench.sh.
-# Environment: BUILD_DIR [/tmp/mamba-gpu-build]; OUT (the device tool's output folder, else
-# bench/results/tmp); CASES (";"-separated mamba-bench argument lists, default below; each
-# gets --preset 130m --dtype bf16 unless it names a --preset; leading NAME=value words set
-# that case's environment, e.g. "MAMBA_DISABLE_PDL=1 --decode-batches 1" for an A/B); NCU_CASES (";"-separated, same
-# form: each is also profiled per kernel with Nsight Compute); VARIANTS (mamba-variant-bench
-# arguments: dense/masked/compacted interleaved); NCU_DETAIL ("KERNEL_REGEX|mamba-bench args":
-# Nsight Compute's speed-of-light, memory, occupancy and warp-state sections for the first two
-# launches of the matching kernels, with the source-level stall hot spots); CTEST_ARGS [-L gpu];
-# SKIP_TESTS=1; SERVER=1 builds with gRPC
-# (scripts/gpu_server_bench.sh, tests included) and ends with the server end-to-end bench,
-# pipelined decode on and off (SERVER_MODES, default "true false"; SERVER_CONCURRENCY, default "1 16 64", for the first; "1 16"
-# for the synchronous A/B).
+# Environment (defaults in brackets):
+#   BUILD_DIR [/tmp/mamba-gpu-build]; OUT [the device tool's $OUT, else bench/results/tmp]
+#   CASES: ";"-separated mamba-bench argument lists (default below). Each gets --preset 130m
+#     --dtype bf16 unless it names a --preset; leading NAME=value words set that case's
+#     environment ("MAMBA_DISABLE_PDL=1 --decode-batches 1" for an A/B in one call).
+#   NCU_CASES: the same form; each is also profiled per kernel with Nsight Compute.
+#   NCU_DETAIL: "KERNEL_REGEX|mamba-bench args": speed-of-light, memory, occupancy and
+#     warp-state sections of two launches of the matching kernels, and the source-level stall
+#     hot spots (scripts/ncu_source_hotspots.py).
+#   VARIANTS: mamba-variant-bench arguments (dense/masked/compacted in interleaved rounds).
+#   CTEST_ARGS [-L gpu]; SKIP_TESTS=1 skips the tests.
+#   SERVER=1: build with gRPC (scripts/gpu_server_bench.sh, tests included) and end with the
+#     server end-to-end bench for each of SERVER_MODES ["true false"] (pipelined decode on /
+#     off), at SERVER_CONCURRENCY ["1 16 64"] for "true" and "1 16" for "false".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
