@@ -7,7 +7,7 @@
 #   CASES: ";"-separated mamba-bench argument lists (default below). Each gets --preset 130m
 #     --dtype bf16 unless it names a --preset; leading NAME=value words set that case's
 #     environment ("MAMBA_DISABLE_PDL=1 --decode-batches 1" for an A/B in one call).
-#   NCU_CASES: the same form; each is also profiled per kernel with Nsight Compute.
+#   NCU_CASES: the same form (no environment words); each is profiled per kernel with Nsight Compute.
 #   NCU_DETAIL: "KERNEL_REGEX|mamba-bench args": speed-of-light, memory, occupancy and
 #     warp-state sections of two launches of the matching kernels, and the source-level stall
 #     hot spots (scripts/ncu_source_hotspots.py).
