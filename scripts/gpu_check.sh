@@ -63,8 +63,8 @@ if [ -n "${VARIANTS:-}" ]; then
     || tail -5 "$O/variants.txt"
   cat "$O/variants.md" 2>/dev/null
 fi
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "${NCU_CASES:-}" ]; then
-  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   IFS=';' read -ra ncases <<< "$NCU_CASES"
   i=0
   for c in "${ncases[@]}"; do
@@ -76,7 +76,6 @@ if [ -n "${NCU_CASES:-}" ]; then
   done
 fi
 if [ -n "${NCU_DETAIL:-}" ]; then
-  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   echo "== ncu detail: $NCU_DETAIL"
   # shellcheck disable=SC2086
   "$NCU" --clock-control none -k "regex:${NCU_DETAIL%%|*}" --launch-skip 4 --launch-count 2 \

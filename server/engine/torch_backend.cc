@@ -14,7 +14,7 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/state_pool.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
-#include "server/engine/decode_step_profile.h"
+#include "server/engine/device_step_profile.h"
 #include "server/model/cuda_graph_decoder.h"
 #include "server/model/cuda_graph_prefiller.h"
 #endif
@@ -432,11 +432,11 @@ class TorchBackend final : public ModelBackend {
   std::deque<AsyncStep> async_;               // decode steps in flight, oldest first (<= 2)
   StepBuffers stepBuffers_[2];                // by stepsStarted_ % 2
   uint64_t stepsStarted_ = 0;
-  // MAMBA_STEP_PROFILE=1: device timing of the asynchronous steps (decode_step_profile.h).
-  std::unique_ptr<DecodeStepProfile> profile_ =
-      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>("decode step", 2048) : nullptr;
-  std::unique_ptr<DecodeStepProfile> prefillProfile_ =
-      DecodeStepProfile::enabledByEnv() ? std::make_unique<DecodeStepProfile>("prefill call", 64) : nullptr;
+  // MAMBA_STEP_PROFILE=1: device timing of the asynchronous steps (device_step_profile.h).
+  std::unique_ptr<DeviceStepProfile> profile_ =
+      DeviceStepProfile::enabledByEnv() ? std::make_unique<DeviceStepProfile>("decode step", 2048) : nullptr;
+  std::unique_ptr<DeviceStepProfile> prefillProfile_ =
+      DeviceStepProfile::enabledByEnv() ? std::make_unique<DeviceStepProfile>("prefill call", 64) : nullptr;
   uint64_t prefillCalls_ = 0;
   torch::Tensor finishedLogits_;              // the kLogits rows the last finishAsync() returned
 #endif

@@ -22,9 +22,9 @@
 
 namespace mamba {
 
-class DecodeStepProfile {
+class DeviceStepProfile {
  public:
-  DecodeStepProfile(const char* name, size_t window) : name_(name), window_(window) {}
+  DeviceStepProfile(const char* name, size_t window) : name_(name), window_(window) {}
 
   static bool enabledByEnv() {
     const char* e = std::getenv("MAMBA_STEP_PROFILE");
