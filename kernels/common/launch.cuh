@@ -29,34 +29,76 @@ __device__ __forceinline__ void pdlEnter() {
 #endif
 }
 
+// The compute capability major of the current device (once per process; 0 if unknown).
+inline int deviceMajor() {
+  static const int major = [] {
+    int dev = 0, m = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      return 0;
+    }
+    return m;
+  }();
+  return major;
+}
+
+// The multiprocessor count of the current device (once per process; 132, an H100's, if unknown):
+// for grids sized to fill the GPU.
+inline int deviceSmCount() {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        n < 1) {
+      return 132;
+    }
+    return n;
+  }();
+  return sms;
+}
+
 // Whether the current device supports PDL and it is not disabled (decided once per process).
 inline bool pdlEnabled() {
   static const bool enabled = [] {
     const char* off = std::getenv("MAMBA_DISABLE_PDL");
     if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) return false;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-    return major >= 9;
+    return deviceMajor() >= 9;
   }();
   return enabled;
 }
 
-// kernel<<<grid, block, smem, stream>>>(args...), checked, with PDL where enabled.
+// kernel<<<grid, block, smem, stream>>>(args...), checked, with PDL where enabled; with
+// clusterX > 0, in thread-block clusters of clusterX x 1 x 1 blocks (sm_90+; grid.x a multiple).
 template <typename... KernelArgs, typename... Args>
-void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                  Args&&... args) {
+void launchKernelClustered(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                           unsigned clusterX, Args&&... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = smem;
   config.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (clusterX > 0) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = clusterX;
+    attr[n].val.clusterDim.y = 1;
+    attr[n].val.clusterDim.z = 1;
+    ++n;
+  }
+  if (pdlEnabled()) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
   config.attrs = attr;
-  config.numAttrs = pdlEnabled() ? 1 : 0;
+  config.numAttrs = n;
   MAMBA_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
 }
+
+template <typename... KernelArgs, typename... Args>
+void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                  Args&&... args) {
+  launchKernelClustered(kernel, grid, block, smem, stream, 0, std::forward<Args>(args)...);
+}
+
 
 }  // namespace mamba::kernels

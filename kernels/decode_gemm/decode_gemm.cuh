@@ -523,21 +523,9 @@ void launchShaped(const Args& a, const DecodeGemmConfig& cfg, Stream stream) {
     return true;
   }();
   (void)attributeSet;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>(cfg.clusters * cfg.clusterSize));
-  config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = static_cast<size_t>(cfg.sharedBytes);
-  config.stream = static_cast<cudaStream_t>(stream);
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = static_cast<unsigned>(cfg.clusterSize);
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attr;
-  config.numAttrs = pdlEnabled() ? 2 : 1;
-  MAMBA_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, a));
+  launchKernelClustered(kernel, dim3(static_cast<unsigned>(cfg.clusters * cfg.clusterSize)), dim3(kThreads),
+                        static_cast<size_t>(cfg.sharedBytes), static_cast<cudaStream_t>(stream),
+                        static_cast<unsigned>(cfg.clusterSize), a);
 }
 
 }  // namespace dgemm

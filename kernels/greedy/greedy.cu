@@ -5,8 +5,9 @@
 namespace mamba::kernels {
 
 int greedyPickChunks(int rows, int vocab) {
-  constexpr int kTargetBlocks = 264, kMinChunk = 1024, kMaxChunks = 128;
+  constexpr int kMinChunk = 1024, kMaxChunks = 128;
   if (rows < 1 || vocab < 1) return 1;
+  const int kTargetBlocks = 2 * deviceSmCount();  // two per SM
   const int byBlocks = (kTargetBlocks + rows - 1) / rows;
   const int bySize = (vocab + kMinChunk - 1) / kMinChunk;
   return std::max(1, std::min({byBlocks, bySize, kMaxChunks}));

@@ -223,9 +223,10 @@ struct alignas(sizeof(T) * V) Pack {
 };
 
 // Which operands may be moved as 16-byte vectors (decided by the launcher from the shapes and
-// pointer alignment): xbc-derived tiles (x, B, C, S_in) and the fp32 CB tiles.
+// pointer alignment): xbc-derived tiles (x, B, C, S_in), the fp32 CB tiles, and state-pool
+// tiles (read by the single-tile kernel).
 struct VecFlags {
-  bool xbc = false, cb = false;
+  bool xbc = false, cb = false, pool = false;
 };
 
 constexpr int log2Exact(int v) { return v <= 1 ? 0 : 1 + log2Exact(v / 2); }
@@ -402,12 +403,12 @@ __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int
 
 // The state pass of a single-chunk call (nc == 1; the launcher then skips ssdStatePass), for
 // the (p0, n0) tile of head h of sequence b: S_in = the initial state (pool or 0) is kept in
-// chunkInit for the scan, and the pool gets decay * S_in + sLoc (sLoc = Ys, the block's fp32
-// tile; nullptr for a sequence with no tokens: the state is then S_in). Same arithmetic as
-// ssdStatePassKernel.
+// chunkInit for the scan (keepInit), and the pool gets decay * S_in + sLoc (sLoc = Ys, the
+// block's fp32 tile; nullptr for a sequence with no tokens: the state is then S_in). Same
+// arithmetic as ssdStatePassKernel.
 template <typename T>
 __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0, int n0, float decay,
-                                 const float* Ys) {
+                                 const float* Ys, bool keepInit = true) {
   const int H = p.nHeads, P = p.headDim, N = p.stateSize, Np = statePitch(p), slot = p.slots[b];
   const bool fromPool = slot >= 0 && p.cont[b] != 0;
   const int64_t head = (static_cast<int64_t>(b) * H + h) * P * Np;  // chunk 0 of sequence b
@@ -422,7 +423,7 @@ __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0
       s = p.stateElem == ElemType::kBF16 ? toFloat(static_cast<const __nv_bfloat16*>(p.state)[poolHead + e])
                                          : static_cast<const float*>(p.state)[poolHead + e];
     }
-    static_cast<T*>(p.chunkInit)[head + ePitch] = fromFloat<T>(s);
+    if (keepInit) static_cast<T*>(p.chunkInit)[head + ePitch] = fromFloat<T>(s);
     if (slot < 0) continue;
     const float next = Ys != nullptr ? decay * s + Ys[r * kLdWide + cc] : s;
     if (p.stateElem == ElemType::kBF16) {
@@ -688,50 +689,5 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
 }
 
 }  // namespace ssd
-
-template <typename T>
-void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
-  if (p.batch == 0) return;
-  auto s = static_cast<cudaStream_t>(stream);
-  const int Q = p.chunkSize, nc = (p.seqLen + Q - 1) / Q;
-  const int tilesP = (p.headDim + ssd::kTile - 1) / ssd::kTile;
-  const int tilesN = (p.stateSize + ssd::kTile - 1) / ssd::kTile;
-  const int tilesQ = (Q + ssd::kTile - 1) / ssd::kTile;
-  // 16-byte vectors where every row start of the operand is 16-byte aligned.
-  constexpr int kV = 16 / static_cast<int>(sizeof(T));
-  const int Np = ssd::statePitch(p), CD = p.nHeads * p.headDim + 2 * p.nGroups * Np;
-  auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  ssd::VecFlags vec;
-  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
-  vec.cb = Q % 4 == 0 && aligned16(p.cb);
-  // The trimmed kernels where they save work (fp16/bf16 operands, N mod 64 in 1..32).
-  auto prepare = ssd::ssdChunkPrepareKernel<T, false>;
-  auto scan = ssd::ssdChunkScanKernel<T, false>;
-  if constexpr (!std::is_same_v<T, float>) {
-    if (ssd::trimmedKernels(p.stateSize)) {
-      prepare = ssd::ssdChunkPrepareKernel<T, true>;
-      scan = ssd::ssdChunkScanKernel<T, true>;
-    }
-  }
-  if (nc > 0) {
-    dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
-    launchKernel(prepare, grid, dim3(ssd::kThreads), 0, s, p, vec);
-  }
-  if (nc == 1) {
-    launchKernel(scan, dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), dim3(ssd::kThreads), 0, s, p, vec);
-    return;  // the prepare kernel did the state pass (singleChunkState)
-  }
-  const int pn = p.headDim * p.stateSize;
-  dim3 passGrid((pn + ssd::kPassThreads - 1) / ssd::kPassThreads, p.nHeads, p.batch);
-  if (p.stateElem == ElemType::kBF16) {
-    launchKernel(ssd::ssdStatePassKernel<T, __nv_bfloat16>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
-  } else {
-    launchKernel(ssd::ssdStatePassKernel<T, float>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
-  }
-  if (nc > 0) {
-    dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
-    launchKernel(scan, grid, dim3(ssd::kThreads), 0, s, p, vec);
-  }
-}
 
 }  // namespace mamba::kernels

@@ -264,8 +264,8 @@ __global__ void __launch_bounds__(kSsmFlatThreads) ssmStepFlatKernel(SsmStepPara
 
 template <typename TDt, typename TState>
 void launchSsmStepFlat(const SsmStepParams& p, Stream stream) {
-  // Enough blocks for two per SM of a 132-SM part, in chunks of whole 4-row groups.
-  constexpr int kTargetBlocks = 264;
+  // Enough blocks for two per SM, in chunks of whole 4-row groups.
+  const int kTargetBlocks = 2 * deviceSmCount();
   const int64_t heads = static_cast<int64_t>(p.batch) * p.nHeads;
   const int groups4 = (p.headDim + 3) / 4;
   const int64_t want = std::min<int64_t>(groups4, std::max<int64_t>(1, (kTargetBlocks + heads - 1) / heads));

@@ -338,7 +338,7 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
-                         int64_t statePitch) {
+                         int64_t statePitch, bool allowSingleTile) {
   checkSsmState(ssmState);
   checkCuda(xbc, "xbc");
   checkF32(dt, "dt");
@@ -380,6 +380,7 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.A = A.data_ptr<float>();
   p.D = D.data_ptr<float>();
   p.y = y.data_ptr<float>();
+  p.allowSingleTile = allowSingleTile;
   // One workspace block from the caching allocator, carved into 256-byte aligned buffers (no
   // initialisation needed; see ssd_prefill.h).
   const kernels::SsdPrefillWorkspace ws = kernels::ssdPrefillWorkspace(p);
@@ -395,6 +396,17 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.cb = reinterpret_cast<float*>(base + statesBytes + initBytes + decayBytes);
   launch([&] { kernels::launchSsdPrefill(p, stream()); });
   return y;
+}
+
+bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize) {
+  kernels::SsdPrefillParams p;
+  p.batch = static_cast<int>(B);
+  p.seqLen = static_cast<int>(L);
+  p.nHeads = static_cast<int>(H);
+  p.headDim = static_cast<int>(P);
+  p.stateSize = static_cast<int>(N);
+  p.chunkSize = static_cast<int>(chunkSize);
+  return kernels::ssdPrefillSingleTile(p);
 }
 
 namespace adapter {

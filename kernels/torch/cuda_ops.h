@@ -98,11 +98,14 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
 // convPrefill with that statePitch; its dtype is the tensor-core operand type);
 // statePitch: Np (0 = N); dt: (B, L, H) fp32 (0 at padded steps); A, D: (H) fp32; chunkSize in
 // 1..kSsdPrefillMaxChunk (numerics only). Returns y (B, L, H*P) fp32 with D*x included; rows
-// t >= lengths[b] are 0.
+// t >= lengths[b] are 0. allowSingleTile = false keeps short calls (L <= 64 in one chunk) on
+// the three-launch path instead of the fused one (same result, bit for bit; for tests and A/B).
 constexpr int64_t kSsdPrefillMaxChunk = 256;
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
-                         int64_t statePitch = 0);
+                         int64_t statePitch = 0, bool allowSingleTile = true);
+// Whether ssdPrefill of these shapes takes the single-tile launch on the current device.
+bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize);
 
 }  // namespace mamba::cuda

@@ -2,6 +2,9 @@
 // in_proj (cuBLAS), conv + dt (kernels/conv_prefill), chunked SSD (kernels/ssd_prefill), gated
 // RMSNorm (kernels/norm), out_proj. Computes the same function as Mamba2Model::mixerPrefill.
 
+#include <cstdlib>
+#include <string_view>
+
 #include "kernels/torch/cuda_ops.h"
 #include "server/model/mamba2_model.h"
 
@@ -39,7 +42,13 @@ torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, i
   cuda::ConvPrefillResult conv = cuda::convPrefill(
       pool.conv(l), slots, cont, lengths, zx3, Di, convWeightF32_[static_cast<size_t>(l)],
       convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias, config_.dtMin, config_.dtMax, dtype(), Di, N, pitch);
-  torch::Tensor y = cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch);  // (B, L, Di)
+  // MAMBA_SSD_SINGLE_TILE=0 keeps short prompts on the three-launch SSD (for A/B timing only).
+  static const bool singleTile = [] {
+    const char* e = std::getenv("MAMBA_SSD_SINGLE_TILE");
+    return e == nullptr || std::string_view(e) != "0";
+  }();
+  torch::Tensor y =
+      cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch, singleTile);  // (B, L, Di)
   torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps);
   torch::Tensor out = torch::nn::functional::linear(normed, w.outProj, w.outProjBias);  // bias may be undefined
   return out.view({B, L, out.size(1)});

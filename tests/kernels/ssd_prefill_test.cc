@@ -6,7 +6,8 @@
 // lengths (1, 7, 129, 300) with continue flags, fp32/fp16/bf16 operands, fp32 and bf16 pool
 // states; y poisoned with NaN before each run; final states in the pool checked, other slots
 // untouched, y rows past each length exactly 0. Compacted N (12, 20, 38, 64, 72, 89, 115, 128)
-// at P = 64 also bit for bit against the same data zero-padded to a full 64-state tile.
+// at P = 64 also bit for bit against the same data zero-padded to a full 64-state tile. Short
+// calls: the single-tile kernel bit for bit against the three-launch path.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -181,6 +182,67 @@ TEST_F(SsdPrefillTest, AdapterRejectsBadInputs) {
   const int64_t bad = got.ne(want).sum().item<int64_t>();
   return ::testing::AssertionFailure() << bad << " of " << got.numel() << " elements differ, max |diff| "
                                        << d.nan_to_num(INFINITY).max().item<double>();
+}
+
+// Short calls (L <= kSsdSingleTileMaxLen in one chunk) run the single-tile kernel: the same
+// products in the same order as the three-launch path, so y and the final states must agree bit
+// for bit (and both must match the reference). Ragged lengths with a fresh and a continued
+// sequence of length 0, every operand type, fp32 and bf16 pool states, N aligned and not (at
+// the model's zero-padded pitch and element by element), P with a partial 64-lane tile, G = 2.
+TEST_F(SsdPrefillTest, SingleTileMatchesThreeLaunchPathBitForBit) {
+  if (!cuda::ssdPrefillSingleTile(1, 1, 1, 1, 1, 1)) GTEST_SKIP() << "the single-tile launch needs sm_90 (clusters)";
+  struct Shape {
+    int64_t N, G, P, L, Q;
+    torch::ScalarType stateDtype;
+  };
+  const Shape shapes[] = {{128, 1, 64, 64, 128, torch::kFloat32}, {128, 1, 64, 64, 128, torch::kBFloat16},
+                          {64, 2, 80, 37, 64, torch::kFloat32},   {115, 1, 64, 64, 128, torch::kFloat32},
+                          {12, 1, 16, 16, 16, torch::kFloat32},   {200, 1, 32, 50, 256, torch::kBFloat16},
+                          {7, 2, 64, 1, 128, torch::kFloat32}};
+  const int64_t B = 5, H = 4, S = 7;
+  const std::vector<int32_t> slots = {5, 0, 3, 6, 1}, cont = {0, 1, 1, 0, 1};
+  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
+  for (auto dtype : {torch::kBFloat16, torch::kFloat16, torch::kFloat32}) {
+    for (const Shape& z : shapes) {
+      const int64_t N = z.N, G = z.G, P = z.P, L = z.L, Di = H * P;
+      const int32_t full = static_cast<int32_t>(L);
+      const std::vector<int32_t> lengths = {full, std::max(full - 3, 1), 0, 0, std::min(full, 9)};
+      torch::manual_seed(N * 17 + P + L + G);
+      torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(dtype);
+      torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+      for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+      torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
+      torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
+      const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
+      const auto what = ::testing::Message() << "L=" << L << " N=" << N << " G=" << G << " P=" << P << " " << dtype
+                                              << " state=" << z.stateDtype;
+      ASSERT_TRUE(cuda::ssdPrefillSingleTile(B, L, H, P, N, z.Q)) << what << ": not the single-tile path";
+      for (int64_t pitch : {int64_t{0}, (N + 7) / 8 * 8}) {
+        torch::Tensor xin = (pitch == 0 ? xbc : padStateBlocks(xbc, Di, G, N, pitch)).to(kCuda);
+        torch::Tensor ys[2], states[2];
+        for (int single = 0; single < 2; ++single) {
+          torch::Tensor pool = state.to(kCuda, z.stateDtype);
+          poison({1 << 24}, torch::kFloat32);
+          poison({B, L, Di}, torch::kFloat32);
+          ys[single] = cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xin, dt.to(kCuda), A.to(kCuda),
+                                        D.to(kCuda), G, z.Q, pitch, single == 1)
+                           .cpu();
+          states[single] = pool.cpu().to(torch::kFloat32);
+        }
+        EXPECT_TRUE(bitIdentical(ys[1], ys[0])) << what << " pitch " << pitch << ": y";
+        EXPECT_TRUE(bitIdentical(states[1], states[0])) << what << " pitch " << pitch << ": states";
+        EXPECT_LE(relErr(ys[1], yRef), tol(dtype)) << what << " pitch " << pitch;
+        const double stateTol = std::max(tol(dtype), z.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
+        for (int64_t b = 0; b < B; ++b) {
+          EXPECT_LE(relErr(states[1][slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
+          EXPECT_TRUE(ys[1][b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>())
+              << what << " padding rows of " << b;
+        }
+        EXPECT_TRUE(torch::equal(states[1][2], state[2]) && torch::equal(states[1][4], state[4]))
+            << what << " untouched slots";
+      }
+    }
+  }
 }
 
 // Compacted (pruned) state sizes at the mamba2-130m head shape (P = 64, Q = 128, also 100):

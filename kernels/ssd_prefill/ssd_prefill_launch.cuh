@@ -1,0 +1,69 @@
+// Launcher of the SSD prefill kernels (ssd_prefill.h), included by the per-type instantiation
+// files: the single-tile kernel for short calls, else prepare, state pass and scan.
+#pragma once
+
+#include "kernels/ssd_prefill/ssd_prefill.cuh"
+#include "kernels/ssd_prefill/ssd_single_tile.cuh"
+
+namespace mamba::kernels {
+
+template <typename T>
+void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
+  if (p.batch == 0) return;
+  auto s = static_cast<cudaStream_t>(stream);
+  const int Q = p.chunkSize, nc = (p.seqLen + Q - 1) / Q;
+  const int tilesP = (p.headDim + ssd::kTile - 1) / ssd::kTile;
+  const int tilesN = (p.stateSize + ssd::kTile - 1) / ssd::kTile;
+  const int tilesQ = (Q + ssd::kTile - 1) / ssd::kTile;
+  // 16-byte vectors where every row start of the operand is 16-byte aligned.
+  constexpr int kV = 16 / static_cast<int>(sizeof(T));
+  const int Np = ssd::statePitch(p), CD = p.nHeads * p.headDim + 2 * p.nGroups * Np;
+  auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  ssd::VecFlags vec;
+  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
+  vec.cb = Q % 4 == 0 && aligned16(p.cb);
+  vec.pool = p.stateSize % (p.stateElem == ElemType::kBF16 ? 8 : 4) == 0 && aligned16(p.state);
+  if (ssdPrefillSingleTile(p)) {
+    auto kernel = ssd::ssdSingleTileKernel<T>;
+    constexpr int smem = ssd::singleTileSharedBytes<T>();
+    static const bool attributeSet = [&] {
+      MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      return true;
+    }();
+    (void)attributeSet;
+    const int ranks = ssd::singleTileRanks(p.stateSize);
+    launchKernelClustered(kernel, dim3(p.nHeads * tilesP * ranks, 1, p.batch), dim3(ssd::kThreads), smem, s,
+                          static_cast<unsigned>(ranks), p, vec);
+    return;
+  }
+  // The trimmed kernels where they save work (fp16/bf16 operands, N mod 64 in 1..32).
+  auto prepare = ssd::ssdChunkPrepareKernel<T, false>;
+  auto scan = ssd::ssdChunkScanKernel<T, false>;
+  if constexpr (!std::is_same_v<T, float>) {
+    if (ssd::trimmedKernels(p.stateSize)) {
+      prepare = ssd::ssdChunkPrepareKernel<T, true>;
+      scan = ssd::ssdChunkScanKernel<T, true>;
+    }
+  }
+  if (nc > 0) {
+    dim3 grid(p.nHeads * tilesP * tilesN + p.nGroups * tilesQ * (tilesQ + 1) / 2, nc, p.batch);
+    launchKernel(prepare, grid, dim3(ssd::kThreads), 0, s, p, vec);
+  }
+  if (nc == 1) {
+    launchKernel(scan, dim3(p.nHeads * tilesP * tilesQ, 1, p.batch), dim3(ssd::kThreads), 0, s, p, vec);
+    return;  // the prepare kernel did the state pass (singleChunkState)
+  }
+  const int pn = p.headDim * p.stateSize;
+  dim3 passGrid((pn + ssd::kPassThreads - 1) / ssd::kPassThreads, p.nHeads, p.batch);
+  if (p.stateElem == ElemType::kBF16) {
+    launchKernel(ssd::ssdStatePassKernel<T, __nv_bfloat16>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
+  } else {
+    launchKernel(ssd::ssdStatePassKernel<T, float>, passGrid, dim3(ssd::kPassThreads), 0, s, p);
+  }
+  if (nc > 0) {
+    dim3 grid(p.nHeads * tilesP * tilesQ, nc, p.batch);
+    launchKernel(scan, grid, dim3(ssd::kThreads), 0, s, p, vec);
+  }
+}
+
+}  // namespace mamba::kernels

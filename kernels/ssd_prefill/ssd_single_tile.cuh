@@ -1,0 +1,234 @@
+// The single-tile SSD kernel of launchSsdPrefill (ssd_prefill.h): calls of at most
+// kSsdSingleTileMaxLen steps (one chunk whose steps fit one 64-row tile: every short prompt)
+// in one launch instead of ssdChunkPrepare + ssdChunkScan (sm_90: thread-block clusters).
+//
+//   ssdSingleTileKernel  grid (H * tilesP * (1 + tilesN), 1, B), 4 warps per block, one
+//                        cluster of 1 + tilesN blocks per (sequence b, head h, 64-lane tile p0):
+//     rank 0, y[b, :, h*P + p0 .. +64):
+//       y = exp(cs_t) C S_in^T (continued sequences only; S_in read straight from the pool)
+//         + (CB o exp(cs_t - cs_s) dt_s, causal) x + D x, with CB = C B^T computed in the block
+//         (a 64 x 64 x N product, recomputed by every head of the group: cheaper than a launch);
+//     rank 1 + j, the pool's state rows p0 .. p0+64, columns n0 = 64 j .. +64:
+//       sLoc = (x o w)^T B, w_t = exp(cs_end - cs_t) dt_t; state <- exp(cs_end) S_in + sLoc.
+// Rank 0 reads S_in before the state blocks overwrite it: it arrives on the cluster barrier
+// once those reads are done (at once for a fresh sequence), and the state blocks wait on it
+// just before their stores; so the pool needs no copy of S_in (the three-launch path keeps one
+// in chunkInit) and there is no workspace. Every product, operand staging and elementwise
+// expression is the one of the three-launch path, in the same order, so the results are
+// bit-identical to it (tests/kernels/ssd_prefill_test.cc checks that).
+#pragma once
+
+#include "kernels/ssd_prefill/ssd_prefill.cuh"
+
+namespace mamba::kernels {
+namespace ssd {
+
+// Dynamic shared memory of ssdSingleTileKernel<T> (rank 0's need; the state blocks use less):
+// the fp32 CB tile, then two 64 x 64 operand tiles of T (also the fp32 accumulator tile).
+template <typename T>
+constexpr int singleTileSharedBytes() {
+  constexpr int operands = 2 * kTile * kLdWide * static_cast<int>(sizeof(T));
+  constexpr int acc = kTile * kLdWide * 4;
+  return kTile * kLdWide * 4 + (operands > acc ? operands : acc);
+}
+
+// Blocks per cluster: the y block and one per 64-state tile.
+__host__ __device__ inline int singleTileRanks(int stateSize) { return 1 + (stateSize + kTile - 1) / kTile; }
+
+// Split cluster barrier (sm_90): every thread of every block of the cluster arrives once and
+// waits once. arrive.release publishes the block's earlier memory accesses (rank 0's reads of
+// S_in) to the blocks whose wait (acquire) returns after it.
+__device__ __forceinline__ void clusterArrive() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void clusterWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#endif
+}
+
+// Rank 0 of a cluster: y[b, t, h*P + p0 + c] for t < L (0 from clen on).
+template <typename T>
+__device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsigned char* smem, int b, int h, int p0,
+                            int clen, const float* cs, const float* dts) {
+  __shared__ float expCs[kTile];
+  const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, g = h / (H / G);
+  const int slot = p.slots[b];
+  const T* xbc = static_cast<const T*>(p.xbc) + static_cast<int64_t>(b) * L * CD;
+  const T* xh = xbc + h * P + p0;
+  const T* bg = xbc + Di + g * Np;
+  const T* cg = xbc + Di + (G + g) * Np;
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  float* CBs = reinterpret_cast<float*>(smem);  // (kTile, kLdWide): CB[t][s]
+  unsigned char* tiles = smem + kTile * kLdWide * 4;
+  float* Ys = reinterpret_cast<float*>(tiles);  // the accumulator tile, after the products
+  AccFrag<T> acc[2][2];
+  zeroAcc<T>(acc);
+
+  // exp(cs_t) C S_in^T, first: the state blocks wait for these reads before they store.
+  if (slot >= 0 && p.cont[b] != 0) {
+    for (int t = threadIdx.x; t < clen; t += kThreads) expCs[t] = __expf(cs[t]);
+    __syncthreads();
+    T* As = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): As[t][n], row-major A
+    T* Ss = As + kTile * kLdNarrow;       // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
+    const int64_t poolRows = (static_cast<int64_t>(slot) * H + h) * P * N + static_cast<int64_t>(p0) * N;
+    TileLoader<kTile, kKStep, T> cl(vec.xbc);
+    auto inter = [&](auto* state) {
+      TileLoader<kTile, kKStep, std::remove_cv_t<std::remove_pointer_t<decltype(state)>>> sl(vec.pool);
+      auto load = [&](int k0) {
+        cl.load(cg + k0, CD, clen, N - k0);
+        sl.load(state + poolRows + k0, N, P - p0, N - k0);
+      };
+      load(0);
+      for (int k0 = 0; k0 < N; k0 += kKStep) {
+        cl.store(As, kLdNarrow, [&](int r, int, float v) { return v * expCs[r]; });
+        sl.store(Ss, kLdNarrow, Identity{});
+        __syncthreads();
+        if (k0 + kKStep < N) load(k0 + kKStep);
+        warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(acc, As, kLdNarrow, Ss, kLdNarrow, N - k0, r0,
+                                                                     c0, kTile, kTile);
+        __syncthreads();
+      }
+    };
+    if (p.stateElem == ElemType::kBF16) {
+      inter(static_cast<const __nv_bfloat16*>(p.state));
+    } else {
+      inter(static_cast<const float*>(p.state));
+    }
+  }
+  clusterArrive();
+
+  // CB[t, s] = C[t, :] . B[s, :], into its own accumulators (entries past clen or above the
+  // diagonal are masked when M is formed).
+  TileLoader<kTile, kTile, T> xl(vec.xbc);
+  {
+    T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
+    T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
+    AccFrag<T> cb[2][2];
+    zeroAcc<T>(cb);
+    TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
+    auto load = [&](int k0) {
+      cl.load(cg + k0, CD, clen, N - k0);
+      bl.load(bg + k0, CD, clen, N - k0);
+    };
+    load(0);
+    for (int k0 = 0; k0 < N; k0 += kKStep) {
+      cl.store(Cs, kLdNarrow, Identity{});
+      bl.store(Bs, kLdNarrow, Identity{});
+      __syncthreads();
+      if (k0 + kKStep < N) {
+        load(k0 + kKStep);
+      } else {
+        xl.load(xh, CD, clen, P - p0);  // x of the next product, in flight during this one
+      }
+      warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(cb, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
+                                                                   kTile, kTile);
+      __syncthreads();
+    }
+    storeAcc<T>(cb, CBs, r0, c0);
+  }
+
+  // + M x, M[t, s] = CB[t, s] exp(cs_t - cs_s) dt_s (s <= t < clen), then + D x.
+  T* Ms = reinterpret_cast<T*>(tiles);  // (kTile, kLdWide): Ms[t][s], row-major A
+  T* Xs = Ms + kTile * kLdWide;         // (kTile, kLdWide): Xs[s][p], row-major B
+  __syncthreads();                      // CBs complete (every warp stored its quarter)
+  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+    const int t = i / kTile, s = i % kTile;
+    const float v = CBs[t * kLdWide + s];
+    Ms[t * kLdWide + s] = fromFloat<T>(t < clen && s <= t ? v * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s] : 0.f);
+  }
+  xl.store(Xs, kLdWide, Identity{});
+  __syncthreads();
+  warpMma<T, wmma::row_major, wmma::row_major, kTile, false>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0, kTile,
+                                                             kTile);
+  __syncthreads();
+  storeAcc<T>(acc, Ys, r0, c0);
+  __syncthreads();
+  const float Dh = p.D[h];
+  float* y = p.y + static_cast<int64_t>(b) * L * Di + h * P + p0;  // y[t, c] at y[t * Di + c]
+  for (int i = threadIdx.x; i < L * kTile; i += kThreads) {
+    const int t = i / kTile, cc = i % kTile;
+    if (p0 + cc >= P) continue;
+    float v = 0.f;
+    if (t < clen) v = Ys[t * kLdWide + cc] + Dh * toFloat(xh[static_cast<int64_t>(t) * CD + cc]);
+    y[static_cast<int64_t>(t) * Di + cc] = v;
+  }
+}
+
+// Rank 1 + n0 / 64 of a cluster: sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n] for the (p0, n0)
+// tile; the pool <- exp(cs_end) S_in + sLoc once rank 0 has read S_in.
+template <typename T>
+__device__ void singleTileState(const SsdPrefillParams& p, const VecFlags& vec, unsigned char* smem, int b, int h,
+                                int p0, int n0, int clen, const float* cs, const float* dts) {
+  __shared__ float wt[kTile];
+  const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, g = h / (H / G);
+  const T* xbc = static_cast<const T*>(p.xbc) + static_cast<int64_t>(b) * L * CD;
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  T* Xw = reinterpret_cast<T*>(smem);  // (kKStep, kLdWide): Xw[t][p], the col-major A operand (p x t)
+  T* Bs = Xw + kKStep * kLdWide;       // (kKStep, kLdWide): Bs[t][n], the row-major B operand (t x n)
+  float* Ys = reinterpret_cast<float*>(smem);
+  TileLoader<kKStep, kTile, T> xl(vec.xbc), bl(vec.xbc);
+  xl.load(xbc + h * P + p0, CD, clen, P - p0);
+  bl.load(xbc + Di + g * Np + n0, CD, clen, N - n0);
+  const float csEnd = cs[clen - 1];
+  for (int t = threadIdx.x; t < clen; t += kThreads) {
+    wt[t] = dts[t];
+    wt[t] *= __expf(fminf(csEnd - cs[t], 0.f));
+  }
+  __syncthreads();
+  xl.store(Xw, kLdWide, [&](int r, int, float v) { return v * wt[r]; });
+  bl.store(Bs, kLdWide, Identity{});
+  __syncthreads();
+  AccFrag<T> acc[2][2];
+  zeroAcc<T>(acc);
+  warpMma<T, wmma::col_major, wmma::row_major, kKStep, false>(acc, Xw, kLdWide, Bs, kLdWide, clen, r0, c0, kTile,
+                                                              kTile);
+  __syncthreads();
+  storeAcc<T>(acc, Ys, r0, c0);
+  __syncthreads();
+  clusterWait();
+  singleChunkState<T>(p, b, h, p0, n0, __expf(csEnd), Ys, /*keepInit=*/false);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) ssdSingleTileKernel(SsdPrefillParams p, VecFlags vec) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  __trap();  // clusters: the launcher takes the three-launch path below sm_90
+#else
+  pdlEnter();
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ float cs[kTile], dts[kTile];
+  const int ranks = singleTileRanks(p.stateSize);
+  const int rank = static_cast<int>(blockIdx.x) % ranks, unit = static_cast<int>(blockIdx.x) / ranks;
+  const int b = blockIdx.z, h = unit % p.nHeads, p0 = (unit / p.nHeads) * kTile;
+  const int clen = chunkLength(p, b, 0);
+  if (clen <= 0) {  // no tokens: y rows are padding, and the state is S_in (0 when fresh)
+    if (rank == 0) {
+      const int Di = p.nHeads * p.headDim;
+      float* y = p.y + static_cast<int64_t>(b) * p.seqLen * Di + h * p.headDim + p0;
+      for (int i = threadIdx.x; i < p.seqLen * kTile; i += kThreads) {
+        if (p0 + i % kTile < p.headDim) y[static_cast<int64_t>(i / kTile) * Di + i % kTile] = 0.f;
+      }
+    }
+    clusterArrive();
+    clusterWait();
+    if (rank > 0) singleChunkState<T>(p, b, h, p0, (rank - 1) * kTile, 0.f, nullptr, /*keepInit=*/false);
+    return;
+  }
+  chunkCumsum(p.dt + static_cast<int64_t>(b) * p.seqLen * p.nHeads + h, p.nHeads, p.A[h], clen, cs, dts);
+  if (rank == 0) {
+    singleTileY<T>(p, vec, smem, b, h, p0, clen, cs, dts);
+    clusterWait();
+  } else {
+    clusterArrive();
+    singleTileState<T>(p, vec, smem, b, h, p0, (rank - 1) * kTile, clen, cs, dts);
+  }
+#endif
+}
+
+}  // namespace ssd
+}  // namespace mamba::kernels
