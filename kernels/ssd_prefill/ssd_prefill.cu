@@ -11,9 +11,11 @@ bool ssdPrefillSingleTile(const SsdPrefillParams& p) {
   const int ranks = ssd::singleTileRanks(p.stateSize);
   const int64_t blocks = static_cast<int64_t>(p.batch) * p.nHeads * ((p.headDim + ssd::kTile - 1) / ssd::kTile) * ranks;
   // Only while every cluster runs at once, at most one block per SM: each block's work is a
-  // long serial chain, so a second wave (or a shared SM) costs more than the saved launch. H200,
-  // 130m bf16, CUDA-graph prefill (ms, single tile vs three launches): 1 x 16 0.909 vs 0.997,
-  // 1 x 64 1.051 vs 1.107 (72 blocks); 8 x 16 1.227 vs 1.115, 8 x 64 1.653 vs 1.365 (576).
+  // serial chain, so a second wave (or a shared SM) costs more than the saved launch. H200, 130m
+  // bf16, CUDA-graph prefill, single tile vs three launches (ms, two interleaved pairs in one
+  // process): 1 x 16 0.878 / 0.877 vs 0.945 / 0.972, 1 x 32 0.924 / 0.925 vs 1.002 / 1.033,
+  // 1 x 64 1.034 / 1.036 vs 1.046 / 1.079 (96 blocks). An earlier form with the y block computing
+  // CB itself lost at 8 x 16 (1.227 vs 1.115) and 8 x 64 (1.653 vs 1.365; 576 blocks).
   return ranks <= 8 && blocks <= deviceSmCount() && deviceMajor() >= 9;
 }
 

@@ -2,29 +2,33 @@
 // kSsdSingleTileMaxLen steps (one chunk whose steps fit one 64-row tile: every short prompt)
 // in one launch instead of ssdChunkPrepare + ssdChunkScan (sm_90: thread-block clusters).
 //
-//   ssdSingleTileKernel  grid (H * tilesP * (1 + tilesN), 1, B), 4 warps per block, one
-//                        cluster of 1 + tilesN blocks per (sequence b, head h, 64-lane tile p0):
-//     rank 0, y[b, :, h*P + p0 .. +64):
-//       y = exp(cs_t) C S_in^T (continued sequences only; S_in read straight from the pool)
-//         + (CB o exp(cs_t - cs_s) dt_s, causal) x + D x, with CB = C B^T computed in the block
-//         (a 64 x 64 x N product, recomputed by every head of the group: cheaper than a launch);
-//     rank 1 + j, the pool's state rows p0 .. p0+64, columns n0 = 64 j .. +64:
+//   ssdSingleTileKernel  grid (H * tilesP * (2 + tilesN), 1, B), 4 warps per block, one
+//                        cluster of 2 + tilesN blocks per (sequence b, head h, 64-lane tile p0):
+//     rank 1, M = (CB o exp(cs_t - cs_s) dt_s, causal) in operand type, CB = C B^T (a 64 x 64 x
+//       N product, recomputed by every head of the group: cheaper than a launch), left in its
+//       shared memory for rank 0;
+//     rank 0, y[b, :, h*P + p0 .. +64) = exp(cs_t) C S_in^T (continued sequences only; S_in read
+//       straight from the pool) + M x + D x, with M copied from rank 1 (distributed shared
+//       memory) once it is ready;
+//     rank 2 + j, the pool's state rows p0 .. p0+64, columns n0 = 64 j .. +64:
 //       sLoc = (x o w)^T B, w_t = exp(cs_end - cs_t) dt_t; state <- exp(cs_end) S_in + sLoc.
-// Rank 0 reads S_in before the state blocks overwrite it: it arrives on the cluster barrier
-// once those reads are done (at once for a fresh sequence), and the state blocks wait on it
-// just before their stores; so the pool needs no copy of S_in (the three-launch path keeps one
-// in chunkInit) and there is no workspace. Every product, operand staging and elementwise
-// expression is the one of the three-launch path, in the same order, so the results are
-// bit-identical to it (tests/kernels/ssd_prefill_test.cc checks that).
+// Two cluster barrier phases: A (rank 0 has read S_in, rank 1 has written M; the state blocks
+// store and rank 0 copies M after it) and B (rank 0 has copied M; rank 1 may exit after it).
+// So the pool needs no copy of S_in (the three-launch path keeps one in chunkInit) and there is
+// no workspace. Every product, operand staging and elementwise expression is the one of the
+// three-launch path, in the same order, so the results are bit-identical to it
+// (tests/kernels/ssd_prefill_test.cc checks that).
 #pragma once
+
+#include <cooperative_groups.h>
 
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
 
 namespace mamba::kernels {
 namespace ssd {
 
-// Dynamic shared memory of ssdSingleTileKernel<T> (rank 0's need; the state blocks use less):
-// the fp32 CB tile, then two 64 x 64 operand tiles of T (also the fp32 accumulator tile).
+// Dynamic shared memory of ssdSingleTileKernel<T> (rank 1's need; the others use less): the
+// fp32 CB tile, then two 64 x 64 operand tiles of T (also the fp32 accumulator tile).
 template <typename T>
 constexpr int singleTileSharedBytes() {
   constexpr int operands = 2 * kTile * kLdWide * static_cast<int>(sizeof(T));
@@ -32,8 +36,8 @@ constexpr int singleTileSharedBytes() {
   return kTile * kLdWide * 4 + (operands > acc ? operands : acc);
 }
 
-// Blocks per cluster: the y block and one per 64-state tile.
-__host__ __device__ inline int singleTileRanks(int stateSize) { return 1 + (stateSize + kTile - 1) / kTile; }
+// Blocks per cluster: the y block, the M block and one per 64-state tile.
+__host__ __device__ inline int singleTileRanks(int stateSize) { return 2 + (stateSize + kTile - 1) / kTile; }
 
 // Split cluster barrier (sm_90): every thread of every block of the cluster arrives once and
 // waits once. arrive.release publishes the block's earlier memory accesses (rank 0's reads of
@@ -49,31 +53,80 @@ __device__ __forceinline__ void clusterWait() {
 #endif
 }
 
-// Rank 0 of a cluster: y[b, t, h*P + p0 + c] for t < L (0 from clen on).
+// M[t][s] (kTile x kLdWide of T, row-major) of the cluster's sequence and group, in the shared
+// memory of rank 1 (smem + kTile * kLdWide * 4).
+template <typename T>
+__device__ __forceinline__ T* singleTileMs(unsigned char* smem) {
+  return reinterpret_cast<T*>(smem + kTile * kLdWide * 4);
+}
+
+// Rank 1 of a cluster: M = (CB o exp(cs_t - cs_s) dt_s, causal) into singleTileMs, then phase A.
+template <typename T>
+__device__ void singleTileM(const SsdPrefillParams& p, const VecFlags& vec, unsigned char* smem, int b, int h,
+                            int clen, const float* cs, const float* dts) {
+  const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, g = h / (H / G);
+  const T* xbc = static_cast<const T*>(p.xbc) + static_cast<int64_t>(b) * L * CD;
+  const T* bg = xbc + Di + g * Np;
+  const T* cg = xbc + Di + (G + g) * Np;
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  float* CBs = reinterpret_cast<float*>(smem);  // (kTile, kLdWide): CB[t][s]
+  T* Cs = singleTileMs<T>(smem);                // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
+  T* Bs = Cs + kTile * kLdNarrow;               // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
+  AccFrag<T> acc[2][2];
+  zeroAcc<T>(acc);
+  TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
+  auto load = [&](int k0) {
+    cl.load(cg + k0, CD, clen, N - k0);
+    bl.load(bg + k0, CD, clen, N - k0);
+  };
+  load(0);
+  for (int k0 = 0; k0 < N; k0 += kKStep) {
+    cl.store(Cs, kLdNarrow, Identity{});
+    bl.store(Bs, kLdNarrow, Identity{});
+    __syncthreads();
+    if (k0 + kKStep < N) load(k0 + kKStep);
+    warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(acc, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
+                                                                 kTile, kTile);
+    __syncthreads();
+  }
+  storeAcc<T>(acc, CBs, r0, c0);
+  __syncthreads();
+  T* Ms = singleTileMs<T>(smem);
+  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
+    const int t = i / kTile, s = i % kTile;
+    const float v = CBs[t * kLdWide + s];
+    Ms[t * kLdWide + s] = fromFloat<T>(t < clen && s <= t ? v * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s] : 0.f);
+  }
+  clusterArrive();  // A: M is ready
+}
+
+// Rank 0 of a cluster: y[b, t, h*P + p0 + c] for t < L (0 from clen on). Arrives on phase A
+// after its reads of S_in, waits on it for M, and arrives on phase B once M is copied.
 template <typename T>
 __device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsigned char* smem, int b, int h, int p0,
-                            int clen, const float* cs, const float* dts) {
+                            int clen, const float* cs) {
   __shared__ float expCs[kTile];
   const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
   const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np, g = h / (H / G);
   const int slot = p.slots[b];
   const T* xbc = static_cast<const T*>(p.xbc) + static_cast<int64_t>(b) * L * CD;
   const T* xh = xbc + h * P + p0;
-  const T* bg = xbc + Di + g * Np;
   const T* cg = xbc + Di + (G + g) * Np;
   const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
-  float* CBs = reinterpret_cast<float*>(smem);  // (kTile, kLdWide): CB[t][s]
-  unsigned char* tiles = smem + kTile * kLdWide * 4;
-  float* Ys = reinterpret_cast<float*>(tiles);  // the accumulator tile, after the products
+  T* Ms = singleTileMs<T>(smem);         // (kTile, kLdWide): Ms[t][s], row-major A (rank 1's copy)
+  T* Xs = Ms + kTile * kLdWide;          // (kTile, kLdWide): Xs[s][p], row-major B
+  float* Ys = reinterpret_cast<float*>(Ms);  // the accumulator tile, after the products
   AccFrag<T> acc[2][2];
   zeroAcc<T>(acc);
+  TileLoader<kTile, kTile, T> xl(vec.xbc);
 
   // exp(cs_t) C S_in^T, first: the state blocks wait for these reads before they store.
   if (slot >= 0 && p.cont[b] != 0) {
     for (int t = threadIdx.x; t < clen; t += kThreads) expCs[t] = __expf(cs[t]);
     __syncthreads();
-    T* As = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): As[t][n], row-major A
-    T* Ss = As + kTile * kLdNarrow;       // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
+    T* As = Ms;                      // (kTile, kLdNarrow): As[t][n], row-major A
+    T* Ss = As + kTile * kLdNarrow;  // (kTile, kLdNarrow): Ss[p][n], col-major B (n x p)
     const int64_t poolRows = (static_cast<int64_t>(slot) * H + h) * P * N + static_cast<int64_t>(p0) * N;
     TileLoader<kTile, kKStep, T> cl(vec.xbc);
     auto inter = [&](auto* state) {
@@ -87,7 +140,11 @@ __device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsi
         cl.store(As, kLdNarrow, [&](int r, int, float v) { return v * expCs[r]; });
         sl.store(Ss, kLdNarrow, Identity{});
         __syncthreads();
-        if (k0 + kKStep < N) load(k0 + kKStep);
+        if (k0 + kKStep < N) {
+          load(k0 + kKStep);
+        } else {
+          xl.load(xh, CD, clen, P - p0);
+        }
         warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(acc, As, kLdNarrow, Ss, kLdNarrow, N - k0, r0,
                                                                      c0, kTile, kTile);
         __syncthreads();
@@ -98,49 +155,21 @@ __device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsi
     } else {
       inter(static_cast<const float*>(p.state));
     }
+  } else {
+    xl.load(xh, CD, clen, P - p0);
   }
-  clusterArrive();
-
-  // CB[t, s] = C[t, :] . B[s, :], into its own accumulators (entries past clen or above the
-  // diagonal are masked when M is formed).
-  TileLoader<kTile, kTile, T> xl(vec.xbc);
-  {
-    T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
-    T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
-    AccFrag<T> cb[2][2];
-    zeroAcc<T>(cb);
-    TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
-    auto load = [&](int k0) {
-      cl.load(cg + k0, CD, clen, N - k0);
-      bl.load(bg + k0, CD, clen, N - k0);
-    };
-    load(0);
-    for (int k0 = 0; k0 < N; k0 += kKStep) {
-      cl.store(Cs, kLdNarrow, Identity{});
-      bl.store(Bs, kLdNarrow, Identity{});
-      __syncthreads();
-      if (k0 + kKStep < N) {
-        load(k0 + kKStep);
-      } else {
-        xl.load(xh, CD, clen, P - p0);  // x of the next product, in flight during this one
-      }
-      warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(cb, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
-                                                                   kTile, kTile);
-      __syncthreads();
-    }
-    storeAcc<T>(cb, CBs, r0, c0);
-  }
-
-  // + M x, M[t, s] = CB[t, s] exp(cs_t - cs_s) dt_s (s <= t < clen), then + D x.
-  T* Ms = reinterpret_cast<T*>(tiles);  // (kTile, kLdWide): Ms[t][s], row-major A
-  T* Xs = Ms + kTile * kLdWide;         // (kTile, kLdWide): Xs[s][p], row-major B
-  __syncthreads();                      // CBs complete (every warp stored its quarter)
-  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
-    const int t = i / kTile, s = i % kTile;
-    const float v = CBs[t * kLdWide + s];
-    Ms[t * kLdWide + s] = fromFloat<T>(t < clen && s <= t ? v * __expf(fminf(cs[t] - cs[s], 0.f)) * dts[s] : 0.f);
-  }
+  clusterArrive();  // A: S_in is read
   xl.store(Xs, kLdWide, Identity{});
+  clusterWait();  // A: M is ready in rank 1
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  {
+    const uint4* remote = reinterpret_cast<const uint4*>(cooperative_groups::this_cluster().map_shared_rank(Ms, 1));
+    uint4* local = reinterpret_cast<uint4*>(Ms);
+    constexpr int kVectors = kTile * kLdWide * static_cast<int>(sizeof(T)) / 16;
+    for (int i = threadIdx.x; i < kVectors; i += kThreads) local[i] = remote[i];
+  }
+#endif
+  clusterArrive();  // B: M is copied
   __syncthreads();
   warpMma<T, wmma::row_major, wmma::row_major, kTile, false>(acc, Ms, kLdWide, Xs, kLdWide, kTile, r0, c0, kTile,
                                                              kTile);
@@ -158,7 +187,7 @@ __device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsi
   }
 }
 
-// Rank 1 + n0 / 64 of a cluster: sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n] for the (p0, n0)
+// Rank 2 + n0 / 64 of a cluster: sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n] for the (p0, n0)
 // tile; the pool <- exp(cs_end) S_in + sLoc once rank 0 has read S_in.
 template <typename T>
 __device__ void singleTileState(const SsdPrefillParams& p, const VecFlags& vec, unsigned char* smem, int b, int h,
@@ -190,7 +219,7 @@ __device__ void singleTileState(const SsdPrefillParams& p, const VecFlags& vec, 
   __syncthreads();
   storeAcc<T>(acc, Ys, r0, c0);
   __syncthreads();
-  clusterWait();
+  clusterWait();  // A: rank 0 has read S_in
   singleChunkState<T>(p, b, h, p0, n0, __expf(csEnd), Ys, /*keepInit=*/false);
 }
 
@@ -216,17 +245,24 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdSingleTileKernel(SsdP
     }
     clusterArrive();
     clusterWait();
-    if (rank > 0) singleChunkState<T>(p, b, h, p0, (rank - 1) * kTile, 0.f, nullptr, /*keepInit=*/false);
+    if (rank > 1) singleChunkState<T>(p, b, h, p0, (rank - 2) * kTile, 0.f, nullptr, /*keepInit=*/false);
+    clusterArrive();
+    clusterWait();
     return;
   }
   chunkCumsum(p.dt + static_cast<int64_t>(b) * p.seqLen * p.nHeads + h, p.nHeads, p.A[h], clen, cs, dts);
   if (rank == 0) {
-    singleTileY<T>(p, vec, smem, b, h, p0, clen, cs, dts);
+    singleTileY<T>(p, vec, smem, b, h, p0, clen, cs);  // arrives on A and B, waits on A
+  } else if (rank == 1) {
+    singleTileM<T>(p, vec, smem, b, h, clen, cs, dts);  // arrives on A
     clusterWait();
+    clusterArrive();
   } else {
     clusterArrive();
-    singleTileState<T>(p, vec, smem, b, h, p0, (rank - 1) * kTile, clen, cs, dts);
+    singleTileState<T>(p, vec, smem, b, h, p0, (rank - 2) * kTile, clen, cs, dts);  // waits on A
+    clusterArrive();
   }
+  clusterWait();  // B: rank 1's shared memory is no longer read
 #endif
 }
 
