@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "kernels/common/cluster.cuh"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/common/launch.cuh"
@@ -101,20 +102,7 @@ __device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// Cluster primitives (sm_90; the kernel body is compiled for sm_90 and newer only).
-// arrive (release) + wait (acquire): shared-memory writes before it are visible cluster-wide.
-__device__ __forceinline__ void clusterSync() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.arrive.aligned;\nbarrier.cluster.wait.aligned;\n" ::: "memory");
-#endif
-}
-// The same without publishing memory (no fence): for the final "nobody reads my shared memory
-// any more" barrier, whose reads have all been consumed before the arrive.
-__device__ __forceinline__ void clusterSyncRelaxed() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.arrive.relaxed.aligned;\nbarrier.cluster.wait.aligned;\n" ::: "memory");
-#endif
-}
+// Cluster barriers: kernels/common/cluster.cuh (the kernel body is compiled for sm_90+ only).
 // The address of the same shared-memory location in the cluster's CTA `rank`.
 __device__ __forceinline__ uint32_t mapRank(uint32_t addr, int rank) {
   uint32_t r = addr;

@@ -434,6 +434,34 @@ __device__ void singleChunkState(const SsdPrefillParams& p, int b, int h, int p0
   }
 }
 
+// acc (the warp's quarter) += C B^T for a 64 x 64 tile of CB: rows t of C from cg and rows s
+// of B from bg (tRows / sRows real ones, row stride CD), over all N states in slices of kKStep
+// staged in `tiles`. kTrim: each slice is staged and multiplied only over its real N - k0
+// states (in k-steps of 16), and fragments wholly past the real rows are skipped. Ends
+// synchronised (the tiles may be reused).
+template <typename T, bool kTrim>
+__device__ __forceinline__ void cbTileProduct(AccFrag<T> (&acc)[2][2], unsigned char* tiles, const T* cg, const T* bg,
+                                              int CD, int tRows, int sRows, int N, bool vec) {
+  const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
+  T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
+  T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
+  TileLoader<kTile, kKStep, T, kTrim> cl(vec), bl(vec);
+  auto load = [&](int k0) {
+    cl.load(cg + k0, CD, tRows, N - k0);
+    bl.load(bg + k0, CD, sRows, N - k0);
+  };
+  load(0);
+  for (int k0 = 0; k0 < N; k0 += kKStep) {
+    cl.store(Cs, kLdNarrow, Identity{});
+    bl.store(Bs, kLdNarrow, Identity{});
+    __syncthreads();
+    if (k0 + kKStep < N) load(k0 + kKStep);
+    warpMma<T, wmma::row_major, wmma::col_major, kKStep, kTrim>(acc, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
+                                                                 tRows - r0, sRows - c0);
+    __syncthreads();
+  }
+}
+
 template <typename T, bool kTrim>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(SsdPrefillParams p, VecFlags vec) {
   pdlEnter();
@@ -512,27 +540,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkPrepareKernel(Ss
   }
   const int t0 = ti * kTile, s0 = si * kTile;
   if (t0 >= clen) return;
-  T* Cs = reinterpret_cast<T*>(tiles);  // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
-  T* Bs = Cs + kTile * kLdNarrow;       // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
-  const T* bg = xbc + Di + g * Np + static_cast<int64_t>(s0) * CD;
-  const T* cg = xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD;
-  // kTrim: each slice of at most 64 states is staged and multiplied only over the real N - k0
-  // (in k-steps of 16); fragments wholly past clen are skipped.
-  TileLoader<kTile, kKStep, T, kTrim> cl(vec.xbc), bl(vec.xbc);
-  auto load = [&](int k0) {
-    cl.load(cg + k0, CD, clen - t0, N - k0);
-    bl.load(bg + k0, CD, clen - s0, N - k0);
-  };
-  load(0);
-  for (int k0 = 0; k0 < N; k0 += kKStep) {
-    cl.store(Cs, kLdNarrow, Identity{});
-    bl.store(Bs, kLdNarrow, Identity{});
-    __syncthreads();
-    if (k0 + kKStep < N) load(k0 + kKStep);
-    warpMma<T, wmma::row_major, wmma::col_major, kKStep, kTrim>(acc, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
-                                                                 clen - t0 - r0, clen - s0 - c0);
-    __syncthreads();
-  }
+  cbTileProduct<T, kTrim>(acc, tiles, xbc + Di + (G + g) * Np + static_cast<int64_t>(t0) * CD,
+                          xbc + Di + g * Np + static_cast<int64_t>(s0) * CD, CD, clen - t0, clen - s0, N, vec.xbc);
   storeAcc<T>(acc, Ys, r0, c0);
   __syncthreads();
   float* out = p.cb + ((static_cast<int64_t>(b) * nc + c) * G + g) * Q * Q;

@@ -22,6 +22,7 @@
 
 #include <cooperative_groups.h>
 
+#include "kernels/common/cluster.cuh"
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
 
 namespace mamba::kernels {
@@ -38,20 +39,6 @@ constexpr int singleTileSharedBytes() {
 
 // Blocks per cluster: the y block, the M block and one per 64-state tile.
 __host__ __device__ inline int singleTileRanks(int stateSize) { return 2 + (stateSize + kTile - 1) / kTile; }
-
-// Split cluster barrier (sm_90): every thread of every block of the cluster arrives once and
-// waits once. arrive.release publishes the block's earlier memory accesses (rank 0's reads of
-// S_in) to the blocks whose wait (acquire) returns after it.
-__device__ __forceinline__ void clusterArrive() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void clusterWait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#endif
-}
 
 // M[t][s] (kTile x kLdWide of T, row-major) of the cluster's sequence and group, in the shared
 // memory of rank 1 (smem + kTile * kLdWide * 4).
@@ -71,25 +58,9 @@ __device__ void singleTileM(const SsdPrefillParams& p, const VecFlags& vec, unsi
   const T* cg = xbc + Di + (G + g) * Np;
   const int warp = threadIdx.x / 32, r0 = (warp / 2) * 32, c0 = (warp % 2) * 32;
   float* CBs = reinterpret_cast<float*>(smem);  // (kTile, kLdWide): CB[t][s]
-  T* Cs = singleTileMs<T>(smem);                // (kTile, kLdNarrow): Cs[t][n], the row-major A operand
-  T* Bs = Cs + kTile * kLdNarrow;               // (kTile, kLdNarrow): Bs[s][n], the col-major B operand (n x s)
   AccFrag<T> acc[2][2];
   zeroAcc<T>(acc);
-  TileLoader<kTile, kKStep, T> cl(vec.xbc), bl(vec.xbc);
-  auto load = [&](int k0) {
-    cl.load(cg + k0, CD, clen, N - k0);
-    bl.load(bg + k0, CD, clen, N - k0);
-  };
-  load(0);
-  for (int k0 = 0; k0 < N; k0 += kKStep) {
-    cl.store(Cs, kLdNarrow, Identity{});
-    bl.store(Bs, kLdNarrow, Identity{});
-    __syncthreads();
-    if (k0 + kKStep < N) load(k0 + kKStep);
-    warpMma<T, wmma::row_major, wmma::col_major, kKStep, false>(acc, Cs, kLdNarrow, Bs, kLdNarrow, N - k0, r0, c0,
-                                                                 kTile, kTile);
-    __syncthreads();
-  }
+  cbTileProduct<T, false>(acc, smem + kTile * kLdWide * 4, cg, bg, CD, clen, clen, N, vec.xbc);
   storeAcc<T>(acc, CBs, r0, c0);
   __syncthreads();
   T* Ms = singleTileMs<T>(smem);
