@@ -86,22 +86,9 @@ TEST_F(DecodeGemmTest, RmsNormInProjConvStepMatchesUnfused) {
         const std::vector<int32_t> slots = slotsFor(B);
         ASSERT_TRUE(cuda::decodeGemmSupports(B, Dm, M, dt)) << what;
 
-        // Reference: u = RMSNorm(res) * w rounded to dt; zx = u W^T + b in fp64; the conv step
-        // on zx rounded to dt.
-        torch::Tensor u = rmsNorm(res, nw, 1e-5, dt);
-        torch::Tensor zxRef = torch::matmul(u.to(torch::kFloat64), W.to(torch::kFloat64).t());
-        if (bias.defined()) zxRef = zxRef + bias.to(torch::kFloat64);
-        torch::Tensor xin = zxRef.narrow(1, Di, CD).to(dt).to(torch::kFloat64);
-        torch::Tensor refState = state.clone(), xbcRef = torch::zeros({B, CD}, torch::kFloat64);
-        for (int64_t b = 0; b < B; ++b) {
-          const int32_t s = slots[static_cast<size_t>(b)];
-          if (s < 0) continue;
-          torch::Tensor win = torch::cat({state[s].narrow(1, 1, Kc - 1).to(torch::kFloat64), xin[b].unsqueeze(1)}, 1);
-          refState[s] = win.to(torch::kFloat32);
-          torch::Tensor conv = (win * cw.to(torch::kFloat64)).sum(1);
-          if (cb.defined()) conv = conv + cb.to(torch::kFloat64);
-          xbcRef[b] = torch::silu(conv);
-        }
+        const kernel_test::InProjConvStepRef ref =
+            kernel_test::inProjConvStepReference(res, nw, W, bias, state, slots, cw, cb, Di, dt);
+        const torch::Tensor &zxRef = ref.zx, &xbcRef = ref.xbc, &refState = ref.newState;
 
         torch::Tensor gRes = res.to(kCuda), gNw = nw.to(kCuda), gW = W.to(kCuda);
         torch::Tensor gBias = bias.defined() ? bias.to(kCuda) : torch::Tensor();
