@@ -11,10 +11,11 @@ GenerateStreamReactor::GenerateStreamReactor(bool wantLogprobs, CallTracker::Tic
 
 grpc::ServerWriteReactor<serving::v1::GenerateStreamResponse>* GenerateStreamReactor::start(
     Engine& engine, grpc::CallbackServerContext* context,
-    const serving::v1::GenerateRequest& request, CallTracker::Ticket ticket) {
+    const serving::v1::GenerateRequest& request, CallTracker::Ticket ticket, WorkerPool* writer) {
   std::shared_ptr<GenerateStreamReactor> reactor(
       new GenerateStreamReactor(request.logprobs(), std::move(ticket)));
   reactor->self_ = reactor;
+  reactor->writer_ = writer;
   auto converted = fromProto(request, steadyDeadline(context->deadline()));
   if (!converted.isOk()) {
     reactor->finishNow(converted.status());
@@ -50,7 +51,7 @@ void GenerateStreamReactor::onToken(const TokenEvent& event) {
     chunk.mutable_text()->append(event.textDelta);
     if (wantLogprobs_) toProto(event, chunk.add_logprobs());
   }
-  pump();
+  pumpFromEngine();
 }
 
 void GenerateStreamReactor::onDone(const GenerateResult& result) {
@@ -59,6 +60,32 @@ void GenerateStreamReactor::onDone(const GenerateResult& result) {
     result_ = result;
   }
   link_.detach();
+  pumpFromEngine();
+}
+
+void GenerateStreamReactor::pumpFromEngine() {
+  std::shared_ptr<GenerateStreamReactor> self;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // A write in flight pumps from OnWriteDone; a queued task pumps anyway.
+    if (finished_ || writing_ || pumpQueued_) return;
+    if (writer_ != nullptr) {
+      self = self_;
+      pumpQueued_ = self != nullptr;
+    }
+  }
+  if (self != nullptr) {
+    auto task = [self] {
+      {
+        std::lock_guard<std::mutex> lock(self->mutex_);
+        self->pumpQueued_ = false;
+      }
+      self->pump();
+    };
+    if (writer_->trySubmit(std::move(task))) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    pumpQueued_ = false;
+  }
   pump();
 }
 
@@ -131,7 +158,11 @@ void GenerateStreamReactor::OnCancel() {
 
 void GenerateStreamReactor::OnDone() {
   ticket_.release();
-  std::shared_ptr<GenerateStreamReactor> keep = std::move(self_);
+  std::shared_ptr<GenerateStreamReactor> keep;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);  // pumpFromEngine copies self_ under it
+    keep = std::move(self_);
+  }
   // `keep` may be the last reference: `this` is destroyed when it goes out of scope.
 }
 

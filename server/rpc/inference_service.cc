@@ -22,11 +22,15 @@ InferenceService::InferenceService(Engine& engine, CallTracker& tracker,
     : engine_(engine),
       tracker_(tracker),
       options_(std::move(options)),
-      scorePool_(options_.scoreWorkers, options_.maxQueuedScores) {}
+      scorePool_(options_.scoreWorkers, options_.maxQueuedScores),
+      writePool_(1, size_t{1} << 20) {}
 
 InferenceService::~InferenceService() { stopWorkers(); }
 
-void InferenceService::stopWorkers() { scorePool_.stop(); }
+void InferenceService::stopWorkers() {
+  scorePool_.stop();
+  writePool_.stop();  // later writes start on the engine's thread again
+}
 
 grpc::ServerUnaryReactor* InferenceService::Generate(grpc::CallbackServerContext* context,
                                                      const serving::v1::GenerateRequest* request,
@@ -52,7 +56,7 @@ grpc::ServerWriteReactor<serving::v1::GenerateStreamResponse>* InferenceService:
     engine_.countRefused(request->model(), request->variant(), drainingStatus());
     return new Rejected(toGrpcStatus(drainingStatus()));
   }
-  return GenerateStreamReactor::start(engine_, context, *request, std::move(*ticket));
+  return GenerateStreamReactor::start(engine_, context, *request, std::move(*ticket), &writePool_);
 }
 
 grpc::ServerUnaryReactor* InferenceService::Score(grpc::CallbackServerContext* context,
