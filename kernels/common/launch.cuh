@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/device_info.h"
 
 namespace mamba::kernels {
 
@@ -29,38 +30,21 @@ __device__ __forceinline__ void pdlEnter() {
 #endif
 }
 
-// The compute capability major of the current device (once per process; 0 if unknown).
-inline int deviceMajor() {
-  static const int major = [] {
-    int dev = 0, m = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      return 0;
-    }
-    return m;
-  }();
-  return major;
-}
-
-// The multiprocessor count of the current device (once per process; 132, an H100's, if unknown):
-// for grids sized to fill the GPU.
-inline int deviceSmCount() {
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        n < 1) {
-      return 132;
-    }
-    return n;
-  }();
-  return sms;
-}
+// Of the current device (kernels/common/device_info.h: cached per device; throw CudaError
+// without one).
+inline int deviceMajor() { return currentDeviceInfo().major; }
+inline int deviceSmCount() { return currentDeviceInfo().sms; }
 
 // Whether the current device supports PDL and it is not disabled (decided once per process).
 inline bool pdlEnabled() {
   static const bool enabled = [] {
     const char* off = std::getenv("MAMBA_DISABLE_PDL");
     if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
-    return deviceMajor() >= 9;
+    try {
+      return deviceMajor() >= 9;
+    } catch (const CudaError&) {
+      return false;
+    }
   }();
   return enabled;
 }
@@ -99,6 +83,5 @@ void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t s
                   Args&&... args) {
   launchKernelClustered(kernel, grid, block, smem, stream, 0, std::forward<Args>(args)...);
 }
-
 
 }  // namespace mamba::kernels

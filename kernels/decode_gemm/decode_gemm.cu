@@ -1,9 +1,8 @@
 #include <algorithm>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 #include <string>
 
+#include "kernels/common/device_info.h"
 #include "kernels/decode_gemm/decode_gemm.cuh"
 
 namespace mamba::kernels {
@@ -23,28 +22,6 @@ extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kGatedRm
 
 namespace {
 
-struct DeviceInfo {
-  int major = 0, sms = 0, smemOptin = 0, smemPerSm = 0;
-};
-
-// The current device's compute capability, SM count and opt-in shared memory, queried once.
-DeviceInfo deviceInfo() {
-  static std::mutex mu;
-  static std::map<int, DeviceInfo> cache;
-  int dev = 0;
-  MAMBA_CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(dev);
-  if (it != cache.end()) return it->second;
-  DeviceInfo d;
-  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, dev));
-  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
-  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.smemOptin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&d.smemPerSm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev));
-  cache.emplace(dev, d);
-  return d;
-}
-
 bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace
@@ -62,7 +39,7 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   if (groups < 1 || cols % groups != 0) return refuse("groups must divide K");
   DeviceInfo d;
   try {
-    d = deviceInfo();
+    d = currentDeviceInfo();
   } catch (const CudaError&) {
     return refuse("no CUDA device");
   }

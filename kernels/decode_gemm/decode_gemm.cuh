@@ -8,6 +8,7 @@
 
 #include "kernels/common/cluster.cuh"
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/device_info.h"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/common/launch.cuh"
 #include "kernels/conv_step/conv_step.cuh"
@@ -504,10 +505,8 @@ void launchShaped(const Args& a, const DecodeGemmConfig& cfg, Stream stream) {
   // Allow the device's whole opt-in shared memory once per instantiation (a limit only: the
   // occupancy follows each launch's own dynamic size).
   static const bool attributeSet = [kernel] {
-    int dev = 0, optin = 0;
-    MAMBA_CUDA_CHECK(cudaGetDevice(&dev));
-    MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+    MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          currentDeviceInfo().smemOptin));
     return true;
   }();
   (void)attributeSet;

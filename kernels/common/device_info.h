@@ -1,0 +1,17 @@
+// Properties of the current CUDA device that size kernel grids and pick code paths, queried
+// once per device and cached (thread-safe). Host code, torch-free.
+#pragma once
+
+namespace mamba::kernels {
+
+struct DeviceInfo {
+  int major = 0;      // compute capability major
+  int sms = 0;        // multiprocessors
+  int smemOptin = 0;  // opt-in shared memory per block, bytes
+  int smemPerSm = 0;  // shared memory per multiprocessor, bytes
+};
+
+// Of the device current on the calling thread. Throws CudaError when the runtime fails (no device).
+DeviceInfo currentDeviceInfo();
+
+}  // namespace mamba::kernels
