@@ -6,6 +6,12 @@
 #include "server/model/ssd.h"
 #include "server/model/step_ops.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdlib>
+
 #include "kernels/torch/cuda_ops.h"
 #include "kernels/torch/decode_gemm_ops.h"
 #endif
@@ -225,22 +231,25 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   const bool gemvOut = Di <= kGemvMaxDInner && cuda::gemvSupports(B, Di, dtype());
   torch::Tensor residual;
   if (fusedDecode(B)) {
-    const bool gemm = fusedDecodeUsesGemm(B);
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
-    for (int64_t l = 0; l < config_.nLayer; ++l) {
-      const auto li = static_cast<size_t>(l);
-      const LayerWeights& w = weights_.layers[li];
-      const int64_t CD = config_.convDim(l);
-      auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool, gemm);  // (B, DIP'), (B, CD)
-      torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G,
-                                      config_.dtMin, config_.dtMax);
-      if (gemm) {
-        cuda::gatedRmsNormGemmResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
-                                       w.outProjBias);
-      } else {
-        cuda::gatedRmsNormGemvResidual(residual, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj,
-                                       w.outProjBias);
+    const int64_t B0 = decodeSplit(B);
+    if (B0 == 0) {
+      fusedDecodeLayers(residual, slots, pool);
+    } else {
+      // Two independent halves on two streams (joined before the final norm), so that one
+      // half's latency-bound products can overlap the other's bandwidth-bound SSM step.
+      at::cuda::CUDAStream main = at::cuda::getCurrentCUDAStream();
+      at::cuda::CUDAStream side = at::cuda::getStreamFromPool(false, main.device_index());
+      at::cuda::CUDAEvent fork, join;
+      fork.record(main);
+      fork.block(side);
+      fusedDecodeLayers(residual.narrow(0, 0, B0), slots.narrow(0, 0, B0), pool);
+      {
+        at::cuda::CUDAStreamGuard guard(side);
+        fusedDecodeLayers(residual.narrow(0, B0, B - B0), slots.narrow(0, B0, B - B0), pool);
       }
+      join.record(side);
+      join.block(main);
     }
     h = torch::Tensor();  // already in the residual
   } else {
@@ -261,6 +270,34 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   }
   torch::Tensor out = cuda::addRmsNorm(residual, h, /*assign=*/false, weights_.normF, config_.normEps);
   return F::linear(out, weights_.lmHead).to(torch::kFloat32);
+}
+
+void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const {
+  const int64_t B = residual.size(0), Di = config_.dInner, G = config_.nGroups;
+  const bool gemm = fusedDecodeUsesGemm(B);
+  for (int64_t l = 0; l < config_.nLayer; ++l) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    const int64_t CD = config_.convDim(l);
+    auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool, gemm);  // (B, DIP'), (B, CD)
+    torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G, config_.dtMin,
+                                    config_.dtMax);
+    torch::Tensor res = residual;  // updated in place (a row block of the caller's residual)
+    if (gemm) {
+      cuda::gatedRmsNormGemmResidual(res, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias);
+    } else {
+      cuda::gatedRmsNormGemvResidual(res, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias);
+    }
+  }
+}
+
+int64_t Mamba2Model::decodeSplit(int64_t batch) {
+  // MAMBA_DECODE_STREAMS=2 (experimental, read per call: tests toggle it) splits fused decode
+  // batches of at least MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows into two halves.
+  const char* streams = std::getenv("MAMBA_DECODE_STREAMS");
+  if (streams == nullptr || std::atoi(streams) != 2) return 0;
+  const char* minBatch = std::getenv("MAMBA_DECODE_SPLIT_MIN_BATCH");
+  const int64_t threshold = minBatch != nullptr && std::atoi(minBatch) > 1 ? std::atoi(minBatch) : 32;
+  return batch >= threshold ? batch / 2 : 0;
 }
 
 std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,

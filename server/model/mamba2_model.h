@@ -118,6 +118,11 @@ class Mamba2Model {
                                  StatePool& pool) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
+  // The fused decode layers (fusedDecode) over the rows of `residual` (B, Dm) fp32, updated in
+  // place, with their slots (B) on the current stream.
+  void fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const;
+  // Rows of the first of two decode streams for a fused batch, or 0 for one stream.
+  static int64_t decodeSplit(int64_t batch);
   torch::Tensor clampDt(torch::Tensor dt) const;
 
   ModelConfig config_;
