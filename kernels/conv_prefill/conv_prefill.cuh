@@ -30,6 +30,74 @@ __host__ __device__ __forceinline__ int64_t convOutWidth(const ConvPrefillParams
   return p.outDInner + static_cast<int64_t>((p.channels - p.outDInner) / p.outStateSize) * p.outPitch;
 }
 
+// The sliding causal window of one channel, right-aligned in KB >= K entries (zero weights on
+// the left): start() seeds raw(t0 - K + 1) .. raw(t0 - 1); step(raw(t)) returns the conv sum
+// bias + sum_k weight[k] raw(t - (K-1) + k) (before the activation) and slides by one. Both
+// conv kernels go through it, so they agree bit for bit.
+template <int KB>
+struct ConvWindow {
+  float w[KB], win[KB], bias = 0.f;
+
+  // weight: the channel's K taps; raw(tau) as in conv_prefill.h.
+  template <typename Raw>
+  __device__ __forceinline__ void start(const float* weight, float channelBias, int K, int t0, Raw raw) {
+#pragma unroll
+    for (int j = 0; j < KB; ++j) {
+      const int k = j - (KB - K);
+      w[j] = k >= 0 ? weight[k] : 0.f;
+      win[j] = 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j + 1 < KB; ++j) {
+      if (j >= KB - K) win[j] = raw(t0 - (KB - 1) + j);
+    }
+    bias = channelBias;
+  }
+
+  __device__ __forceinline__ float step(float input) {
+    win[KB - 1] = input;
+    float acc = bias;
+#pragma unroll
+    for (int j = 0; j < KB; ++j) acc += w[j] * win[j];
+#pragma unroll
+    for (int j = 0; j + 1 < KB; ++j) win[j] = win[j + 1];
+    return acc;
+  }
+};
+
+// The new pool window of one channel: st[k] <- raw(len - K + k) for k < K, where raw(tau) is
+// in[tau * stride] for tau >= 0 and the old window st[K + tau] (history) or 0 before. Reads
+// everything before writing.
+template <int KB, typename TIn>
+__device__ __forceinline__ void commitConvWindow(float* st, bool history, const TIn* in, int64_t stride, int len, int K) {
+  float next[KB];
+#pragma unroll
+  for (int k = 0; k < KB; ++k) {
+    const int tau = len - K + k;
+    next[k] = k >= K ? 0.f
+              : tau >= 0 ? toFloat(in[static_cast<int64_t>(tau) * stride])
+                         : history && tau >= -K ? st[K + tau] : 0.f;
+  }
+#pragma unroll
+  for (int k = 0; k < KB; ++k) {
+    if (k < K) st[k] = next[k];
+  }
+}
+
+// dt of head h (the grid's columns past the conv channels) at steps [t0, tEnd) of sequence b.
+template <typename TIn>
+__device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, int b, int t0, int tEnd, int len) {
+  if (p.dtOut == nullptr || h >= p.nHeads) return;
+  const int64_t rowBase = static_cast<int64_t>(b) * p.seqLen;
+  const TIn* raw = static_cast<const TIn*>(p.dtRaw) + rowBase * p.inputStride + h;
+  const float bias = p.dtBias[h];
+  for (int t = t0; t < tEnd; ++t) {
+    float v = 0.f;
+    if (t < len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
+    p.dtOut[(rowBase + t) * p.nHeads + h] = v;
+  }
+}
+
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   pdlEnter();
@@ -41,18 +109,7 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   const int len = min(max(p.lengths[b], 0), L);
   const int64_t rowBase = static_cast<int64_t>(b) * L;
 
-  if (col >= p.channels) {  // dt columns
-    const int h = col - p.channels;
-    if (p.dtOut == nullptr || h >= p.nHeads) return;
-    const TIn* raw = static_cast<const TIn*>(p.dtRaw) + rowBase * p.inputStride + h;
-    const float bias = p.dtBias[h];
-    for (int t = t0; t < tEnd; ++t) {
-      float v = 0.f;
-      if (t < len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
-      p.dtOut[(rowBase + t) * p.nHeads + h] = v;
-    }
-    return;
-  }
+  if (col >= p.channels) return dtColumn<TIn>(p, col - p.channels, b, t0, tEnd, len);
 
   const int c = col, K = p.kernelSize;
   const int slot = p.slots[b];
@@ -65,18 +122,8 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
     return history && tau >= -K ? st[K + tau] : 0.f;
   };
 
-  float w[KB], win[KB];  // w[j] multiplies raw(t - (KB-1) + j); zero for j < KB - K
-#pragma unroll
-  for (int j = 0; j < KB; ++j) {
-    const int k = j - (KB - K);
-    w[j] = k >= 0 ? p.weight[static_cast<int64_t>(c) * K + k] : 0.f;
-    win[j] = 0.f;
-  }
-#pragma unroll
-  for (int j = 0; j + 1 < KB; ++j) {
-    if (j >= KB - K) win[j] = raw(t0 - (KB - 1) + j);
-  }
-  const float bias = p.bias ? p.bias[c] : 0.f;
+  ConvWindow<KB> window;
+  window.start(p.weight + static_cast<int64_t>(c) * K, p.bias ? p.bias[c] : 0.f, K, t0, raw);
   // Output column (see ConvPrefillParams); the last channel of a padded block also zeroes the
   // block's padding columns.
   int outCol = c, padAfter = 0;
@@ -89,31 +136,81 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   TOut* out = static_cast<TOut*>(p.out) + rowBase * outWidth + outCol;
 #pragma unroll 4
   for (int t = t0; t < tEnd; ++t) {
-    win[KB - 1] = toFloat(in[static_cast<int64_t>(t) * p.inputStride]);
-    float acc = bias;
-#pragma unroll
-    for (int j = 0; j < KB; ++j) acc += w[j] * win[j];
-    out[t * outWidth] = fromFloat<TOut>(silu(acc));
+    out[t * outWidth] = fromFloat<TOut>(silu(window.step(toFloat(in[static_cast<int64_t>(t) * p.inputStride]))));
     for (int j = 1; j <= padAfter; ++j) out[t * outWidth + j] = fromFloat<TOut>(0.f);
-#pragma unroll
-    for (int j = 0; j + 1 < KB; ++j) win[j] = win[j + 1];
   }
 
   // New window: read everything (inputs and old history) before writing the pool.
   if (blockIdx.y != 0 || st == nullptr) return;
-  float next[KB];
+  commitConvWindow<KB>(st, history, in, p.inputStride, len, K);
+}
+
+// Channels per thread of the vector form: one 16-byte load of inputs per step.
+template <typename TIn>
+constexpr int kConvVec = 16 / static_cast<int>(sizeof(TIn));
+
+// Vector form of convPrefillKernel: thread `col` owns channels [col V, col V + V) (V =
+// kConvVec<TIn>), loads them with one 16-byte load per step and stores V outputs at once;
+// columns past channels / V are the dt heads. Each channel's arithmetic is convPrefillKernel's
+// (the same ConvWindow), so both forms agree bit for bit. Needs convVectorizable(p).
+template <typename TIn, typename TOut, int KB>
+__global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
+  constexpr int V = kConvVec<TIn>;
+  pdlEnter();
+  const int col = blockIdx.x * blockDim.x + threadIdx.x;
+  const int t0 = blockIdx.y * steps;
+  const int b = blockIdx.z;
+  const int L = p.seqLen;
+  const int tEnd = min(t0 + steps, L);
+  const int len = min(max(p.lengths[b], 0), L);
+  const int64_t rowBase = static_cast<int64_t>(b) * L;
+  const int vecCols = p.channels / V;
+  if (col >= vecCols) return dtColumn<TIn>(p, col - vecCols, b, t0, tEnd, len);
+
+  const int c0 = col * V, K = p.kernelSize;
+  const int slot = p.slots[b];
+  const bool history = slot >= 0 && p.cont[b] != 0;
+  float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c0) * K : nullptr;
+  const TIn* in = static_cast<const TIn*>(p.input) + rowBase * p.inputStride + c0;
+  ConvWindow<KB> window[V];
 #pragma unroll
-  for (int k = 0; k < KB; ++k) next[k] = k < K ? raw(len - K + k) : 0.f;
-#pragma unroll
-  for (int k = 0; k < KB; ++k) {
-    if (k < K) st[k] = next[k];
+  for (int j = 0; j < V; ++j) {
+    auto raw = [&](int tau) -> float {  // as in convPrefillKernel, for channel c0 + j
+      if (tau >= 0) return toFloat(in[static_cast<int64_t>(tau) * p.inputStride + j]);
+      return history && tau >= -K ? st[j * K + K + tau] : 0.f;
+    };
+    window[j].start(p.weight + static_cast<int64_t>(c0 + j) * K, p.bias ? p.bias[c0 + j] : 0.f, K, t0, raw);
   }
+  TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
+#pragma unroll 2
+  for (int t = t0; t < tEnd; ++t) {
+    const Pack<TIn, V> x = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(t) * p.inputStride);
+    Pack<TOut, V> y;
+#pragma unroll
+    for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x.v[j]))));
+    *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(t) * p.channels) = y;
+  }
+
+  if (blockIdx.y != 0 || st == nullptr) return;
+#pragma unroll 1
+  for (int j = 0; j < V; ++j) commitConvWindow<KB>(st + j * K, history, in + j, p.inputStride, len, K);
+}
+
+// Whether the vector form may run: kernel sizes <= 4 (V windows stay in registers), whole
+// 16-byte vectors of channels in every row of the input and the output, the plain output layout.
+template <typename TIn, typename TOut>
+bool convVectorizable(const ConvPrefillParams& p) {
+  constexpr int V = kConvVec<TIn>;
+  const auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  return p.allowVector && p.kernelSize <= 4 && p.outPitch == 0 && p.channels % V == 0 && p.inputStride % V == 0 && aligned(p.input) &&
+         aligned(p.out);
 }
 
 template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
-  const int cols = p.channels + (p.dtOut ? p.nHeads : 0);
-  if (p.batch == 0 || cols == 0) return;
+  if (p.batch == 0 || p.channels + (p.dtOut ? p.nHeads : 0) == 0) return;
+  const bool vec = convVectorizable<TIn, TOut>(p);
+  const int cols = (vec ? p.channels / kConvVec<TIn> : p.channels) + (p.dtOut ? p.nHeads : 0);
   const int colBlocks = (cols + kConvPrefillThreads - 1) / kConvPrefillThreads;
   // Short runs for small grids (1 x 64 tokens: 30 blocks of 32 serial steps otherwise), never
   // shorter than K - 1 (see the pool-window note above).
@@ -124,10 +221,12 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   const int timeBlocks = p.seqLen > 0 ? (p.seqLen + steps - 1) / steps : 1;
   dim3 grid(colBlocks, timeBlocks, p.batch);
   auto s = static_cast<cudaStream_t>(stream);
-  if (p.kernelSize <= 4) {
-    launchKernel(convPrefillKernel<TIn, TOut, 4>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
+  const bool narrow = p.kernelSize <= 4;
+  if (vec) {
+    launchKernel(convPrefillVecKernel<TIn, TOut, 4>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
   } else {
-    launchKernel(convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
+    launchKernel(narrow ? convPrefillKernel<TIn, TOut, 4> : convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid,
+                 dim3(kConvPrefillThreads), 0, s, p, steps);
   }
 }
 

@@ -46,6 +46,10 @@ struct ConvPrefillParams {
   const float* dtBias = nullptr;     // (nHeads)
   float dtMin = 0.f, dtMax = 3.4e38f;
   float* dtOut = nullptr;            // (batch, seqLen, nHeads) fp32
+  // Lets the launcher take the vector form (V adjacent channels per thread, one 16-byte load
+  // per step; same results bit for bit) where the shapes and alignment allow; false: the
+  // per-channel form always (tests and A/B runs).
+  bool allowVector = true;
 };
 
 void launchConvPrefill(const ConvPrefillParams& p, Stream stream);

@@ -217,11 +217,6 @@ __device__ __forceinline__ void storeAcc(const AccFrag<T> (&acc)[2][2], float* Y
   }
 }
 
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-
 // Which operands may be moved as 16-byte vectors (decided by the launcher from the shapes and
 // pointer alignment): xbc-derived tiles (x, B, C, S_in), the fp32 CB tiles, and state-pool
 // tiles (read by the single-tile kernel).

@@ -269,7 +269,7 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
                               const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
                               const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
                               const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype,
-                              int64_t dInner, int64_t stateSize, int64_t statePitch) {
+                              int64_t dInner, int64_t stateSize, int64_t statePitch, bool allowVector) {
   checkF32(convState, "convState");
   checkCuda(zxbcdt, "zxbcdt");
   checkF32(weight, "conv weight");
@@ -323,6 +323,7 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
   p.bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
   p.out = r.xbc.data_ptr();
   p.outElem = elemOf(r.xbc);
+  p.allowVector = allowVector;
   if (H > 0) {
     p.nHeads = static_cast<int>(H);
     p.dtRaw = static_cast<const char*>(zxbcdt.data_ptr()) + dtOffset * zxbcdt.element_size();

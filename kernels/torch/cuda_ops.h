@@ -85,12 +85,14 @@ struct ConvPrefillResult {
 };
 // statePitch > 0 writes xbc in the SSD's padded layout instead: (B, L, dInner + 2*G*statePitch),
 // each group's B and C block (stateSize channels) starting at a multiple of statePitch past
-// dInner, zeros after it (see kernels/conv_prefill/conv_prefill.h).
+// dInner, zeros after it (see kernels/conv_prefill/conv_prefill.h). allowVector = false keeps
+// the per-channel kernel where the vector one would run (same result, bit for bit; tests, A/B).
 ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slots, const torch::Tensor& cont,
                               const torch::Tensor& lengths, const torch::Tensor& zxbcdt, int64_t xbcOffset,
                               const torch::Tensor& weight, const torch::Tensor& bias, int64_t dtOffset,
                               const torch::Tensor& dtBias, double dtMin, double dtMax, torch::ScalarType outDtype,
-                              int64_t dInner = 0, int64_t stateSize = 0, int64_t statePitch = 0);
+                              int64_t dInner = 0, int64_t stateSize = 0, int64_t statePitch = 0,
+                              bool allowVector = true);
 
 // Chunked SSD scan (kernels/ssd_prefill). ssmState: (S, H, P, N) fp32 or bf16, initial state
 // (where cont != 0) in and final state out. xbc: (B, L, H*P + 2*G*Np) fp32/fp16/bf16 contiguous

@@ -291,10 +291,12 @@ void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::
 }
 
 int64_t Mamba2Model::decodeSplit(int64_t batch) {
-  // MAMBA_DECODE_STREAMS=2 (experimental, read per call: tests toggle it) splits fused decode
-  // batches of at least MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows into two halves.
+  // Fused decode batches of at least MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows run as two halves
+  // on two streams unless MAMBA_DECODE_STREAMS=1 (read per call: tests and A/B runs toggle it).
+  // H200, 130m bf16, graph decode in one process: B64 1.216 vs 1.336-1.355 ms on one stream,
+  // B32 0.753 vs 0.778-0.791 (bench/results/h200_2026-12-01/session8).
   const char* streams = std::getenv("MAMBA_DECODE_STREAMS");
-  if (streams == nullptr || std::atoi(streams) != 2) return 0;
+  if (streams != nullptr && std::atoi(streams) == 1) return 0;
   const char* minBatch = std::getenv("MAMBA_DECODE_SPLIT_MIN_BATCH");
   const int64_t threshold = minBatch != nullptr && std::atoi(minBatch) > 1 ? std::atoi(minBatch) : 32;
   return batch >= threshold ? batch / 2 : 0;

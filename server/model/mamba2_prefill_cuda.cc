@@ -9,6 +9,15 @@
 #include "server/model/mamba2_model.h"
 
 namespace mamba {
+namespace {
+
+// False only when the environment variable is "0" (read once per process by the callers).
+bool envFlagOn(const char* name) {
+  const char* e = std::getenv(name);
+  return e == nullptr || std::string_view(e) != "0";
+}
+
+}  // namespace
 
 bool Mamba2Model::cudaPrefillSupported(StatePool& pool) const {
   if (!device().is_cuda() || config_.convKernel > 16 || pool.numLayers() != config_.nLayer) return false;
@@ -39,14 +48,13 @@ torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, i
   // H200, N = 115, 8 x 16384: 260 ms vs dense 168).
   const int64_t N = config_.stateSize(l), vecElems = 16 / static_cast<int64_t>(c10::elementSize(dtype()));
   const int64_t pitch = N % vecElems == 0 ? 0 : (N + 7) / 8 * 8;
-  cuda::ConvPrefillResult conv = cuda::convPrefill(
-      pool.conv(l), slots, cont, lengths, zx3, Di, convWeightF32_[static_cast<size_t>(l)],
-      convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias, config_.dtMin, config_.dtMax, dtype(), Di, N, pitch);
-  // MAMBA_SSD_SINGLE_TILE=0 keeps short prompts on the three-launch SSD (for A/B timing only).
-  static const bool singleTile = [] {
-    const char* e = std::getenv("MAMBA_SSD_SINGLE_TILE");
-    return e == nullptr || std::string_view(e) != "0";
-  }();
+  // A/B knobs (timing only; the results are the same bit for bit): MAMBA_CONV_VEC=0 keeps the
+  // per-channel conv kernel, MAMBA_SSD_SINGLE_TILE=0 keeps short prompts on the three-launch SSD.
+  static const bool convVec = envFlagOn("MAMBA_CONV_VEC"), singleTile = envFlagOn("MAMBA_SSD_SINGLE_TILE");
+  cuda::ConvPrefillResult conv = cuda::convPrefill(pool.conv(l), slots, cont, lengths, zx3, Di,
+                                                   convWeightF32_[static_cast<size_t>(l)],
+                                                   convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias,
+                                                   config_.dtMin, config_.dtMax, dtype(), Di, N, pitch, convVec);
   torch::Tensor y =
       cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch, singleTile);  // (B, L, Di)
   torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps);

@@ -2,7 +2,7 @@
 // Mamba2Model::mixerPrefill, written per sequence: conv over [history (K-1 raw inputs) |
 // inputs], the new window gathered at the sequence's last token, and the masked dt. Label gpu.
 // Fresh random inputs, N in {16, 20, 64, 128}, G in {1, 2}, K in {2, 4, 6}, plain and padded
-// (state-pitch) output layouts, ragged lengths
+// (state-pitch) output layouts, the vector and the per-channel kernel (bit for bit), ragged lengths
 // (1, 7, 129, 300, 2) with continue flags (including windows that mix history and inputs),
 // fp32/fp16/bf16 inputs, fp32 or model-dtype output; outputs poisoned with NaN before each run.
 #include <gtest/gtest.h>
@@ -76,7 +76,10 @@ TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
         for (bool modelDtypeOut : {false, true}) {
           torch::manual_seed(sh.N * 31 + sh.K + (modelDtypeOut ? 1 : 0));
           const int64_t CD = Di + 2 * sh.G * sh.N, K = sh.K;
-          const int64_t DIP = 2 * Di + 2 * sh.G * sh.N + H + 3;  // + padding columns, as the padded in_proj
+          // Rows of whole 16-byte vectors (the padded in_proj's) take the vector kernel, the rest
+          // (3 extra columns) the per-channel one: half the cases each, both output types, both L.
+          const bool alignedRows = modelDtypeOut != (L == 300);
+          const int64_t DIP0 = 2 * Di + 2 * sh.G * sh.N + H, DIP = alignedRows ? (DIP0 + 7) / 8 * 8 : DIP0 + 3;
           // Clamped dt for N = 20, the (0, inf) limit otherwise.
           const double dtMin = sh.N == 20 ? 0.05 : 0.0, dtMax = sh.N == 20 ? 0.5 : INFINITY;
           torch::Tensor state = torch::randn({S, CD, K});
@@ -97,6 +100,15 @@ TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
           EXPECT_LE(relErr(got.dt, ref.dt), 1e-5) << what;
           // Windows are copies of inputs and history: exact; other slots untouched.
           EXPECT_TRUE(torch::equal(gState.cpu(), ref.state)) << what;
+          if (alignedRows) {  // the per-channel kernel on the same data: bit for bit
+            torch::Tensor sState = state.to(kCuda);
+            cuda::ConvPrefillResult scalar =
+                cuda::convPrefill(sState, bt.slotsT(), bt.contT(), bt.lengthsT(), zx.to(kCuda), Di, w.to(kCuda),
+                                  bias.to(kCuda), Di + CD, dtBias.to(kCuda), dtMin, dtMax, outDtype, 0, 0, 0, false);
+            EXPECT_TRUE(torch::equal(scalar.xbc.cpu(), got.xbc.cpu())) << what << " vector vs per-channel";
+            EXPECT_TRUE(torch::equal(scalar.dt.cpu(), got.dt.cpu())) << what << " vector vs per-channel dt";
+            EXPECT_TRUE(torch::equal(sState.cpu(), gState.cpu())) << what << " vector vs per-channel windows";
+          }
           // The SSD's padded layout (each B/C block at a pitch of the next multiple of 8, zeros
           // after it): the same values moved, padding exactly 0, windows the same.
           const int64_t Np = (sh.N + 7) / 8 * 8 + 8;

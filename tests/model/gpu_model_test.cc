@@ -209,8 +209,9 @@ TEST_F(GpuModelTest, CudaGraphDecodeWithDecodeGemmMatchesEager) {
   }
 }
 
-// MAMBA_DECODE_STREAMS=2 (experimental): fused decode batches of >= 32 rows run as two halves
-// on two streams, eagerly and inside the captured graphs; logits and states as with one stream.
+// Fused decode batches of >= 32 rows run as two halves on two streams (the default;
+// MAMBA_DECODE_STREAMS=1 keeps one), eagerly and inside the captured graphs; logits and states
+// as with one stream (rows of a half may take another decode_gemm tile shape: not bit for bit).
 TEST_F(GpuModelTest, TwoStreamDecodeMatchesOneStream) {
   const torch::Device dev(torch::kCUDA, 0);
   auto ck = loadCheckpoint(testing::hfCaseDir("g2_n48_p32"), {torch::kBFloat16, dev});
@@ -219,8 +220,8 @@ TEST_F(GpuModelTest, TwoStreamDecodeMatchesOneStream) {
   if (!gpu.fusedDecode(64)) GTEST_SKIP() << "fused decode unsupported here";
   const int64_t S = 70;
   StatePool one(gpu.config(), S, dev), two(gpu.config(), S, dev), graphed(gpu.config(), S, dev);
-  struct EnvGuard {
-    EnvGuard() { setenv("MAMBA_DECODE_STREAMS", "2", 1); }
+  struct EnvGuard {  // MAMBA_DECODE_STREAMS=n for the guard's scope
+    explicit EnvGuard(const char* n) { setenv("MAMBA_DECODE_STREAMS", n, 1); }
     ~EnvGuard() { unsetenv("MAMBA_DECODE_STREAMS"); }
   };
   std::optional<CudaGraphDecoder> decoder;
@@ -231,10 +232,13 @@ TEST_F(GpuModelTest, TwoStreamDecodeMatchesOneStream) {
       slots.push_back(static_cast<int32_t>((i * 11 + B) % S));  // 11 and 70 coprime: distinct
     }
     for (int step = 0; step < 3; ++step) {
-      torch::Tensor a = gpu.decode(tokens, slots, one).cpu();
-      torch::Tensor b, c;
+      torch::Tensor a, b, c;
       {
-        EnvGuard env;
+        EnvGuard env("1");
+        a = gpu.decode(tokens, slots, one).cpu();
+      }
+      {
+        EnvGuard env("2");
         b = gpu.decode(tokens, slots, two).cpu();
         if (!decoder) decoder.emplace(gpu, graphed, 64);  // captured with two streams
         c = decoder->decode(tokens, slots).cpu();
