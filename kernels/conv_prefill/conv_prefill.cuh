@@ -172,14 +172,26 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   const bool history = slot >= 0 && p.cont[b] != 0;
   float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c0) * K : nullptr;
   const TIn* in = static_cast<const TIn*>(p.input) + rowBase * p.inputStride + c0;
+  // raw(tau) of convPrefillKernel for the window's warm-up steps t0 - (KB-1) .. t0 - 1, all V
+  // channels at once: input rows as vectors, the history per channel.
+  float warm[KB - 1][V];
+#pragma unroll
+  for (int i = 0; i + 1 < KB; ++i) {
+    const int tau = t0 - (KB - 1) + i;
+    if (tau >= 0) {
+      const Pack<TIn, V> x = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(tau) * p.inputStride);
+#pragma unroll
+      for (int j = 0; j < V; ++j) warm[i][j] = toFloat(x.v[j]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; ++j) warm[i][j] = history && tau >= -K ? st[j * K + K + tau] : 0.f;
+    }
+  }
   ConvWindow<KB> window[V];
 #pragma unroll
   for (int j = 0; j < V; ++j) {
-    auto raw = [&](int tau) -> float {  // as in convPrefillKernel, for channel c0 + j
-      if (tau >= 0) return toFloat(in[static_cast<int64_t>(tau) * p.inputStride + j]);
-      return history && tau >= -K ? st[j * K + K + tau] : 0.f;
-    };
-    window[j].start(p.weight + static_cast<int64_t>(c0 + j) * K, p.bias ? p.bias[c0 + j] : 0.f, K, t0, raw);
+    window[j].start(p.weight + static_cast<int64_t>(c0 + j) * K, p.bias ? p.bias[c0 + j] : 0.f, K, t0,
+                    [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
   }
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
 #pragma unroll 2
@@ -201,9 +213,19 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
 template <typename TIn, typename TOut>
 bool convVectorizable(const ConvPrefillParams& p) {
   constexpr int V = kConvVec<TIn>;
-  const auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
-  return p.allowVector && p.kernelSize <= 4 && p.outPitch == 0 && p.channels % V == 0 && p.inputStride % V == 0 && aligned(p.input) &&
-         aligned(p.out);
+  const auto aligned = [](const void* q, size_t a) { return reinterpret_cast<uintptr_t>(q) % a == 0; };
+  if (!p.allowVector || p.kernelSize > 4 || p.outPitch != 0 || p.channels % V != 0 || p.inputStride % V != 0 ||
+      !aligned(p.input, 16) || !aligned(p.out, alignof(Pack<TOut, V>))) {
+    return false;
+  }
+  // Only grids of full-length runs with >= 4 blocks per SM: with fewer (short prompts) the V
+  // channels' serial work per thread made it slower. H200, 130m bf16, per-channel vs vector
+  // with every grid: prefill 1 x 64 1.087 vs 1.244 ms, 1 x 2048 3.474 vs 3.943, 8 x 16384
+  // 174.2 vs 165.9 (bench/results/h200_2026-12-01/session8/run2_streams_convvec).
+  const int64_t cols = p.channels / V + (p.dtOut ? p.nHeads : 0);
+  const int64_t blocks = (cols + kConvPrefillThreads - 1) / kConvPrefillThreads *
+                         ((p.seqLen + kConvPrefillSteps - 1) / kConvPrefillSteps) * p.batch;
+  return blocks >= 4 * static_cast<int64_t>(deviceSmCount());
 }
 
 template <typename TIn, typename TOut>

@@ -32,6 +32,9 @@ struct GatedRmsNormParams {
   void* out = nullptr;            // (rows, width) of elem
   float eps = 1e-5f;
   ElemType elem = ElemType::kF32;
+  // Lets the launcher read each row once in 16-byte vectors where the shapes and alignment
+  // allow (same function, another summation order); false: the two-pass kernel (tests, A/B).
+  bool allowVector = true;
 };
 void launchGatedRmsNorm(const GatedRmsNormParams& p, Stream stream);
 

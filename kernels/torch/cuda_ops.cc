@@ -100,7 +100,7 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
 }
 
 torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& weight,
-                           int64_t groups, double eps) {
+                           int64_t groups, double eps, bool allowVector) {
   checkF32(y, "y");
   checkCuda(zxbcdt, "zxbcdt");
   checkCuda(weight, "gated norm weight");
@@ -120,6 +120,7 @@ torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, 
   p.out = out.data_ptr();
   p.eps = static_cast<float>(eps);
   p.elem = elemOf(zxbcdt);
+  p.allowVector = allowVector;
   launch([&] { kernels::launchGatedRmsNorm(p, stream()); });
   return out;
 }

@@ -20,8 +20,10 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
                       const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, double dtMin, double dtMax);
 
 // y: (B, Di) fp32; z = zxbcdt[:, 0:Di]; weight: (Di) of zxbcdt's dtype. Returns (B, Di).
+// allowVector = false keeps the two-pass kernel where the one-read vector kernel would run
+// (the same function up to summation order; tests and A/B).
 torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& weight,
-                           int64_t groups, double eps);
+                           int64_t groups, double eps, bool allowVector = true);
 
 // residual: (R, W) fp32, updated in place (= delta if assign, += delta otherwise; delta may be
 // undefined). Returns RMSNorm(residual) * weight as (R, W) of weight's dtype.

@@ -76,9 +76,10 @@ TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
         for (bool modelDtypeOut : {false, true}) {
           torch::manual_seed(sh.N * 31 + sh.K + (modelDtypeOut ? 1 : 0));
           const int64_t CD = Di + 2 * sh.G * sh.N, K = sh.K;
-          // Rows of whole 16-byte vectors (the padded in_proj's) take the vector kernel, the rest
-          // (3 extra columns) the per-channel one: half the cases each, both output types, both L.
-          const bool alignedRows = modelDtypeOut != (L == 300);
+          // Rows of whole 16-byte vectors (the padded in_proj's) take the vector kernel where the
+          // grid is large (L = 4000: every case, both output types), the rest (3 extra columns)
+          // the per-channel one (half the cases at L = 300, where the grid is small anyway).
+          const bool alignedRows = L == 4000 || modelDtypeOut;
           const int64_t DIP0 = 2 * Di + 2 * sh.G * sh.N + H, DIP = alignedRows ? (DIP0 + 7) / 8 * 8 : DIP0 + 3;
           // Clamped dt for N = 20, the (0, inf) limit otherwise.
           const double dtMin = sh.N == 20 ? 0.05 : 0.0, dtMax = sh.N == 20 ? 0.5 : INFINITY;

@@ -99,13 +99,21 @@ TEST_F(CudaOpsTest, SsmStepMatchesReferenceAndSkipsPadding) {
 
 TEST_F(CudaOpsTest, NormsMatchReference) {
   for (auto dt : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
-    for (auto [R, W, G] : {std::tuple{1, 768, 1}, std::tuple{5, 1536, 2}, std::tuple{3, 100, 4}}) {
-      torch::manual_seed(R * W);
-      torch::Tensor y = torch::randn({R, W}), zx = torch::randn({R, W + 37}).to(dt), w = torch::rand({W}).to(dt);
+    // The gated norm's vector kernel takes groups of whole 8-channel vectors with z rows of them
+    // (zPad 40: 768, 1536 / 2, 2560, 5120 wide groups); the two-pass kernel the rest and
+    // allowVector = false.
+    for (auto [R, W, G, zPad] : {std::tuple{1, 768, 1, 37}, std::tuple{5, 1536, 2, 37}, std::tuple{3, 100, 4, 37},
+                                 std::tuple{1, 768, 1, 40}, std::tuple{70, 1536, 2, 40}, std::tuple{2, 5120, 1, 40},
+                                 std::tuple{3, 2560, 1, 40}, std::tuple{4, 96, 4, 40}}) {
+      torch::manual_seed(R * W + zPad);
+      torch::Tensor y = torch::randn({R, W}), zx = torch::randn({R, W + zPad}).to(dt), w = torch::rand({W}).to(dt);
       torch::Tensor ref = gatedRmsNorm(y, zx.narrow(1, 0, W), w, G, 1e-5, dt);
-      poison({R, W}, dt);
-      torch::Tensor got = cuda::gatedRmsNorm(y.to(kCuda), zx.to(kCuda), w.to(kCuda), G, 1e-5);
-      EXPECT_LE(relErr(got, ref), tol(dt)) << "gated " << R << "x" << W << " " << dt;
+      for (bool allowVector : {true, false}) {
+        poison({R, W}, dt);
+        torch::Tensor got = cuda::gatedRmsNorm(y.to(kCuda), zx.to(kCuda), w.to(kCuda), G, 1e-5, allowVector);
+        EXPECT_LE(relErr(got, ref), tol(dt)) << "gated " << R << "x" << W << " G=" << G << " zPad=" << zPad << " "
+                                             << dt << (allowVector ? "" : " two-pass");
+      }
 
       torch::Tensor res = torch::randn({R, W}), delta = torch::randn({R, W}).to(dt);
       torch::Tensor refRes = res + delta.to(torch::kFloat32);
