@@ -221,7 +221,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdSingleTileKernel(SsdP
     clusterWait();
     return;
   }
-  chunkCumsum(p.dt + static_cast<int64_t>(b) * p.seqLen * p.nHeads + h, p.nHeads, p.A[h], clen, cs, dts);
+  // cs is read by every rank but the y block, which needs it only for exp(cs_t) C S_in^T.
+  if (rank != 0 || (p.slots[b] >= 0 && p.cont[b] != 0)) {
+    chunkCumsum(p.dt + static_cast<int64_t>(b) * p.seqLen * p.nHeads + h, p.nHeads, p.A[h], clen, cs, dts);
+  }
   if (rank == 0) {
     singleTileY<T>(p, vec, smem, b, h, p0, clen, cs);  // arrives on A and B, waits on A
   } else if (rank == 1) {

@@ -232,24 +232,30 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   torch::Tensor residual;
   if (fusedDecode(B)) {
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
-    const int64_t B0 = decodeSplit(B);
-    if (B0 == 0) {
+    const int64_t parts = decodeParts(B);
+    if (parts == 1) {
       fusedDecodeLayers(residual, slots, pool);
     } else {
-      // Two independent halves on two streams (joined before the final norm), so that one
-      // half's latency-bound products can overlap the other's bandwidth-bound SSM step.
+      // Independent row blocks on `parts` streams (forked from and joined back into the current
+      // one before the final norm), so that one block's latency-bound products overlap another's
+      // bandwidth-bound SSM step.
       at::cuda::CUDAStream main = at::cuda::getCurrentCUDAStream();
-      at::cuda::CUDAStream side = at::cuda::getStreamFromPool(false, main.device_index());
-      at::cuda::CUDAEvent fork, join;
+      at::cuda::CUDAEvent fork;
       fork.record(main);
-      fork.block(side);
-      fusedDecodeLayers(residual.narrow(0, 0, B0), slots.narrow(0, 0, B0), pool);
-      {
+      std::vector<at::cuda::CUDAEvent> joins(static_cast<size_t>(parts - 1));
+      for (int64_t i = 0; i < parts; ++i) {
+        const int64_t r0 = B * i / parts, rows = B * (i + 1) / parts - r0;
+        if (i == 0) {
+          fusedDecodeLayers(residual.narrow(0, r0, rows), slots.narrow(0, r0, rows), pool);
+          continue;
+        }
+        at::cuda::CUDAStream side = at::cuda::getStreamFromPool(false, main.device_index());
+        fork.block(side);
         at::cuda::CUDAStreamGuard guard(side);
-        fusedDecodeLayers(residual.narrow(0, B0, B - B0), slots.narrow(0, B0, B - B0), pool);
+        fusedDecodeLayers(residual.narrow(0, r0, rows), slots.narrow(0, r0, rows), pool);
+        joins[static_cast<size_t>(i - 1)].record(side);
       }
-      join.record(side);
-      join.block(main);
+      for (at::cuda::CUDAEvent& join : joins) join.block(main);
     }
     h = torch::Tensor();  // already in the residual
   } else {
@@ -290,16 +296,20 @@ void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::
   }
 }
 
-int64_t Mamba2Model::decodeSplit(int64_t batch) {
-  // Fused decode batches of at least MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows run as two halves
-  // on two streams unless MAMBA_DECODE_STREAMS=1 (read per call: tests and A/B runs toggle it).
-  // H200, 130m bf16, graph decode in one process: B64 1.216 vs 1.336-1.355 ms on one stream,
-  // B32 0.753 vs 0.778-0.791 (bench/results/h200_2026-12-01/session8).
-  const char* streams = std::getenv("MAMBA_DECODE_STREAMS");
-  if (streams != nullptr && std::atoi(streams) == 1) return 0;
-  const char* minBatch = std::getenv("MAMBA_DECODE_SPLIT_MIN_BATCH");
-  const int64_t threshold = minBatch != nullptr && std::atoi(minBatch) > 1 ? std::atoi(minBatch) : 32;
-  return batch >= threshold ? batch / 2 : 0;
+int64_t Mamba2Model::decodeParts(int64_t batch) {
+  // MAMBA_DECODE_STREAMS [2] streams (1..4) for fused decode batches of at least
+  // MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows, at least half that many rows each (read per call:
+  // tests and A/B runs toggle them). H200, 130m bf16, graph decode in one process, two streams
+  // vs one: B64 1.216 vs 1.336-1.355 ms, B32 0.753 vs 0.778-0.791; B16 split in two 0.560 vs
+  // 0.559-0.573 (bench/results/h200_2026-12-01/session8).
+  const auto envInt = [](const char* name, int64_t fallback) {
+    const char* e = std::getenv(name);
+    return e != nullptr && std::atoi(e) > 0 ? static_cast<int64_t>(std::atoi(e)) : fallback;
+  };
+  const int64_t streams = std::min<int64_t>(envInt("MAMBA_DECODE_STREAMS", 2), 4);
+  const int64_t threshold = std::max<int64_t>(envInt("MAMBA_DECODE_SPLIT_MIN_BATCH", 32), 2);
+  if (streams < 2 || batch < threshold) return 1;
+  return std::clamp<int64_t>(batch / (threshold / 2), 1, streams);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,

@@ -121,8 +121,8 @@ class Mamba2Model {
   // The fused decode layers (fusedDecode) over the rows of `residual` (B, Dm) fp32, updated in
   // place, with their slots (B) on the current stream.
   void fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const;
-  // Rows of the first of two decode streams for a fused batch, or 0 for one stream.
-  static int64_t decodeSplit(int64_t batch);
+  // Streams (row blocks) a fused decode batch is split over; 1: not split.
+  static int64_t decodeParts(int64_t batch);
   torch::Tensor clampDt(torch::Tensor dt) const;
 
   ModelConfig config_;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 
 #include <gtest/gtest.h>
@@ -209,22 +210,32 @@ TEST_F(GpuModelTest, CudaGraphDecodeWithDecodeGemmMatchesEager) {
   }
 }
 
-// Fused decode batches of >= 32 rows run as two halves on two streams (the default;
-// MAMBA_DECODE_STREAMS=1 keeps one), eagerly and inside the captured graphs; logits and states
-// as with one stream (rows of a half may take another decode_gemm tile shape: not bit for bit).
-TEST_F(GpuModelTest, TwoStreamDecodeMatchesOneStream) {
+// Fused decode batches of >= 32 rows run as row blocks on two streams (the default;
+// MAMBA_DECODE_STREAMS=1 keeps one, 4 takes up to four), eagerly and inside the captured graphs;
+// logits and states as with one stream (rows of a block may take another decode_gemm tile
+// shape: not bit for bit).
+TEST_F(GpuModelTest, MultiStreamDecodeMatchesOneStream) {
   const torch::Device dev(torch::kCUDA, 0);
   auto ck = loadCheckpoint(testing::hfCaseDir("g2_n48_p32"), {torch::kBFloat16, dev});
   ASSERT_TRUE(ck.isOk());
   Mamba2Model gpu(ck->config, ck->weights);
   if (!gpu.fusedDecode(64)) GTEST_SKIP() << "fused decode unsupported here";
   const int64_t S = 70;
-  StatePool one(gpu.config(), S, dev), two(gpu.config(), S, dev), graphed(gpu.config(), S, dev);
   struct EnvGuard {  // MAMBA_DECODE_STREAMS=n for the guard's scope
     explicit EnvGuard(const char* n) { setenv("MAMBA_DECODE_STREAMS", n, 1); }
     ~EnvGuard() { unsetenv("MAMBA_DECODE_STREAMS"); }
   };
-  std::optional<CudaGraphDecoder> decoder;
+  StatePool one(gpu.config(), S, dev);
+  struct Split {
+    const char* streams;
+    StatePool eager, graphed;
+    std::optional<CudaGraphDecoder> decoder;
+  };
+  std::vector<std::unique_ptr<Split>> splits;
+  for (const char* n : {"2", "4"}) {
+    splits.push_back(std::unique_ptr<Split>(
+        new Split{n, StatePool(gpu.config(), S, dev), StatePool(gpu.config(), S, dev), std::nullopt}));
+  }
   for (int64_t B : {32, 41, 64}) {
     std::vector<int32_t> tokens, slots;
     for (int64_t i = 0; i < B; ++i) {
@@ -232,25 +243,28 @@ TEST_F(GpuModelTest, TwoStreamDecodeMatchesOneStream) {
       slots.push_back(static_cast<int32_t>((i * 11 + B) % S));  // 11 and 70 coprime: distinct
     }
     for (int step = 0; step < 3; ++step) {
-      torch::Tensor a, b, c;
+      torch::Tensor a;
       {
         EnvGuard env("1");
         a = gpu.decode(tokens, slots, one).cpu();
       }
-      {
-        EnvGuard env("2");
-        b = gpu.decode(tokens, slots, two).cpu();
-        if (!decoder) decoder.emplace(gpu, graphed, 64);  // captured with two streams
-        c = decoder->decode(tokens, slots).cpu();
+      for (auto& sp : splits) {
+        EnvGuard env(sp->streams);
+        torch::Tensor b = gpu.decode(tokens, slots, sp->eager).cpu();
+        if (!sp->decoder) sp->decoder.emplace(gpu, sp->graphed, 64);  // captured with the split
+        torch::Tensor c = sp->decoder->decode(tokens, slots).cpu();
+        const auto what = ::testing::Message() << "streams " << sp->streams << " B=" << B << " step " << step;
+        EXPECT_LE(testing::maxRelErr(b, a), 1e-5) << what << ": eager";
+        EXPECT_LE(testing::maxRelErr(c, a), 1e-5) << what << ": graph";
       }
-      EXPECT_LE(testing::maxRelErr(b, a), 1e-5) << "B=" << B << " step " << step << ": eager";
-      EXPECT_LE(testing::maxRelErr(c, a), 1e-5) << "B=" << B << " step " << step << ": graph";
     }
   }
-  for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
-    EXPECT_LE(testing::maxRelErr(two.ssm(l).cpu(), one.ssm(l).cpu()), 1e-5);
-    EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), one.ssm(l).cpu()), 1e-5);
-    EXPECT_LE(testing::maxRelErr(two.conv(l).cpu(), one.conv(l).cpu()), 1e-6);
+  for (auto& sp : splits) {
+    for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
+      EXPECT_LE(testing::maxRelErr(sp->eager.ssm(l).cpu(), one.ssm(l).cpu()), 1e-5) << sp->streams;
+      EXPECT_LE(testing::maxRelErr(sp->graphed.ssm(l).cpu(), one.ssm(l).cpu()), 1e-5) << sp->streams;
+      EXPECT_LE(testing::maxRelErr(sp->eager.conv(l).cpu(), one.conv(l).cpu()), 1e-6) << sp->streams;
+    }
   }
 }
 
