@@ -194,13 +194,23 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
                     [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
   }
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
-#pragma unroll 2
-  for (int t = t0; t < tEnd; ++t) {
-    const Pack<TIn, V> x = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(t) * p.inputStride);
-    Pack<TOut, V> y;
+  // kRows input rows are loaded before any of their outputs is stored: the compiler may not move
+  // a load above a store that could alias it, so row by row left one memory latency per row.
+  constexpr int kRows = 4;
+  for (int tb = t0; tb < tEnd; tb += kRows) {
+    Pack<TIn, V> x[kRows];
 #pragma unroll
-    for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x.v[j]))));
-    *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(t) * p.channels) = y;
+    for (int i = 0; i < kRows; ++i) {
+      if (tb + i < tEnd) x[i] = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(tb + i) * p.inputStride);
+    }
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      if (tb + i >= tEnd) break;
+      Pack<TOut, V> y;
+#pragma unroll
+      for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x[i].v[j]))));
+      *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(tb + i) * p.channels) = y;
+    }
   }
 
   if (blockIdx.y != 0 || st == nullptr) return;

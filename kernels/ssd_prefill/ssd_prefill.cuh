@@ -568,10 +568,24 @@ __global__ void __launch_bounds__(kPassThreads) ssdStatePassKernel(SsdPrefillPar
   T* init = static_cast<T*>(p.chunkInit) + (static_cast<int64_t>(b) * nc * H + h) * p.headDim * Np +
             (e / p.stateSize) * Np + e % p.stateSize;
   const float* logDecay = p.chunkLogDecay + (static_cast<int64_t>(b) * H + h) * nc;
-#pragma unroll 4
-  for (int c = 0; c < chunks; ++c) {
-    init[c * initStride] = fromFloat<T>(s);
-    s = __expf(logDecay[c]) * s + loc[c * stride];
+  // The loads of kBatch chunks are issued before any of their stores: the compiler may not move
+  // a load above a store that could alias it, and load, update, store chunk by chunk left one
+  // memory latency per chunk (H200, 1 x 16384: 64.5 us per layer).
+  constexpr int kBatch = 8;
+  for (int c0 = 0; c0 < chunks; c0 += kBatch) {
+    float decay[kBatch], local[kBatch];
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      const bool real = c0 + i < chunks;
+      decay[i] = real ? logDecay[c0 + i] : 0.f;
+      local[i] = real ? loc[static_cast<int64_t>(c0 + i) * stride] : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      if (c0 + i >= chunks) break;
+      init[static_cast<int64_t>(c0 + i) * initStride] = fromFloat<T>(s);
+      s = __expf(decay[i]) * s + local[i];
+    }
   }
   if (st != nullptr) *st = fromFloat<TState>(s);
 }
