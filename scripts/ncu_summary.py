@@ -26,4 +26,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    except BrokenPipeError:  # the caller keeps only the first lines (| head)
+        sys.stderr.close()
