@@ -84,34 +84,42 @@ __device__ __forceinline__ void commitConvWindow(float* st, bool history, const 
   }
 }
 
-// dt of head h (the grid's columns past the conv channels) at steps [t0, tEnd) of sequence b.
+// A conv-grid thread's place: column, run of steps [t0, tEnd) of sequence b (len real tokens,
+// first row rowBase = b * seqLen).
+struct ConvRun {
+  int col, t0, tEnd, b, len;
+  int64_t rowBase;
+  __device__ ConvRun(const ConvPrefillParams& p, int steps)
+      : col(static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x)),
+        t0(static_cast<int>(blockIdx.y) * steps),
+        tEnd(min(t0 + steps, p.seqLen)),
+        b(static_cast<int>(blockIdx.z)),
+        len(min(max(p.lengths[b], 0), p.seqLen)),
+        rowBase(static_cast<int64_t>(b) * p.seqLen) {}
+};
+
+// dt of head h (the grid's columns past the conv channels) over the thread's run.
 template <typename TIn>
-__device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, int b, int t0, int tEnd, int len) {
+__device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, const ConvRun& run) {
   if (p.dtOut == nullptr || h >= p.nHeads) return;
-  const int64_t rowBase = static_cast<int64_t>(b) * p.seqLen;
-  const TIn* raw = static_cast<const TIn*>(p.dtRaw) + rowBase * p.inputStride + h;
+  const TIn* raw = static_cast<const TIn*>(p.dtRaw) + run.rowBase * p.inputStride + h;
   const float bias = p.dtBias[h];
-  for (int t = t0; t < tEnd; ++t) {
+  for (int t = run.t0; t < run.tEnd; ++t) {
     float v = 0.f;
-    if (t < len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
-    p.dtOut[(rowBase + t) * p.nHeads + h] = v;
+    if (t < run.len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
+    p.dtOut[(run.rowBase + t) * p.nHeads + h] = v;
   }
 }
 
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   pdlEnter();
-  const int col = blockIdx.x * blockDim.x + threadIdx.x;
-  const int t0 = blockIdx.y * steps;
-  const int b = blockIdx.z;
-  const int L = p.seqLen;
-  const int tEnd = min(t0 + steps, L);
-  const int len = min(max(p.lengths[b], 0), L);
-  const int64_t rowBase = static_cast<int64_t>(b) * L;
+  const ConvRun run(p, steps);
+  const int t0 = run.t0, tEnd = run.tEnd, b = run.b, len = run.len;
+  const int64_t rowBase = run.rowBase;
+  if (run.col >= p.channels) return dtColumn<TIn>(p, run.col - p.channels, run);
 
-  if (col >= p.channels) return dtColumn<TIn>(p, col - p.channels, b, t0, tEnd, len);
-
-  const int c = col, K = p.kernelSize;
+  const int c = run.col, K = p.kernelSize;
   const int slot = p.slots[b];
   const bool history = slot >= 0 && p.cont[b] != 0;
   float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c) * K : nullptr;
@@ -157,17 +165,13 @@ template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   constexpr int V = kConvVec<TIn>;
   pdlEnter();
-  const int col = blockIdx.x * blockDim.x + threadIdx.x;
-  const int t0 = blockIdx.y * steps;
-  const int b = blockIdx.z;
-  const int L = p.seqLen;
-  const int tEnd = min(t0 + steps, L);
-  const int len = min(max(p.lengths[b], 0), L);
-  const int64_t rowBase = static_cast<int64_t>(b) * L;
+  const ConvRun run(p, steps);
+  const int t0 = run.t0, tEnd = run.tEnd, b = run.b, len = run.len;
+  const int64_t rowBase = run.rowBase;
   const int vecCols = p.channels / V;
-  if (col >= vecCols) return dtColumn<TIn>(p, col - vecCols, b, t0, tEnd, len);
+  if (run.col >= vecCols) return dtColumn<TIn>(p, run.col - vecCols, run);
 
-  const int c0 = col * V, K = p.kernelSize;
+  const int c0 = run.col * V, K = p.kernelSize;
   const int slot = p.slots[b];
   const bool history = slot >= 0 && p.cont[b] != 0;
   float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c0) * K : nullptr;

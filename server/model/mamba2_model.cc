@@ -300,8 +300,8 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
   // MAMBA_DECODE_STREAMS [2] streams (1..4) for fused decode batches of at least
   // MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows, at least half that many rows each (read per call:
   // tests and A/B runs toggle them). H200, 130m bf16, graph decode in one process, two streams
-  // vs one: B64 1.216 vs 1.336-1.355 ms, B32 0.753 vs 0.778-0.791; B16 split in two 0.560 vs
-  // 0.559-0.573 (bench/results/h200_2026-12-01/session8).
+  // vs one: B64 1.177 vs 1.341 ms, B32 0.739 vs 0.779; B16 split in two 0.560 vs 0.559-0.573;
+  // three streams B64 1.287, four 1.384 (bench/results/h200_2026-12-01/session8), so two.
   const auto envInt = [](const char* name, int64_t fallback) {
     const char* e = std::getenv(name);
     return e != nullptr && std::atoi(e) > 0 ? static_cast<int64_t>(std::atoi(e)) : fallback;
