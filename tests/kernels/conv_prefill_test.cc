@@ -77,8 +77,8 @@ TEST_F(ConvPrefillTest, MatchesReferenceWithHistoryAndRaggedLengths) {
           torch::manual_seed(sh.N * 31 + sh.K + (modelDtypeOut ? 1 : 0));
           const int64_t CD = Di + 2 * sh.G * sh.N, K = sh.K;
           // Rows of whole 16-byte vectors (the padded in_proj's) take the vector kernel where the
-          // grid is large (L = 4000: every case, both output types), the rest (3 extra columns)
-          // the per-channel one (half the cases at L = 300, where the grid is small anyway).
+          // grid has >= 4 blocks per SM and K <= 4 (L = 4000: 625 blocks at B = 5, every shape
+          // but K = 6, both output types); the rest (3 extra columns, or L = 300) the per-channel one.
           const bool alignedRows = L == 4000 || modelDtypeOut;
           const int64_t DIP0 = 2 * Di + 2 * sh.G * sh.N + H, DIP = alignedRows ? (DIP0 + 7) / 8 * 8 : DIP0 + 3;
           // Clamped dt for N = 20, the (0, inf) limit otherwise.
