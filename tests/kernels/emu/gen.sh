@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# gen.sh SRC OUT: copies the conv and SSD prefill kernel sources of the checkout SRC to OUT as C++
+# for the CPU emulator (include/emu_runtime.h): .cu files become .cc, launches go to
+# emu::launch, and the device-only pieces (error checks, PDL, clusters, device queries,
+# dynamic shared memory) are replaced. The device reports compute capability 8 (no clusters:
+# the three-launch SSD path) and 1 SM (so small test grids take the paths of large ones).
+set -euo pipefail
+SRC=$1
+OUT=$2
+rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/kernels"
+cp -r "$SRC/kernels/common" "$SRC/kernels/conv_prefill" "$SRC/kernels/ssd_prefill" "$OUT.tmp/kernels/"
+rm -f "$OUT.tmp/kernels/common/device_info.cu"
+for f in "$OUT.tmp"/kernels/*/*.cu; do mv "$f" "${f%.cu}.cc"; done
+cat > "$OUT.tmp/kernels/common/cuda_check.cuh" <<'X'
+#pragma once
+#include "emu_runtime.h"
+#include "kernels/common/kernel_types.h"
+#define MAMBA_CUDA_CHECK(expr) do { (void)(expr); } while (0)
+#define MAMBA_CUDA_CHECK_LAUNCH() do {} while (0)
+X
+cat > "$OUT.tmp/kernels/common/launch.cuh" <<'X'
+#pragma once
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/device_info.h"
+namespace mamba::kernels {
+inline void pdlEnter() {}
+inline int deviceMajor() { return 8; }
+inline int deviceSmCount() { return 1; }
+inline bool pdlEnabled() { return false; }
+template <typename... KA, typename... A>
+void launchKernelClustered(void (*kernel)(KA...), dim3 grid, dim3 block, size_t, cudaStream_t, unsigned clusterX,
+                           A&&... args) {
+  if (clusterX > 0) throw CudaError("kernel emulator: no clusters");
+  ::emu::launch(kernel, grid, block, args...);
+}
+template <typename... KA, typename... A>
+void launchKernel(void (*kernel)(KA...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+  launchKernelClustered(kernel, grid, block, smem, stream, 0, args...);
+}
+}  // namespace mamba::kernels
+X
+cat > "$OUT.tmp/kernels/common/cluster.cuh" <<'X'
+#pragma once
+#include <cstdlib>
+namespace mamba::kernels {
+inline void clusterArrive() { std::abort(); }
+inline void clusterWait() { std::abort(); }
+inline void clusterSync() { std::abort(); }
+inline void clusterSyncRelaxed() { std::abort(); }
+}  // namespace mamba::kernels
+X
+sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsigned char smem[1];/' \
+  "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
+sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));/(void)kernel;/' \
+  "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
+grep -q "static unsigned char smem\[1\];" "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
+grep -q "(void)kernel;" "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
+# Replace OUT only when something changed, so that unchanged sources are not rebuilt.
+mkdir -p "$OUT"
+(cd "$OUT.tmp" && find . -type f) | while read -r f; do
+  mkdir -p "$(dirname "$OUT/$f")"
+  cmp -s "$OUT.tmp/$f" "$OUT/$f" || cp "$OUT.tmp/$f" "$OUT/$f"
+done
+rm -rf "$OUT.tmp"

@@ -1,0 +1,92 @@
+// CPU emulation of the CUDA execution model, for running kernel logic on a machine without a
+// GPU (tests/kernels/emu). Blocks run one after another; the threads of a block are
+// std::threads, with barriers for __syncthreads and the warp shuffles. __shared__ becomes
+// `static` (one block at a time). Not emulated: clusters, dynamic shared memory, PDL, timing
+// and the memory model (it checks what a kernel computes, not how fast or how it races).
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#undef __shared__
+#define __shared__ static
+#define __launch_bounds__(...)
+
+namespace emu {
+inline thread_local uint3 tIdx, bIdx;
+inline dim3 gBlockDim, gGridDim;
+inline std::barrier<>* gBlockBarrier = nullptr;
+inline std::vector<std::unique_ptr<std::barrier<>>> gWarpBarriers;
+inline float gShuffle[32][32];  // [warp][lane]
+
+// kernel<<<grid, block>>>(args...), synchronously.
+template <typename K, typename... A>
+void launch(K kernel, dim3 grid, dim3 block, const A&... args) {
+  const int nt = static_cast<int>(block.x * block.y * block.z);
+  gBlockDim = block;
+  gGridDim = grid;
+  std::barrier<> bar(nt);
+  gBlockBarrier = &bar;
+  gWarpBarriers.clear();
+  for (int w = 0; w < (nt + 31) / 32; ++w) {
+    gWarpBarriers.push_back(std::make_unique<std::barrier<>>(std::min(32, nt - 32 * w)));
+  }
+  std::vector<std::thread> ts;
+  for (int t = 0; t < nt; ++t) {
+    ts.emplace_back([&, t] {
+      tIdx = uint3{static_cast<unsigned>(t) % block.x, (static_cast<unsigned>(t) / block.x) % block.y,
+                   static_cast<unsigned>(t) / (block.x * block.y)};
+      for (unsigned z = 0; z < grid.z; ++z) {
+        for (unsigned y = 0; y < grid.y; ++y) {
+          for (unsigned x = 0; x < grid.x; ++x) {
+            bIdx = uint3{x, y, z};
+            kernel(args...);
+            bar.arrive_and_wait();
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+}
+
+inline int linearTid() { return static_cast<int>(tIdx.x + gBlockDim.x * (tIdx.y + gBlockDim.y * tIdx.z)); }
+
+template <typename F>
+float shuffle(float v, F srcLane) {
+  const int t = linearTid(), w = t / 32, lane = t % 32;
+  gShuffle[w][lane] = v;
+  gWarpBarriers[static_cast<size_t>(w)]->arrive_and_wait();
+  const float r = gShuffle[w][srcLane(lane)];
+  gWarpBarriers[static_cast<size_t>(w)]->arrive_and_wait();
+  return r;
+}
+}  // namespace emu
+
+#define threadIdx (::emu::tIdx)
+#define blockIdx (::emu::bIdx)
+#define blockDim (::emu::gBlockDim)
+#define gridDim (::emu::gGridDim)
+
+inline void __syncthreads() { emu::gBlockBarrier->arrive_and_wait(); }
+inline float __shfl_up_sync(unsigned, float v, int d) {
+  return emu::shuffle(v, [d](int lane) { return lane >= d ? lane - d : lane; });
+}
+inline float __shfl_xor_sync(unsigned, float v, int m) {
+  return emu::shuffle(v, [m](int lane) { return lane ^ m; });
+}
+inline float __expf(float v) { return std::exp(v); }
+template <typename T>
+inline T __ldg(const T* p) { return *p; }
+inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
+inline void __trap() { std::abort(); }
+using std::max;
+using std::min;
