@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# gen.sh SRC OUT: copies the conv and SSD prefill kernel sources of the checkout SRC to OUT as C++
+# gen.sh SRC OUT: copies the prefill (conv, SSD), decode-step (conv, SSM) and norm kernel sources
+# of the checkout SRC to OUT as C++
 # for the CPU emulator (include/emu_runtime.h): .cu files become .cc, launches go to
 # emu::launch, and the device-only pieces (error checks, PDL, clusters, device queries,
 # dynamic shared memory) are replaced. The device reports compute capability 8 (no clusters:
@@ -8,7 +9,7 @@ set -euo pipefail
 SRC=$1
 OUT=$2
 rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/kernels"
-cp -r "$SRC/kernels/common" "$SRC/kernels/conv_prefill" "$SRC/kernels/ssd_prefill" "$OUT.tmp/kernels/"
+for d in common conv_prefill ssd_prefill conv_step ssm_step norm; do cp -r "$SRC/kernels/$d" "$OUT.tmp/kernels/"; done
 rm -f "$OUT.tmp/kernels/common/device_info.cu"
 for f in "$OUT.tmp"/kernels/*/*.cu; do mv "$f" "${f%.cu}.cc"; done
 cat > "$OUT.tmp/kernels/common/cuda_check.cuh" <<'X'
@@ -53,6 +54,8 @@ sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsign
   "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
 sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));/(void)kernel;/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
+sed -i 's/extern __shared__ float smem\[\];/static float smem[16384];/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
+grep -q "static float smem\[16384\];" "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
 grep -q "static unsigned char smem\[1\];" "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
 grep -q "(void)kernel;" "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
 # Replace OUT only when something changed, so that unchanged sources are not rebuilt.

@@ -3,36 +3,23 @@
 // the kernels' logic (indexing, masking, ragged lengths, history, pool windows and states,
 // trimmed and padded N, the vector and the per-channel conv, bit for bit) is checked on every
 // build, here, without a GPU. Label emu. The GPU tests (label gpu) check the same on hardware.
+// kernel_emu_step_test.cc does the same for the decode-step kernels and the norms.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "kernels/conv_prefill/conv_prefill.cuh"
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
+#include "tests/kernels/emu/emu_test_util.h"
 
 namespace {
 
 using namespace mamba::kernels;  // NOLINT: test-local
-
-std::mt19937 rng(1234);
-float randn() { static std::normal_distribution<float> d; return d(rng); }
-float urand() { static std::uniform_real_distribution<float> d; return d(rng); }
-template <typename T> T fromF(float v) { return static_cast<T>(v); }
-template <> __half fromF<__half>(float v) { return __float2half_rn(v); }
-template <> __nv_bfloat16 fromF<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <typename T> float toF(T v) { return static_cast<float>(v); }
-template <typename T> ElemType elemOfT();
-template <> ElemType elemOfT<float>() { return ElemType::kF32; }
-template <> ElemType elemOfT<__half>() { return ElemType::kF16; }
-template <> ElemType elemOfT<__nv_bfloat16>() { return ElemType::kBF16; }
-double softplusD(double v) { return v > 20 ? v : std::log1p(std::exp(v)); }
-
-void check(bool ok, const char* what, double err) { EXPECT_TRUE(ok) << what << " (err " << err << ")"; }
+using namespace emu_test;        // NOLINT: test-local
 
 template <typename TIn, typename TOut>
 void convCase(int N, int G, int K, bool alignedRows = false) {
@@ -99,7 +86,7 @@ void convCase(int N, int G, int K, bool alignedRows = false) {
   for (size_t i = 0; i < st.size(); ++i) stateOk &= st[i] == refState[i];
   char what[128];
   std::snprintf(what, sizeof what, "conv N=%d G=%d K=%d in=%d out=%d", N, G, K, (int)elemOfT<TIn>(), (int)elemOfT<TOut>());
-  const double tol = std::is_same_v<TOut, float> ? 1e-5 : std::is_same_v<TOut, __half> ? 2e-3 : 1.6e-2;
+  const double tol = roundingTol<TOut>();
   check(maxErr / maxRef <= tol, what, maxErr / maxRef);
   check(dtErr <= 1e-5, "  dt", dtErr);
   check(stateOk, "  window", 0);

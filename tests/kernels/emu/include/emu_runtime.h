@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdlib>
@@ -25,7 +26,8 @@ inline thread_local uint3 tIdx, bIdx;
 inline dim3 gBlockDim, gGridDim;
 inline std::barrier<>* gBlockBarrier = nullptr;
 inline std::vector<std::unique_ptr<std::barrier<>>> gWarpBarriers;
-inline float gShuffle[32][32];  // [warp][lane]
+template <typename T>
+inline T gShuffle[32][32];  // [warp][lane]
 
 // kernel<<<grid, block>>>(args...), synchronously.
 template <typename K, typename... A>
@@ -60,12 +62,13 @@ void launch(K kernel, dim3 grid, dim3 block, const A&... args) {
 
 inline int linearTid() { return static_cast<int>(tIdx.x + gBlockDim.x * (tIdx.y + gBlockDim.y * tIdx.z)); }
 
-template <typename F>
-float shuffle(float v, F srcLane) {
+// Lane `lane` of the calling thread's warp gets the value of lane srcLane(lane).
+template <typename T, typename F>
+T shuffle(T v, F srcLane) {
   const int t = linearTid(), w = t / 32, lane = t % 32;
-  gShuffle[w][lane] = v;
+  gShuffle<T>[w][lane] = v;
   gWarpBarriers[static_cast<size_t>(w)]->arrive_and_wait();
-  const float r = gShuffle[w][srcLane(lane)];
+  const T r = gShuffle<T>[w][srcLane(lane)];
   gWarpBarriers[static_cast<size_t>(w)]->arrive_and_wait();
   return r;
 }
@@ -83,7 +86,13 @@ inline float __shfl_up_sync(unsigned, float v, int d) {
 inline float __shfl_xor_sync(unsigned, float v, int m) {
   return emu::shuffle(v, [m](int lane) { return lane ^ m; });
 }
+template <typename T>
+inline T __shfl_down_sync(unsigned, T v, unsigned d) {
+  return emu::shuffle(v, [d](int lane) { return lane + static_cast<int>(d) < 32 ? lane + static_cast<int>(d) : lane; });
+}
+inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 inline float __expf(float v) { return std::exp(v); }
+inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
