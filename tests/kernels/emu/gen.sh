@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen.sh SRC OUT: copies the prefill (conv, SSD), decode-step (conv, SSM) and norm kernel sources
+# gen.sh SRC OUT: copies the prefill (conv, SSD), decode-step (conv, SSM, GEMV) and norm kernel sources
 # of the checkout SRC to OUT as C++
 # for the CPU emulator (include/emu_runtime.h): .cu files become .cc, launches go to
 # emu::launch, and the device-only pieces (error checks, PDL, clusters, device queries,
@@ -9,7 +9,7 @@ set -euo pipefail
 SRC=$1
 OUT=$2
 rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/kernels"
-for d in common conv_prefill ssd_prefill conv_step ssm_step norm; do cp -r "$SRC/kernels/$d" "$OUT.tmp/kernels/"; done
+for d in common conv_prefill ssd_prefill conv_step ssm_step norm gemv; do cp -r "$SRC/kernels/$d" "$OUT.tmp/kernels/"; done
 rm -f "$OUT.tmp/kernels/common/device_info.cu"
 for f in "$OUT.tmp"/kernels/*/*.cu; do mv "$f" "${f%.cu}.cc"; done
 cat > "$OUT.tmp/kernels/common/cuda_check.cuh" <<'X'
@@ -56,6 +56,8 @@ sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDyna
   "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
 sed -i 's/extern __shared__ float smem\[\];/static float smem[16384];/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
 grep -q "static float smem\[16384\];" "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
+sed -i 's/extern __shared__ float xs\[\];/static float xs[12288];/' "$OUT.tmp/kernels/gemv/gemv.cuh"
+grep -q "static float xs\[12288\];" "$OUT.tmp/kernels/gemv/gemv.cuh"
 grep -q "static unsigned char smem\[1\];" "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
 grep -q "(void)kernel;" "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
 # Replace OUT only when something changed, so that unchanged sources are not rebuilt.

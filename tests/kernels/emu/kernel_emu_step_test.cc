@@ -1,4 +1,4 @@
-// The decode-step kernels (kernels/conv_step, kernels/ssm_step) and the norms (kernels/norm) on
+// The decode-step kernels (kernels/conv_step, kernels/ssm_step, kernels/gemv) and the norms (kernels/norm) on
 // the CPU through the kernel emulator, against naive fp64 references (label emu; see
 // kernel_emu_test.cc). Padding rows (slot -1), slots in any order, unaligned N (the SSM step's
 // split-over-blocks path), both gated-norm kernels.
@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/conv_step/conv_step.h"
+#include "kernels/gemv/gemv.h"
 #include "kernels/norm/norm.h"
 #include "kernels/ssm_step/ssm_step.h"
 #include "tests/kernels/emu/emu_test_util.h"
@@ -171,6 +173,67 @@ void ssmStepCase(int N, int G, int P) {
   check(sErr <= stateTol, "SSM step: state (other slots untouched)", sErr);
 }
 
+
+// The decode in_proj at small batch (kernels/gemv): RMSNorm prologue, product, conv-step
+// epilogue on rows [row0, row0 + channels), against the unfused kernels it replaces
+// (launchAddRmsNorm, the plain GEMV, launchConvStep) bit for bit, and the product against fp64.
+template <typename T>
+void gemvRmsNormConvCase(int B, int K, int M, int row0, int channels) {
+  const int S = 9, Kc = 4;
+  std::vector<int32_t> slots;
+  for (int b = 0; b < B; ++b) slots.push_back(b == B / 2 && B > 1 ? -1 : (b * 5 + 2) % S);
+  std::vector<float> res(B * K), state(S * channels * Kc), cw(channels * Kc), cb(channels);
+  std::vector<T> nw(K), W(M * K), bias(M);
+  for (auto& v : res) v = randn() * 3;
+  for (auto& v : nw) v = fromF<T>(urand() + 0.5f);
+  for (auto& v : W) v = fromF<T>(randn() / 16);
+  for (auto& v : bias) v = fromF<T>(randn());
+  for (auto& v : state) v = randn();
+  for (auto& v : cw) v = randn() * 0.5f;
+  for (auto& v : cb) v = randn();
+  // Fused.
+  std::vector<T> out(B * M, fromF<T>(NAN));
+  std::vector<float> fState = state, fConv(B * channels, NAN);
+  GemvParams p;
+  p.batch = B; p.rows = M; p.cols = K; p.weight = W.data(); p.bias = bias.data(); p.elem = elemOfT<T>();
+  p.prologue = GemvPrologue::kRmsNorm; p.normInput = res.data(); p.normWeight = nw.data(); p.eps = 1e-5f;
+  p.epilogue = GemvEpilogue::kStoreConvStep; p.out = out.data();
+  p.conv = GemvConvStep{row0, channels, Kc, fState.data(), slots.data(), cw.data(), cb.data(), fConv.data()};
+  launchGemv(p, nullptr);
+  // Unfused: RMSNorm (no add), plain product, conv step on its rows.
+  std::vector<float> uRes = res, uState = state, uConv(B * channels, NAN);
+  std::vector<T> u(B * K), out2(B * M);
+  AddRmsNormParams n;
+  n.rows = B; n.width = K; n.residual = uRes.data(); n.weight = nw.data(); n.out = u.data(); n.eps = 1e-5f;
+  n.elem = elemOfT<T>();
+  launchAddRmsNorm(n, nullptr);
+  GemvParams q;
+  q.batch = B; q.rows = M; q.cols = K; q.weight = W.data(); q.bias = bias.data(); q.elem = elemOfT<T>();
+  q.x = u.data(); q.xStride = K; q.out = out2.data();
+  launchGemv(q, nullptr);
+  ConvStepParams c;
+  c.batch = B; c.channels = channels; c.kernelSize = Kc; c.state = uState.data(); c.slots = slots.data();
+  c.input = out2.data() + row0; c.inputStride = M; c.inputElem = elemOfT<T>(); c.weight = cw.data();
+  c.bias = cb.data(); c.out = uConv.data();
+  launchConvStep(c, nullptr);
+  const auto bits = [](const auto& a, const auto& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0;
+  };
+  check(bits(out, out2), "GEMV + RMSNorm: product == unfused (bits)", 0);
+  check(bits(fConv, uConv) && bits(fState, uState), "GEMV + conv step: == unfused (bits)", 0);
+  check(bits(res, uRes), "GEMV + RMSNorm: residual read only", 0);
+  std::vector<double> ref(B * M);
+  for (int b = 0; b < B; ++b) {
+    for (int m = 0; m < M; ++m) {
+      double acc = toF(bias[m]);
+      for (int k = 0; k < K; ++k) acc += static_cast<double>(toF(u[b * K + k])) * toF(W[m * K + k]);
+      ref[b * M + m] = acc;
+    }
+  }
+  const double err = relErr(out, ref);
+  check(err <= 2 * roundingTol<T>(), "GEMV + RMSNorm: product vs fp64", err);
+}
+
 }  // namespace
 
 TEST(KernelEmu, NormsMatchReference) {
@@ -197,4 +260,11 @@ TEST(KernelEmu, SsmStepMatchesReference) {
   ssmStepCase<float, __nv_bfloat16>(128, 2, 32);
   ssmStepCase<float, float>(20, 2, 16);
   ssmStepCase<__nv_bfloat16, __nv_bfloat16>(115, 1, 64);
+}
+
+TEST(KernelEmu, GemvRmsNormConvStepMatchesUnfused) {
+  gemvRmsNormConvCase<__nv_bfloat16>(1, 256, 200, 64, 72);
+  gemvRmsNormConvCase<__nv_bfloat16>(3, 256, 200, 64, 72);
+  gemvRmsNormConvCase<float>(8, 128, 96, 32, 40);
+  gemvRmsNormConvCase<__half>(2, 192, 88, 0, 88);
 }
