@@ -5,6 +5,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstddef>
+#include <cstdint>
+
 #include "kernels/common/kernel_types.h"
 
 namespace mamba::kernels {
@@ -22,6 +25,11 @@ template <typename T> __device__ __forceinline__ T fromFloat(float v);
 template <> __device__ __forceinline__ float fromFloat<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half fromFloat<__half>(float v) { return __float2half_rn(v); }
 template <> __device__ __forceinline__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+// Whether p is a multiple of `bytes` (the launchers' test before choosing vector accesses).
+__host__ __device__ inline bool isAligned(const void* p, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
 
 // V elements of T moved as one aligned vector (V * sizeof(T) in 4, 8, 16 or 32 bytes).
 template <typename T, int V>

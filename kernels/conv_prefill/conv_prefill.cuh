@@ -222,40 +222,45 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   for (int j = 0; j < V; ++j) commitConvWindow<KB>(st + j * K, history, in + j, p.inputStride, len, K);
 }
 
+// Column blocks of the conv grid with v channels per thread (the dt heads after them), and its
+// blocks when every thread runs kConvPrefillSteps steps.
+inline int convColumnBlocks(const ConvPrefillParams& p, int v) {
+  const int cols = p.channels / v + (p.dtOut ? p.nHeads : 0);
+  return (cols + kConvPrefillThreads - 1) / kConvPrefillThreads;
+}
+inline int64_t convFullRunBlocks(const ConvPrefillParams& p, int v) {
+  return static_cast<int64_t>(convColumnBlocks(p, v)) * ((p.seqLen + kConvPrefillSteps - 1) / kConvPrefillSteps) *
+         p.batch;
+}
+
 // Whether the vector form may run: kernel sizes <= 4 (V windows stay in registers), whole
 // 16-byte vectors of channels in every row of the input and the output, the plain output layout.
 template <typename TIn, typename TOut>
 bool convVectorizable(const ConvPrefillParams& p) {
   constexpr int V = kConvVec<TIn>;
-  const auto aligned = [](const void* q, size_t a) { return reinterpret_cast<uintptr_t>(q) % a == 0; };
   if (!p.allowVector || p.kernelSize > 4 || p.outPitch != 0 || p.channels % V != 0 || p.inputStride % V != 0 ||
-      !aligned(p.input, 16) || !aligned(p.out, alignof(Pack<TOut, V>))) {
+      !isAligned(p.input, 16) || !isAligned(p.out, alignof(Pack<TOut, V>))) {
     return false;
   }
   // Only grids of full-length runs with >= 4 blocks per SM: with fewer (short prompts) the V
   // channels' serial work per thread made it slower. H200, 130m bf16, per-channel vs vector
   // with every grid: prefill 1 x 64 1.087 vs 1.244 ms, 1 x 2048 3.474 vs 3.943, 8 x 16384
   // 174.2 vs 165.9 (bench/results/h200_2026-12-01/session8/run2_streams_convvec).
-  const int64_t cols = p.channels / V + (p.dtOut ? p.nHeads : 0);
-  const int64_t blocks = (cols + kConvPrefillThreads - 1) / kConvPrefillThreads *
-                         ((p.seqLen + kConvPrefillSteps - 1) / kConvPrefillSteps) * p.batch;
-  return blocks >= 4 * static_cast<int64_t>(deviceSmCount());
+  return convFullRunBlocks(p, V) >= 4 * static_cast<int64_t>(deviceSmCount());
 }
 
 template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   if (p.batch == 0 || p.channels + (p.dtOut ? p.nHeads : 0) == 0) return;
   const bool vec = convVectorizable<TIn, TOut>(p);
-  const int cols = (vec ? p.channels / kConvVec<TIn> : p.channels) + (p.dtOut ? p.nHeads : 0);
-  const int colBlocks = (cols + kConvPrefillThreads - 1) / kConvPrefillThreads;
+  const int v = vec ? kConvVec<TIn> : 1;
   // Short runs for small grids (1 x 64 tokens: 30 blocks of 32 serial steps otherwise), never
   // shorter than K - 1 (see the pool-window note above).
   int steps = kConvPrefillSteps;
-  const int64_t blocks = static_cast<int64_t>(colBlocks) * ((p.seqLen + steps - 1) / steps) * p.batch;
-  if (blocks < kConvPrefillMinBlocks) steps = std::max(4, p.kernelSize);
+  if (convFullRunBlocks(p, v) < kConvPrefillMinBlocks) steps = std::max(4, p.kernelSize);
   // seqLen 0 still runs one time block: it rewrites the windows (unchanged for len 0).
   const int timeBlocks = p.seqLen > 0 ? (p.seqLen + steps - 1) / steps : 1;
-  dim3 grid(colBlocks, timeBlocks, p.batch);
+  dim3 grid(convColumnBlocks(p, v), timeBlocks, p.batch);
   auto s = static_cast<cudaStream_t>(stream);
   const bool narrow = p.kernelSize <= 4;
   if (vec) {

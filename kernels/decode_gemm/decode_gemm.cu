@@ -20,12 +20,6 @@ extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kRmsNorm
 extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kGatedRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
                                                                              Stream);
 
-namespace {
-
-bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
-
-}  // namespace
-
 DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, int groups, bool convState) {
   DecodeGemmConfig c;
   auto refuse = [](const char* why) {
@@ -87,26 +81,26 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
 
 void launchDecodeGemm(const GemvParams& p, Stream stream) {
   if (p.batch < 1 || p.rows < 1 || p.cols < 1) throw CudaError("launchDecodeGemm: invalid sizes");
-  if (p.weight == nullptr || !aligned(p.weight, 16)) throw CudaError("launchDecodeGemm: weight must be 16-byte aligned");
+  if (p.weight == nullptr || !isAligned(p.weight, 16)) throw CudaError("launchDecodeGemm: weight must be 16-byte aligned");
   bool vec4 = false;
   switch (p.prologue) {
     case GemvPrologue::kNone:
       if (p.x == nullptr) throw CudaError("launchDecodeGemm: no input x");
-      vec4 = aligned(p.x, 8) && p.xStride % 4 == 0;
+      vec4 = isAligned(p.x, 8) && p.xStride % 4 == 0;
       break;
     case GemvPrologue::kGatedRmsNorm:
       if (p.y == nullptr || p.z == nullptr || p.normWeight == nullptr) {
         throw CudaError("launchDecodeGemm: gated norm needs y, z and a weight");
       }
       if (p.groups < 1 || p.cols % p.groups != 0) throw CudaError("launchDecodeGemm: groups must divide K");
-      if (!aligned(p.y, 16)) throw CudaError("launchDecodeGemm: y must be 16-byte aligned");
-      vec4 = aligned(p.z, 8) && p.zStride % 4 == 0;
+      if (!isAligned(p.y, 16)) throw CudaError("launchDecodeGemm: y must be 16-byte aligned");
+      vec4 = isAligned(p.z, 8) && p.zStride % 4 == 0;
       break;
     case GemvPrologue::kRmsNorm:
       if (p.normInput == nullptr || p.normWeight == nullptr) {
         throw CudaError("launchDecodeGemm: RMSNorm needs an input and a weight");
       }
-      if (!aligned(p.normInput, 16)) throw CudaError("launchDecodeGemm: the norm input must be 16-byte aligned");
+      if (!isAligned(p.normInput, 16)) throw CudaError("launchDecodeGemm: the norm input must be 16-byte aligned");
       break;
   }
   if (p.epilogue == GemvEpilogue::kResidualAdd) {
@@ -124,7 +118,7 @@ void launchDecodeGemm(const GemvParams& p, Stream stream) {
     if (c.state == nullptr || c.slots == nullptr || c.weight == nullptr || c.out == nullptr) {
       throw CudaError("launchDecodeGemm: conv step needs state, slots, weight and out");
     }
-    convVec = c.kernelSize == 4 && aligned(c.state, 16) && aligned(c.weight, 16);
+    convVec = c.kernelSize == 4 && isAligned(c.state, 16) && isAligned(c.weight, 16);
   }
   const int groups = p.prologue == GemvPrologue::kGatedRmsNorm ? p.groups : 1;
   const DecodeGemmConfig cfg = decodeGemmConfig(p.batch, p.cols, p.rows, p.elem, groups, convVec);

@@ -114,10 +114,10 @@ __global__ void gatedRmsNormVecKernel(GatedRmsNormParams p) {
 template <typename T>
 bool gatedNormVectorizable(const GatedRmsNormParams& p) {
   // Vectors are alignof(Pack) apart (16 bytes, 32 for fp32) from each row's 16-byte aligned start.
-  const auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % alignof(Pack<T, kGatedNormVec>) == 0; };
+  constexpr size_t kAlign = alignof(Pack<T, kGatedNormVec>);
   const int gw = p.width / p.groups;
   return p.allowVector && gw % kGatedNormVec == 0 && gw / kGatedNormVec <= 1024 && p.zStride % kGatedNormVec == 0 &&
-         aligned(p.y) && aligned(p.z) && aligned(p.weight) && aligned(p.out);
+         isAligned(p.y, kAlign) && isAligned(p.z, kAlign) && isAligned(p.weight, kAlign) && isAligned(p.out, kAlign);
 }
 
 template <typename T>

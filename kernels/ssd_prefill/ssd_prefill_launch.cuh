@@ -18,11 +18,10 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   // 16-byte vectors where every row start of the operand is 16-byte aligned.
   constexpr int kV = 16 / static_cast<int>(sizeof(T));
   const int Np = ssd::statePitch(p), CD = p.nHeads * p.headDim + 2 * p.nGroups * Np;
-  auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   ssd::VecFlags vec;
-  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && aligned16(p.xbc) && aligned16(p.chunkInit);
-  vec.cb = Q % 4 == 0 && aligned16(p.cb);
-  vec.pool = p.stateSize % (p.stateElem == ElemType::kBF16 ? 8 : 4) == 0 && aligned16(p.state);
+  vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && isAligned(p.xbc, 16) && isAligned(p.chunkInit, 16);
+  vec.cb = Q % 4 == 0 && isAligned(p.cb, 16);
+  vec.pool = p.stateSize % (p.stateElem == ElemType::kBF16 ? 8 : 4) == 0 && isAligned(p.state, 16);
   if (ssdPrefillSingleTile(p)) {
     auto kernel = ssd::ssdSingleTileKernel<T>;
     constexpr int smem = ssd::singleTileSharedBytes<T>();

@@ -282,10 +282,9 @@ void launchSsmStepTyped(const SsmStepParams& p, Stream stream) {
   if (p.batch == 0) return;
   // 16-byte (fp32) / 8-byte (bf16) state loads need every row and the B/C columns aligned.
   const bool vec4 = p.stateSize % 4 == 0 && p.dInner % 4 == 0 && p.xbcStride % 4 == 0 &&
-                    reinterpret_cast<uintptr_t>(p.xbc) % 16 == 0 && reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+                    isAligned(p.xbc, 16) && isAligned(p.state, 16);
   // Unaligned rows but an aligned head: the flat kernel keeps 16-byte state accesses.
-  const bool flat = !vec4 && p.stateSize >= 4 && (p.headDim * p.stateSize) % 4 == 0 &&
-                    reinterpret_cast<uintptr_t>(p.state) % 16 == 0;
+  const bool flat = !vec4 && p.stateSize >= 4 && (p.headDim * p.stateSize) % 4 == 0 && isAligned(p.state, 16);
   if (flat) {
     p.stateElem == ElemType::kBF16 ? launchSsmStepFlat<TDt, __nv_bfloat16>(p, stream)
                                    : launchSsmStepFlat<TDt, float>(p, stream);
