@@ -337,6 +337,22 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
   return r;
 }
 
+namespace {
+
+// The shape fields of an SSD call (what ssdPrefillSingleTile decides on; one group, no pitch).
+kernels::SsdPrefillParams ssdShape(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize) {
+  kernels::SsdPrefillParams p;
+  p.batch = static_cast<int>(B);
+  p.seqLen = static_cast<int>(L);
+  p.nHeads = static_cast<int>(H);
+  p.headDim = static_cast<int>(P);
+  p.stateSize = static_cast<int>(N);
+  p.chunkSize = static_cast<int>(chunkSize);
+  return p;
+}
+
+}  // namespace
+
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
@@ -362,14 +378,8 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   TORCH_CHECK(B <= 65535 && (L + chunkSize - 1) / chunkSize <= 65535, "batch or chunk count too large");
   checkSameDevice({&xbc, &ssmState, &slots, &cont, &lengths, &dt, &A, &D});
   torch::Tensor y = torch::empty({B, L, H * P}, xbc.options().dtype(torch::kFloat32));
-  kernels::SsdPrefillParams p;
-  p.batch = static_cast<int>(B);
-  p.seqLen = static_cast<int>(L);
-  p.nHeads = static_cast<int>(H);
-  p.headDim = static_cast<int>(P);
+  kernels::SsdPrefillParams p = ssdShape(B, L, H, P, N, chunkSize);
   p.nGroups = static_cast<int>(nGroups);
-  p.stateSize = static_cast<int>(N);
-  p.chunkSize = static_cast<int>(chunkSize);
   p.statePitch = static_cast<int>(Np);
   p.state = ssmState.data_ptr();
   p.stateElem = elemOf(ssmState);
@@ -401,14 +411,7 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
 }
 
 bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize) {
-  kernels::SsdPrefillParams p;
-  p.batch = static_cast<int>(B);
-  p.seqLen = static_cast<int>(L);
-  p.nHeads = static_cast<int>(H);
-  p.headDim = static_cast<int>(P);
-  p.stateSize = static_cast<int>(N);
-  p.chunkSize = static_cast<int>(chunkSize);
-  return kernels::ssdPrefillSingleTile(p);
+  return kernels::ssdPrefillSingleTile(ssdShape(B, L, H, P, N, chunkSize));
 }
 
 namespace adapter {
