@@ -111,6 +111,25 @@ __device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, cons
   }
 }
 
+// Calls emit(t, load(t)) for t in [t0, tEnd) in order, issuing each batch of kRows loads before
+// any of the batch's emits: the compiler may not move a load above a store that could alias it,
+// so load, compute, store row by row leaves one memory latency per row.
+template <int kRows, typename X, typename Load, typename Emit>
+__device__ __forceinline__ void batchedRows(int t0, int tEnd, Load load, Emit emit) {
+  for (int tb = t0; tb < tEnd; tb += kRows) {
+    X x[kRows];
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      if (tb + i < tEnd) x[i] = load(tb + i);
+    }
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      if (tb + i >= tEnd) break;
+      emit(tb + i, x[i]);
+    }
+  }
+}
+
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   pdlEnter();
@@ -142,11 +161,12 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   }
   const int64_t outWidth = convOutWidth(p);
   TOut* out = static_cast<TOut*>(p.out) + rowBase * outWidth + outCol;
-#pragma unroll 4
-  for (int t = t0; t < tEnd; ++t) {
-    out[t * outWidth] = fromFloat<TOut>(silu(window.step(toFloat(in[static_cast<int64_t>(t) * p.inputStride]))));
-    for (int j = 1; j <= padAfter; ++j) out[t * outWidth + j] = fromFloat<TOut>(0.f);
-  }
+  batchedRows<4, float>(
+      t0, tEnd, [&](int t) { return toFloat(in[static_cast<int64_t>(t) * p.inputStride]); },
+      [&](int t, float x) {
+        out[t * outWidth] = fromFloat<TOut>(silu(window.step(x)));
+        for (int j = 1; j <= padAfter; ++j) out[t * outWidth + j] = fromFloat<TOut>(0.f);
+      });
 
   // New window: read everything (inputs and old history) before writing the pool.
   if (blockIdx.y != 0 || st == nullptr) return;
@@ -198,24 +218,15 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
                     [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
   }
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
-  // kRows input rows are loaded before any of their outputs is stored: the compiler may not move
-  // a load above a store that could alias it, so row by row left one memory latency per row.
-  constexpr int kRows = 4;
-  for (int tb = t0; tb < tEnd; tb += kRows) {
-    Pack<TIn, V> x[kRows];
+  batchedRows<4, Pack<TIn, V>>(
+      t0, tEnd,
+      [&](int t) { return *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(t) * p.inputStride); },
+      [&](int t, const Pack<TIn, V>& x) {
+        Pack<TOut, V> y;
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-      if (tb + i < tEnd) x[i] = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(tb + i) * p.inputStride);
-    }
-#pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-      if (tb + i >= tEnd) break;
-      Pack<TOut, V> y;
-#pragma unroll
-      for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x[i].v[j]))));
-      *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(tb + i) * p.channels) = y;
-    }
-  }
+        for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x.v[j]))));
+        *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(t) * p.channels) = y;
+      });
 
   if (blockIdx.y != 0 || st == nullptr) return;
 #pragma unroll 1
