@@ -98,19 +98,6 @@ struct ConvRun {
         rowBase(static_cast<int64_t>(b) * p.seqLen) {}
 };
 
-// dt of head h (the grid's columns past the conv channels) over the thread's run.
-template <typename TIn>
-__device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, const ConvRun& run) {
-  if (p.dtOut == nullptr || h >= p.nHeads) return;
-  const TIn* raw = static_cast<const TIn*>(p.dtRaw) + run.rowBase * p.inputStride + h;
-  const float bias = p.dtBias[h];
-  for (int t = run.t0; t < run.tEnd; ++t) {
-    float v = 0.f;
-    if (t < run.len) v = fminf(fmaxf(softplus(toFloat(raw[t * p.inputStride]) + bias), p.dtMin), p.dtMax);
-    p.dtOut[(run.rowBase + t) * p.nHeads + h] = v;
-  }
-}
-
 // Calls emit(t, load(t)) for t in [t0, tEnd) in order, issuing each batch of kRows loads before
 // any of the batch's emits: the compiler may not move a load above a store that could alias it,
 // so load, compute, store row by row leaves one memory latency per row.
@@ -128,6 +115,20 @@ __device__ __forceinline__ void batchedRows(int t0, int tEnd, Load load, Emit em
       emit(tb + i, x[i]);
     }
   }
+}
+
+// dt of head h (the grid's columns past the conv channels) over the thread's run.
+template <typename TIn>
+__device__ __forceinline__ void dtColumn(const ConvPrefillParams& p, int h, const ConvRun& run) {
+  if (p.dtOut == nullptr || h >= p.nHeads) return;
+  const TIn* raw = static_cast<const TIn*>(p.dtRaw) + run.rowBase * p.inputStride + h;
+  const float bias = p.dtBias[h];
+  batchedRows<4, float>(
+      run.t0, run.tEnd, [&](int t) { return toFloat(raw[t * p.inputStride]); },
+      [&](int t, float x) {
+        p.dtOut[(run.rowBase + t) * p.nHeads + h] =
+            t < run.len ? fminf(fmaxf(softplus(x + bias), p.dtMin), p.dtMax) : 0.f;
+      });
 }
 
 template <typename TIn, typename TOut, int KB>
