@@ -116,6 +116,31 @@ __device__ __forceinline__ int chunkLength(const SsdPrefillParams& p, int b, int
   return min(p.chunkSize, len - c * p.chunkSize);
 }
 
+// The y tile's epilogue: y[r * ldy + c] = Ys[r][c] + D x[r * ldx + c] for r < realRows, 0 for
+// realRows <= r < rows, over the columns c < cols. Each thread issues the x loads of kBatch of
+// its elements before their stores: the compiler may not move a load above a store that could
+// alias it, so element by element left one memory latency per element (32 per thread).
+template <typename T>
+__device__ __forceinline__ void storeYTile(float* y, int64_t ldy, const T* x, int64_t ldx, const float* Ys, int rows,
+                                           int cols, int realRows, float D) {
+  constexpr int kBatch = 8;
+  const int n = rows * kTile;
+  for (int i0 = threadIdx.x; i0 < n; i0 += kBatch * kThreads) {
+    float xv[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int i = i0 + j * kThreads, r = i / kTile, c = i % kTile;
+      xv[j] = i < n && c < cols && r < realRows ? toFloat(x[static_cast<int64_t>(r) * ldx + c]) : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int i = i0 + j * kThreads, r = i / kTile, c = i % kTile;
+      if (i >= n || c >= cols) continue;
+      y[static_cast<int64_t>(r) * ldy + c] = r < realRows ? Ys[r * kLdWide + c] + D * xv[j] : 0.f;
+    }
+  }
+}
+
 // The state pass of a single-chunk call (nc == 1; the launcher then skips ssdStatePass), for
 // the (p0, n0) tile of head h of sequence b: S_in = the initial state (pool or 0) is kept in
 // chunkInit for the scan (keepInit), and the pool gets decay * S_in + sLoc (sLoc = Ys, the
@@ -416,14 +441,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) ssdChunkScanKernel(SsdPr
   float* Ys = reinterpret_cast<float*>(tiles);
   storeAcc<T>(acc, Ys, r0, c0);
   __syncthreads();
-  const float Dh = p.D[h];
-  for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {
-    const int r = i / kTile, cc = i % kTile, t = t0 + r;
-    if (r >= tRows || p0 + cc >= P) continue;
-    float v = 0.f;
-    if (t < clen) v = Ys[r * kLdWide + cc] + Dh * toFloat(xh[static_cast<int64_t>(t) * CD + p0 + cc]);
-    y[static_cast<int64_t>(t) * Di + p0 + cc] = v;
-  }
+  storeYTile<T>(y + static_cast<int64_t>(t0) * Di + p0, Di, xh + static_cast<int64_t>(t0) * CD + p0, CD, Ys, tRows,
+                P - p0, clen - t0, p.D[h]);
 }
 
 }  // namespace ssd

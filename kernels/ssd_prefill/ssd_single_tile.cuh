@@ -147,15 +147,8 @@ __device__ void singleTileY(const SsdPrefillParams& p, const VecFlags& vec, unsi
   __syncthreads();
   storeAcc<T>(acc, Ys, r0, c0);
   __syncthreads();
-  const float Dh = p.D[h];
   float* y = p.y + static_cast<int64_t>(b) * L * Di + h * P + p0;  // y[t, c] at y[t * Di + c]
-  for (int i = threadIdx.x; i < L * kTile; i += kThreads) {
-    const int t = i / kTile, cc = i % kTile;
-    if (p0 + cc >= P) continue;
-    float v = 0.f;
-    if (t < clen) v = Ys[t * kLdWide + cc] + Dh * toFloat(xh[static_cast<int64_t>(t) * CD + cc]);
-    y[static_cast<int64_t>(t) * Di + cc] = v;
-  }
+  storeYTile<T>(y, Di, xh, CD, Ys, L, P - p0, clen, p.D[h]);
 }
 
 // Rank 2 + n0 / 64 of a cluster: sLoc[p, n] = sum_t (x[t, p] w_t) B[t, n] for the (p0, n0)
