@@ -12,7 +12,7 @@
 #     warp-state sections of two launches of the matching kernels, and the source-level stall
 #     hot spots (scripts/ncu_source_hotspots.py).
 #   VARIANTS: mamba-variant-bench arguments (dense/masked/compacted in interleaved rounds).
-#   CTEST_ARGS [-L gpu]; SKIP_TESTS=1 skips the tests.
+#   CTEST_ARGS [-L gpu]; SKIP_TESTS=1 skips the tests. CASE_TIMEOUT [300]: seconds per case.
 #   SERVER=1: build with gRPC (scripts/gpu_server_bench.sh, tests included) and end with the
 #     server end-to-end bench for each of SERVER_MODES ["true false"] (pipelined decode on /
 #     off), at SERVER_CONCURRENCY ["1 16 64"] for "true" and "1 16" for "false".
@@ -45,7 +45,7 @@ run_case() {  # name, [NAME=value ...] args... (leading assignments: the environ
   while [[ $# -gt 0 && $1 =~ ^[A-Z_][A-Z0-9_]*= ]]; do envs+=("$1"); shift; done
   local preset=(--preset 130m --dtype bf16)
   [[ " $* " == *" --preset "* ]] && preset=()
-  env "${envs[@]}" "$B/bench/mamba-bench" "${preset[@]}" --json "$O/$name.json" --markdown "$O/$name.md" "$@" \
+  timeout "${CASE_TIMEOUT:-300}" env "${envs[@]}" "$B/bench/mamba-bench" "${preset[@]}" --json "$O/$name.json" --markdown "$O/$name.md" "$@" \
     > "$O/$name.txt" 2>&1 || tail -5 "$O/$name.txt"
   grep -vE "^\s*$" "$O/$name.md" 2>/dev/null | head -60
 }
