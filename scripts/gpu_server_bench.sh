@@ -26,6 +26,7 @@
 #   MIN_REQUESTS [64]  ENGINE_ITERS [20]  SKIP_BUILD [0]  BUILD_DIR [/tmp/mamba-gpu-server-build]
 #   BUILD_TESTS [0] (1: also build the gpu/model test binaries, for scripts/gpu_test.sh's ctest)
 #   STOP_AFTER_BUILD [0]  PIPELINE_DECODE [server default, true] (false: the synchronous decode loop)
+#   SERVER_ARGS [] more mamba-server flags (e.g. "--idle-spin-us 200")
 #   DEPS_DIR [/tmp/deps]  STOP_AFTER_CONFIGURE [0]  TAG [GPU model from nvidia-smi, e.g. h100; cpu]  PORT [50551]  METRICS_PORT [9451]
 #   OUT [bench/results/run-DATE]
 set -euo pipefail
@@ -219,7 +220,7 @@ phase "start mamba-server ($DEVICE $DTYPE, $SLOTS slots) on 127.0.0.1:$PORT"
 TARGET=127.0.0.1:$PORT
 "$SERVER" --model "$MODEL" --name bench-model --device "$DEVICE" --dtype "$DTYPE" --slots "$SLOTS" \
   --max-batch "$SLOTS" --max-queued 1024 --listen "$TARGET" --metrics-listen "127.0.0.1:$METRICS_PORT" \
-  --log-level info --drain-timeout 5 ${PIPELINE_DECODE:+--pipeline-decode "$PIPELINE_DECODE"} >"$SERVER_LOG" 2>&1 &
+  --log-level info --drain-timeout 5 ${PIPELINE_DECODE:+--pipeline-decode "$PIPELINE_DECODE"} ${SERVER_ARGS:-} >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 healthy=0
 for _ in $(seq 1 300); do   # up to ~150 s (CUDA context + model load)

@@ -87,8 +87,9 @@ Status readScheduler(const YamlMap& root, SchedulerOptions* s) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap map, YamlMap::from(root.get("scheduler"), "scheduler"));
   MAMBA_RETURN_IF_ERROR(map.checkKeys({"max_queued", "max_batch", "prefill_chunk_tokens",
                                        "max_prefill_tokens_per_step", "max_new_tokens_limit",
-                                       "max_prompt_tokens", "pipeline_decode"}));
+                                       "max_prompt_tokens", "pipeline_decode", "idle_spin_us"}));
   MAMBA_RETURN_IF_ERROR(map.readBool("pipeline_decode", &s->pipelineDecode));
+  MAMBA_RETURN_IF_ERROR(map.readNonNegativeInt("idle_spin_us", &s->idleSpinMicros));
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("max_queued", &s->maxQueued));
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("max_batch", &s->maxBatch));
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("prefill_chunk_tokens", &s->prefillChunkTokens));

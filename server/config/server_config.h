@@ -15,7 +15,8 @@
 //   default_model: mamba2-ref        # a request naming no model gets this one (default: first)
 //   scheduler: {max_queued: 256, max_batch: 64, prefill_chunk_tokens: 512,
 //               max_prefill_tokens_per_step: 2048, max_new_tokens_limit: 4096,
-//               max_prompt_tokens: 1048576, pipeline_decode: true}
+//               max_prompt_tokens: 1048576, pipeline_decode: true,
+//               idle_spin_us: 0}     # poll this long for work before sleeping (0: sleep)
 //   engine:    {cpu_threads: 0}      # LibTorch intra-op threads of CPU models (0 = its default)
 //   logging:   {level: info}         # debug | info | warning | error
 //   shutdown:  {drain_timeout_seconds: 30}

@@ -86,6 +86,10 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
   if (flags.prefillChunkTokens) config->scheduler.prefillChunkTokens = *flags.prefillChunkTokens;
   if (flags.scoreWorkers) config->scoreWorkers = *flags.scoreWorkers;
   if (flags.pipelineDecode) config->scheduler.pipelineDecode = *flags.pipelineDecode;
+  if (flags.idleSpinUs) {
+    if (*flags.idleSpinUs < 0) return invalidArgument("--idle-spin-us: must be a non-negative integer");
+    config->scheduler.idleSpinMicros = *flags.idleSpinUs;
+  }
   if (flags.cpuThreads) {
     if (*flags.cpuThreads < 0) return invalidArgument("--cpu-threads: must be a non-negative integer");
     config->cpuThreads = *flags.cpuThreads;
@@ -137,6 +141,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   optionalOption(app, "--max-new-tokens-limit", &flags->maxNewTokensLimit, "upper bound on max_new_tokens");
   optionalOption(app, "--pipeline-decode", &flags->pipelineDecode,
                  "true | false: start the next greedy decode step before handling the current one's tokens");
+  optionalOption(app, "--idle-spin-us", &flags->idleSpinUs,
+                 "microseconds the idle scheduler polls for a request before sleeping (0 = sleep at once)");
   optionalOption(app, "--score-workers", &flags->scoreWorkers, "threads for Score calls");
   optionalOption(app, "--cpu-threads", &flags->cpuThreads,
                  "LibTorch intra-op threads for CPU models (0 = LibTorch's default, one per core)");

@@ -24,6 +24,7 @@ struct ServerFlags {
       maxNewTokensLimit;
   std::optional<double> drainTimeoutSeconds;
   std::optional<bool> pipelineDecode;
+  std::optional<int64_t> idleSpinUs;
   std::optional<int64_t> cpuThreads;
   bool noMetrics = false;
 };

@@ -44,6 +44,11 @@ struct SchedulerOptions {
   // takes them on the device), so that the host work overlaps the device's step. Results do
   // not depend on it; off, every step is launched, waited for and handled in turn.
   bool pipelineDecode = true;
+  // When the scheduler runs out of work it polls for a new request for this long before it
+  // sleeps on its condition variable (0: sleeps at once). Waking a sleeping thread costs tens
+  // of microseconds on an idle machine, added to the first token of a request that arrives
+  // while the engine is idle; polling costs a CPU core for the window.
+  int64_t idleSpinMicros = 0;
 };
 
 struct ModelSpec {

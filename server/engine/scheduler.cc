@@ -53,6 +53,7 @@ Status Scheduler::enqueue(std::shared_ptr<GenerateJob> job) {
     queue_.push_back(Pending{std::move(job), nullptr, 0});
     ++inFlight_;
     if (metrics_) metrics_->waiting->set(static_cast<double>(queue_.size()));
+    arrivals_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_one();
   return Status::ok();
@@ -71,6 +72,7 @@ Status Scheduler::enqueueScore(std::shared_ptr<ScoreJob> job) {
     for (size_t i = 0; i < n; ++i) queue_.push_back(Pending{nullptr, job, i});
     inFlight_ += static_cast<int64_t>(n);
     if (metrics_) metrics_->waiting->set(static_cast<double>(queue_.size()));
+    arrivals_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_one();
   return Status::ok();
@@ -90,6 +92,7 @@ void Scheduler::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    arrivals_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   // Called from an observer on the scheduler thread: the loop ends after this step; the
@@ -104,7 +107,19 @@ void Scheduler::loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty() || pipeline_.inFlight() > 0; });
+      const auto hasWork = [&] { return stopping_ || !queue_.empty() || !active_.empty() || pipeline_.inFlight() > 0; };
+      if (!hasWork() && options_.idleSpinMicros > 0) {
+        // Poll for the next arrival before sleeping (the queue is empty and nothing is active,
+        // so only an enqueue or shutdown can give work, and each bumps arrivals_).
+        const uint64_t seen = arrivals_.load(std::memory_order_acquire);
+        lock.unlock();
+        const auto until = SteadyClock::now() + std::chrono::microseconds(options_.idleSpinMicros);
+        while (arrivals_.load(std::memory_order_acquire) == seen && SteadyClock::now() < until) {
+          std::this_thread::yield();
+        }
+        lock.lock();
+      }
+      wake_.wait(lock, hasWork);
       if (stopping_) break;
     }
     const auto now = SteadyClock::now();

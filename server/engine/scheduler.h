@@ -53,6 +53,7 @@
 // observers and feeds the metrics.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -162,6 +163,9 @@ class Scheduler {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // work arrived or shutdown
+  // Bumped (after the queue or stopping_ changed, under mutex_) by every enqueue and by
+  // shutdown: the idle poll (SchedulerOptions::idleSpinMicros) watches it without the mutex.
+  std::atomic<uint64_t> arrivals_{0};
   std::condition_variable idle_;  // inFlight_ reached 0
   std::deque<Pending> queue_;
   int64_t inFlight_ = 0;

@@ -23,6 +23,7 @@ TEST(ServerConfig, DefaultsWithAnEmptyFile) {
   EXPECT_EQ(c->drainTimeoutSeconds, 30);
   EXPECT_EQ(c->scheduler.maxBatch, SchedulerOptions().maxBatch);
   EXPECT_TRUE(c->scheduler.pipelineDecode);
+  EXPECT_EQ(c->scheduler.idleSpinMicros, 0);
   EXPECT_EQ(c->cpuThreads, 0);
 }
 
@@ -50,6 +51,7 @@ scheduler:
   max_new_tokens_limit: 999
   max_prompt_tokens: 5000
   pipeline_decode: false
+  idle_spin_us: 150
 engine: {cpu_threads: 3}
 logging: {level: debug}
 shutdown: {drain_timeout_seconds: 2.5}
@@ -79,6 +81,7 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(c->scheduler.maxNewTokensLimit, 999);
   EXPECT_EQ(c->scheduler.maxPromptTokens, 5000);
   EXPECT_FALSE(c->scheduler.pipelineDecode);
+  EXPECT_EQ(c->scheduler.idleSpinMicros, 150);
   EXPECT_EQ(c->cpuThreads, 3);
   EXPECT_EQ(c->logLevel, LogLevel::kDebug);
   EXPECT_EQ(c->drainTimeoutSeconds, 2.5);
@@ -119,6 +122,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"scheduler: 5\n", "scheduler: must be a mapping"},
       {"scheduler:\n  pipeline_decode: sometimes\n", "scheduler.pipeline_decode: must be true or false, got \"sometimes\""},
       {"engine:\n  cpu_threads: -1\n", "engine.cpu_threads: must be a non-negative integer, got \"-1\""},
+      {"scheduler:\n  idle_spin_us: -5\n", "scheduler.idle_spin_us: must be a non-negative integer, got \"-5\""},
       {"engine:\n  threads: 2\n", "engine.threads: unknown key (expected one of: cpu_threads)"},
       {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
       {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},

@@ -60,7 +60,7 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
                 "127.0.0.1:8001", "--dtype", "float16", "--device", "cuda:0", "--slots", "16",
                 "--max-batch", "16", "--log-level", "debug", "--drain-timeout", "7",
                 "--default-model", "b", "--variants", "dense,masked", "--pipeline-decode", "false",
-                "--cpu-threads", "2"});
+                "--cpu-threads", "2", "--idle-spin-us", "300"});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
   EXPECT_EQ(c->grpcListen, "127.0.0.1:8000");
   EXPECT_EQ(c->metricsListen, "127.0.0.1:8001");
@@ -75,6 +75,7 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
   EXPECT_EQ(c->scheduler.maxBatch, 16);
   EXPECT_EQ(c->scheduler.maxQueued, 5);  // from the file
   EXPECT_FALSE(c->scheduler.pipelineDecode);
+  EXPECT_EQ(c->scheduler.idleSpinMicros, 300);
   EXPECT_EQ(c->cpuThreads, 2);
   EXPECT_EQ(c->logLevel, LogLevel::kDebug);
   EXPECT_EQ(c->drainTimeoutSeconds, 7);
@@ -106,6 +107,7 @@ TEST_F(ServerFlagsTest, BadFlagValuesNameTheFlag) {
       {{"--drain-timeout", "-3"}, "--drain-timeout: must be a non-negative number"},
       {{"--pipeline-decode", "maybe"}, "--pipeline-decode"},  // CLI11's own type check
       {{"--cpu-threads", "-1"}, "--cpu-threads: must be a non-negative integer"},
+      {{"--idle-spin-us", "-1"}, "--idle-spin-us: must be a non-negative integer"},
       {{"--slots", "many"}, "--slots"},                 // CLI11's own type check
       {{"--bogus-flag"}, "--bogus-flag"},               // unknown flag
       {{"--model", "/no/such/dir"}, "models[0].path: no such model directory"},

@@ -1,6 +1,6 @@
 // The scheduling policy on a deterministic fake model (no LibTorch in the loop): prefill
 // budget and chunks, decode interleaving, batch limits, queue bound, FIFO, cancellation,
-// deadlines, backend errors, shutdown, and chunked scoring.
+// deadlines, backend errors, shutdown, the idle poll, and chunked scoring.
 #include "server/engine/scheduler.h"
 
 #include <gtest/gtest.h>
@@ -220,6 +220,25 @@ TEST(Scheduler, BackendErrorFailsTheBatchAndFreesSlots) {
   ASSERT_TRUE(f.scheduler->enqueue(job({5}, 4, c)).isOk());
   EXPECT_TRUE(b->waitDone().status.isOk());
   EXPECT_TRUE(c->waitDone().status.isOk());
+}
+
+TEST(Scheduler, IdlePollServesArrivalsAndEndsAtShutdown) {
+  // A 2 s poll window (SchedulerOptions::idleSpinMicros): requests arriving while the idle
+  // scheduler polls are served, and shutdown ends the poll at once instead of after the window.
+  SchedulerOptions o;
+  o.idleSpinMicros = 2'000'000;
+  auto f = makeScheduler(o, 2);
+  for (int i = 0; i < 3; ++i) {
+    auto obs = std::make_shared<CollectingObserver>();
+    const std::vector<int32_t> prompt = {i + 3, i + 1};
+    ASSERT_TRUE(f.scheduler->enqueue(job(prompt, 4, obs)).isOk());
+    EXPECT_EQ(obs->waitDone().tokens, FakeBackend::expected(prompt, 4, kVocab)) << i;
+    ASSERT_TRUE(idle(*f.scheduler));
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // the scheduler polls meanwhile
+  }
+  const auto t0 = SteadyClock::now();
+  f.scheduler->shutdown();
+  EXPECT_LT(SteadyClock::now() - t0, std::chrono::seconds(1));
 }
 
 TEST(Scheduler, ShutdownCancelsInFlightAndRefusesNewWork) {
