@@ -90,6 +90,11 @@ Status readScheduler(const YamlMap& root, SchedulerOptions* s) {
                                        "max_prompt_tokens", "pipeline_decode", "idle_spin_us"}));
   MAMBA_RETURN_IF_ERROR(map.readBool("pipeline_decode", &s->pipelineDecode));
   MAMBA_RETURN_IF_ERROR(map.readNonNegativeInt("idle_spin_us", &s->idleSpinMicros));
+  if (s->idleSpinMicros > SchedulerOptions::kMaxIdleSpinMicros) {
+    return invalidArgument("scheduler.idle_spin_us: must be at most " +
+                           std::to_string(SchedulerOptions::kMaxIdleSpinMicros) + ", got " +
+                           std::to_string(s->idleSpinMicros));
+  }
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("max_queued", &s->maxQueued));
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("max_batch", &s->maxBatch));
   MAMBA_RETURN_IF_ERROR(map.readPositiveInt("prefill_chunk_tokens", &s->prefillChunkTokens));

@@ -87,7 +87,10 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
   if (flags.scoreWorkers) config->scoreWorkers = *flags.scoreWorkers;
   if (flags.pipelineDecode) config->scheduler.pipelineDecode = *flags.pipelineDecode;
   if (flags.idleSpinUs) {
-    if (*flags.idleSpinUs < 0) return invalidArgument("--idle-spin-us: must be a non-negative integer");
+    if (*flags.idleSpinUs < 0 || *flags.idleSpinUs > SchedulerOptions::kMaxIdleSpinMicros) {
+      return invalidArgument("--idle-spin-us: must be an integer in [0, " +
+                             std::to_string(SchedulerOptions::kMaxIdleSpinMicros) + "]");
+    }
     config->scheduler.idleSpinMicros = *flags.idleSpinUs;
   }
   if (flags.cpuThreads) {

@@ -47,7 +47,10 @@ struct SchedulerOptions {
   // When the scheduler runs out of work it polls for a new request for this long before it
   // sleeps on its condition variable (0: sleeps at once). Waking a sleeping thread costs tens
   // of microseconds on an idle machine, added to the first token of a request that arrives
-  // while the engine is idle; polling costs a CPU core for the window.
+  // while the engine is idle; polling costs a CPU core for the window. At most
+  // kMaxIdleSpinMicros. H200, c = 1, 500 us: the scheduler's part of TTFT 18-40 us shorter
+  // (bench/results/h200_2026-12-01/session9).
+  static constexpr int64_t kMaxIdleSpinMicros = 1'000'000;
   int64_t idleSpinMicros = 0;
 };
 

@@ -123,6 +123,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"scheduler:\n  pipeline_decode: sometimes\n", "scheduler.pipeline_decode: must be true or false, got \"sometimes\""},
       {"engine:\n  cpu_threads: -1\n", "engine.cpu_threads: must be a non-negative integer, got \"-1\""},
       {"scheduler:\n  idle_spin_us: -5\n", "scheduler.idle_spin_us: must be a non-negative integer, got \"-5\""},
+      {"scheduler:\n  idle_spin_us: 2000000\n", "scheduler.idle_spin_us: must be at most 1000000, got 2000000"},
       {"engine:\n  threads: 2\n", "engine.threads: unknown key (expected one of: cpu_threads)"},
       {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
       {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},

@@ -107,7 +107,8 @@ TEST_F(ServerFlagsTest, BadFlagValuesNameTheFlag) {
       {{"--drain-timeout", "-3"}, "--drain-timeout: must be a non-negative number"},
       {{"--pipeline-decode", "maybe"}, "--pipeline-decode"},  // CLI11's own type check
       {{"--cpu-threads", "-1"}, "--cpu-threads: must be a non-negative integer"},
-      {{"--idle-spin-us", "-1"}, "--idle-spin-us: must be a non-negative integer"},
+      {{"--idle-spin-us", "-1"}, "--idle-spin-us: must be an integer in [0, 1000000]"},
+      {{"--idle-spin-us", "1000001"}, "--idle-spin-us: must be an integer in [0, 1000000]"},
       {{"--slots", "many"}, "--slots"},                 // CLI11's own type check
       {{"--bogus-flag"}, "--bogus-flag"},               // unknown flag
       {{"--model", "/no/such/dir"}, "models[0].path: no such model directory"},
