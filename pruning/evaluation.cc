@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "server/model/guarded_call.h"
+
 namespace mamba::pruning {
 namespace {
 
@@ -43,15 +45,6 @@ Status checkIds(const Mamba2Model& model, std::span<const int32_t> ids) {
   return Status::ok();
 }
 
-template <typename Fn>
-Status guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return internalError(std::string("model execution failed: ") + e.what_without_backtrace());
-  }
-}
-
 }  // namespace
 
 StatusOr<PerplexityStats> windowPerplexity(const Mamba2Model& model, std::span<const int32_t> tokens, int64_t context,
@@ -67,7 +60,7 @@ StatusOr<PerplexityStats> windowPerplexity(const Mamba2Model& model, std::span<c
     const size_t n = std::min<size_t>(static_cast<size_t>(context), tokens.size() - start);
     if (n >= 2) windows.push_back(tokens.subspan(start, n));
   }
-  Status st = guarded([&]() -> Status {
+  Status st = guardedModelCall([&]() -> Status {
     for (size_t w = 0; w < windows.size(); w += static_cast<size_t>(batch)) {
       std::vector<std::span<const int32_t>> in, tgt;
       for (size_t k = w; k < std::min(windows.size(), w + static_cast<size_t>(batch)); ++k) {
@@ -110,7 +103,7 @@ StatusOr<std::vector<double>> continuationLogLikelihoods(const Mamba2Model& mode
   batch = cappedBatch(model, batch, static_cast<int64_t>(longest));
   std::vector<double> out(requests.size(), 0.0);
   StatePool pool(model.config(), batch, model.device());
-  Status st = guarded([&]() -> Status {
+  Status st = guardedModelCall([&]() -> Status {
     for (size_t b = 0; b < requests.size(); b += static_cast<size_t>(batch)) {
       const size_t e = std::min(requests.size(), b + static_cast<size_t>(batch));
       std::vector<std::span<const int32_t>> in, tgt;

@@ -11,6 +11,7 @@
 #include "server/engine/greedy_reduce.h"
 #include "server/engine/model_backend.h"
 #include "server/model/checkpoint.h"
+#include "server/model/guarded_call.h"
 #include "server/model/mamba2_model.h"
 #include "server/model/state_pool.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
@@ -52,7 +53,7 @@ class TorchBackend final : public ModelBackend {
     MAMBA_RETURN_IF_ERROR(checkRowRequest(request, items.size(), out));
     const bool needLogits = std::any_of(request.rows.begin(), request.rows.end(),
                                         [](RowOutput r) { return r != RowOutput::kNone; });
-    return guarded([&]() -> Status {
+    return guardedModelCall([&]() -> Status {
       const auto hostStart = std::chrono::steady_clock::now();
       std::optional<c10::Stream> profiled;  // MAMBA_STEP_PROFILE on a device
       if (prefillProfile_ && !model_->device().is_cpu()) {
@@ -104,7 +105,7 @@ class TorchBackend final : public ModelBackend {
       if (t < 0 || t >= info_.vocabSize) return invalidArgument("target id " + std::to_string(t) + " out of range");
     }
     std::vector<ScoredToken> out;
-    Status st = guarded([&]() -> Status {
+    Status st = guardedModelCall([&]() -> Status {
       for (size_t off = 0; off < item.tokens.size(); off += static_cast<size_t>(maxChunk_)) {
         size_t n = std::min<size_t>(static_cast<size_t>(maxChunk_), item.tokens.size() - off);
         PrefillSequence seq{item.tokens.subspan(off, n), item.slot, item.continueFromState || off > 0};
@@ -136,7 +137,7 @@ class TorchBackend final : public ModelBackend {
       MAMBA_RETURN_IF_ERROR(checkSlot(slots[i]));
     }
     MAMBA_RETURN_IF_ERROR(checkRowRequest(request, tokens.size(), out));
-    return guarded([&]() -> Status {
+    return guardedModelCall([&]() -> Status {
 #ifdef MAMBA_HAVE_CUDA_KERNELS
       if (graphs_) {
         emitRows(graphs_->decode(tokens, slots), request, out);
@@ -201,7 +202,7 @@ class TorchBackend final : public ModelBackend {
         dst.push_back(static_cast<int32_t>(b));
       }
     }
-    return guarded([&]() -> Status {
+    return guardedModelCall([&]() -> Status {
       const torch::Device dev = model_->device();
       const c10::Stream stream = c10::impl::VirtualGuardImpl(dev.type()).getStream(dev);
       if (profile_) profile_->markStart(stepsStarted_, stream);
@@ -271,7 +272,7 @@ class TorchBackend final : public ModelBackend {
     if (async_.empty()) return failedPrecondition("no decode step is in flight");
     AsyncStep step = std::move(async_.front());
     async_.pop_front();
-    return guarded([&]() -> Status {
+    return guardedModelCall([&]() -> Status {
       stepBuffers_[step.buffers].done->synchronize();
       if (profile_) profile_->finished(step.number);
       if (!out) return Status::ok();
@@ -407,16 +408,6 @@ class TorchBackend final : public ModelBackend {
     torch::Tensor host = pinned(pinnedIndex_[which], static_cast<int64_t>(ids.size()), torch::kLong);
     std::copy(ids.begin(), ids.end(), host.data_ptr<int64_t>());
     return host.to(device, /*non_blocking=*/true);
-  }
-  template <typename Fn>
-  Status guarded(Fn&& fn) {
-    try {
-      return fn();
-    } catch (const c10::Error& e) {
-      return internalError(std::string("model execution failed: ") + e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      return internalError(std::string("model execution failed: ") + e.what());
-    }
   }
 
   ModelInfo info_;
