@@ -21,3 +21,23 @@ function(add_gtest target)
   endif()
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
 endfunction()
+
+# add_layer_dirs(DIRS <folders...> SERVER_ONLY <folders...>)
+# add_subdirectory() for each folder (relative to the calling CMakeLists.txt) that has a
+# CMakeLists.txt, in the given (dependency) order; SERVER_ONLY folders only with
+# MAMBA_BUILD_SERVER (they need gRPC/Protobuf), and `kernels` only with MAMBA_WITH_CUDA.
+function(add_layer_dirs)
+  cmake_parse_arguments(ARG "" "" "DIRS;SERVER_ONLY" ${ARGN})
+  foreach(dir ${ARG_DIRS})
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
+      continue()
+    endif()
+    if(dir IN_LIST ARG_SERVER_ONLY AND NOT MAMBA_BUILD_SERVER)
+      continue()
+    endif()
+    if(dir STREQUAL "kernels" AND NOT MAMBA_WITH_CUDA)
+      continue()
+    endif()
+    add_subdirectory(${dir})
+  endforeach()
+endfunction()
