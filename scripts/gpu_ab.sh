@@ -7,7 +7,8 @@
 # figure's median per tree and the ratio B / A.
 # Environment: BASE_TREE (required); CASES [";"-separated mamba-bench argument lists, each
 # with --preset 130m --dtype bf16 unless it names a --preset]; ROUNDS [3]; NCU_CASES (the
-# same form: each profiled per kernel once per tree); OUT [bench/results/tmp].
+# same form: each profiled per kernel once per tree by scripts/gpu_profile.sh, into
+# OUT/ncu_a and OUT/ncu_b); OUT [bench/results/tmp].
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 A=$(cd "${BASE_TREE:?BASE_TREE is required}" && pwd)
@@ -62,19 +63,12 @@ for k in sorted(fig):
 open(os.path.join(out, "ab.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "${NCU_CASES:-}" ]; then
-  IFS=';' read -ra ncases <<< "$NCU_CASES"
-  i=0
-  for c in "${ncases[@]}"; do
-    i=$((i + 1))
-    for tree in a b; do
-      echo "== ncu case $i, tree $tree: $c"
-      # shellcheck disable=SC2086
-      "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$O/ncu${i}_$tree.csv" \
-        /tmp/ab-$tree/bench/mamba-bench --preset 130m --dtype bf16 --iters 1 $c > /dev/null 2>&1
-      python3 "$ROOT/scripts/ncu_summary.py" "$O/ncu${i}_$tree.csv" | head -14 | tee "$O/ncu${i}_$tree.txt"
-    done
+  for tree in a b; do  # per-kernel times of each tree's build (scripts/gpu_profile.sh)
+    echo "== ncu, tree $tree"
+    LAUNCH_COUNT= SKIP_BUILD=1 BUILD_DIR=/tmp/ab-$tree OUT=$O/ncu_$tree PROFILE_CASES=$NCU_CASES \
+      bash "$ROOT/scripts/gpu_profile.sh" > "$O/ncu_$tree.log" 2>&1 || tail -5 "$O/ncu_$tree.log"
+    grep -A14 "^== case" "$O/ncu_$tree/ncu_summary.txt"
   done
 fi
 echo "total: $((SECONDS - t0)) s"

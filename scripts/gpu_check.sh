@@ -7,7 +7,8 @@
 #   CASES: ";"-separated mamba-bench argument lists (default below). Each gets --preset 130m
 #     --dtype bf16 unless it names a --preset; leading NAME=value words set that case's
 #     environment ("MAMBA_DISABLE_PDL=1 --decode-batches 1" for an A/B in one call).
-#   NCU_CASES: the same form (no environment words); each is profiled per kernel with Nsight Compute.
+#   NCU_CASES: the same form (no environment words); each is profiled per kernel with Nsight Compute
+#     by scripts/gpu_profile.sh (every launch), into OUT/ncu.
 #   NCU_DETAIL: "KERNEL_REGEX|mamba-bench args": speed-of-light, memory, occupancy and
 #     warp-state sections of two launches of the matching kernels, and the source-level stall
 #     hot spots (scripts/ncu_source_hotspots.py).
@@ -63,18 +64,12 @@ if [ -n "${VARIANTS:-}" ]; then
     || tail -5 "$O/variants.txt"
   cat "$O/variants.md" 2>/dev/null
 fi
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [ -n "${NCU_CASES:-}" ]; then
-  IFS=';' read -ra ncases <<< "$NCU_CASES"
-  i=0
-  for c in "${ncases[@]}"; do
-    i=$((i + 1)); echo "== ncu case $i: $c"
-    # shellcheck disable=SC2086
-    "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$O/ncu$i.csv" \
-      "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 $c > /dev/null 2>&1
-    python3 "$ROOT/scripts/ncu_summary.py" "$O/ncu$i.csv" | head -25 | tee "$O/ncu$i.txt"
-  done
+if [ -n "${NCU_CASES:-}" ]; then  # per-kernel times (scripts/gpu_profile.sh, into $O/ncu)
+  LAUNCH_COUNT= SKIP_BUILD=1 BUILD_DIR=$B OUT=$O/ncu PROFILE_CASES=$NCU_CASES bash "$ROOT/scripts/gpu_profile.sh" \
+    > "$O/ncu.log" 2>&1 || tail -5 "$O/ncu.log"
+  grep -A25 "^== case" "$O/ncu/ncu_summary.txt"
 fi
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "${NCU_DETAIL:-}" ]; then
   echo "== ncu detail: $NCU_DETAIL"
   # shellcheck disable=SC2086

@@ -3,7 +3,8 @@
 # Nsight Compute (one metric, clocks left alone as the device README asks). Builds mamba-bench
 # (scripts/gpu_test.sh with TARGETS=mamba-bench), then profiles one mamba-bench run and writes
 # the per-kernel summary and the raw CSV into $OUT (or bench/results/tmp).
-# Environment: PROFILE_CASES (mamba-bench arguments per case, ";"-separated), LAUNCH_COUNT [4000].
+# Environment: PROFILE_CASES (mamba-bench arguments per case, ";"-separated), LAUNCH_COUNT [4000;
+# set empty: every launch], SKIP_BUILD=1 profiles an existing BUILD_DIR.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD_DIR:-/tmp/mamba-gpu-build}
@@ -17,12 +18,14 @@ IFS=';' read -ra CASES <<< "${PROFILE_CASES:-\
 --decode-batches 1 --prefill-batches 1 --prefill-lens 64;\
 --decode-batches 64 --prefill-batches 1 --prefill-lens 16384;\
 --decode-batches 1 --prefill-batches 8 --prefill-lens 2048}"
+launches=()
+[ -n "${LAUNCH_COUNT-4000}" ] && launches=(--launch-count "${LAUNCH_COUNT-4000}")
 i=0
 for c in "${CASES[@]}"; do
   i=$((i + 1))
   echo "== case $i: $c" | tee -a "$O/ncu_summary.txt"
   # shellcheck disable=SC2086
-  "$NCU" --clock-control none --metrics gpu__time_duration.sum --launch-count "${LAUNCH_COUNT:-4000}" \
+  "$NCU" --clock-control none --metrics gpu__time_duration.sum "${launches[@]}" \
     --csv --log-file "$O/ncu_case$i.csv" "$B/bench/mamba-bench" --preset 130m --dtype bf16 --iters 1 $c \
     > "$O/bench_case$i.txt" 2>&1 || true
   python3 "$ROOT/scripts/ncu_summary.py" "$O/ncu_case$i.csv" | tee -a "$O/ncu_summary.txt"
