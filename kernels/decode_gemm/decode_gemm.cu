@@ -38,32 +38,45 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
     return refuse("no CUDA device");
   }
   if (d.major < 9) return refuse("needs sm_90 or newer (thread-block clusters, PDL)");
-  // The largest portable cluster that splits K into slices of whole k16 steps, at most
-  // kDecodeGemmMaxSliceK wide, with the gated norm's groups on slice boundaries.
-  for (int ck : {8, 4, 2, 1}) {
-    if (cols % (16 * ck) == 0 && cols / ck <= kDecodeGemmMaxSliceK && ck % groups == 0) {
-      c.clusterSize = ck;
-      break;
-    }
+  // The cluster that splits K into slices of whole k16 steps, at most kDecodeGemmMaxSliceK
+  // wide, with the gated norm's groups on slice boundaries: 4 CTAs where that is possible, else
+  // 8, 2, 1. Fewer ranks mean fewer partial tiles to reduce through distributed shared memory
+  // and fewer CTAs re-reading the activations. H200, 130m bf16, in_proj (K = 768) with its
+  // RMSNorm and conv step, in-graph us at batch 1 / 32 / 64: cluster 8 (tile 128) 4.51 / 7.48 /
+  // 12.97, cluster 4 (tile 128) 4.15 / 6.49 / 10.03 (bench/results/h200_2026-12-01/session10).
+  // MAMBA_DECODE_GEMM_CLUSTER=8|4|2|1 takes that size where it is valid (for tuning runs only).
+  static const int forcedCluster = [] {
+    const char* e = std::getenv("MAMBA_DECODE_GEMM_CLUSTER");
+    const int v = e != nullptr ? std::atoi(e) : 0;
+    return v == 8 || v == 4 || v == 2 || v == 1 ? v : 0;
+  }();
+  auto validCluster = [&](int ck) {
+    return cols % (16 * ck) == 0 && cols / ck <= kDecodeGemmMaxSliceK && ck % groups == 0;
+  };
+  if (forcedCluster != 0 && validCluster(forcedCluster)) c.clusterSize = forcedCluster;
+  for (int ck : {4, 8, 2, 1}) {
+    if (c.clusterSize == 0 && validCluster(ck)) c.clusterSize = ck;
   }
   if (c.clusterSize == 0) {
     return refuse("no cluster size in {8, 4, 2, 1} splits K into slices of 16..256 columns on group boundaries");
   }
   c.sliceK = cols / c.clusterSize;
   c.mTiles = batch <= 16 ? 1 : batch <= 32 ? 2 : 4;
-  // The narrowest tile whose grid is resident in one wave, at up to two CTAs per SM (the
-  // register limit of __launch_bounds__(256, 2)): the kernel is latency-bound, so more and
-  // smaller CTAs shorten each warp's serial work, while more clusters add activation re-reads.
-  // The widest that fits the shared memory otherwise.
+  // The narrowest tile whose grid has at most one CTA per SM, or per two SMs at mTiles 1 (the
+  // widest that fits the shared memory otherwise). The kernel is latency-bound: narrower tiles
+  // shorten each warp's serial work but add CTAs, each re-reading the activations and adding
+  // partials to the cluster reduction; at batch 1 the prologue is short and the larger share
+  // of the weights per CTA wins. H200, 130m bf16, in-graph us at batch 1 / 32 / 64, tile 64 /
+  // 128 / 256: in_proj (cluster 4; 212 / 108 / 56 CTAs) 4.42 / 4.15 / 3.63, 6.61 / 6.49 / 8.61,
+  // 11.37 / 10.03 / 14.44; out_proj with its gated norm and residual (cluster 8; 96 / 48 / 24
+  // CTAs) 4.03 / 3.62 / 3.89, 5.82 / 6.10 / 7.46, 8.87 / 10.09 / 12.48 (session10/run3).
   // MAMBA_DECODE_GEMM_TILE_N=64|128|256 fixes the tile where it fits (for tuning runs only).
   static const int forcedTileN = [] {
     const char* e = std::getenv("MAMBA_DECODE_GEMM_TILE_N");
     const int v = e != nullptr ? std::atoi(e) : 0;
     return v == 64 || v == 128 || v == 256 ? v : 0;
   }();
-  // Not the widest tile first for in_proj at batch 64: alone in a graph it took 11.8 us at
-  // tileN 256 vs 13.0 at 128, but the whole decode step slowed from 1.34-1.37 to 1.45 ms
-  // (H200, 130m bf16), the narrower tile overlapping its neighbours better under PDL.
+  const int64_t ctaBudget = c.mTiles == 1 ? std::max(1, d.sms / 2) : d.sms;
   for (int nw : {1, 2, 4}) {
     const int tileN = 64 * nw;
     if (forcedTileN != 0 && tileN != forcedTileN) continue;
@@ -72,8 +85,7 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
     c.tileN = tileN;
     c.sharedBytes = L.total;
     c.clusters = (rows + tileN - 1) / tileN;
-    const int perSm = std::max(1, std::min(2, d.smemPerSm / (L.total + 1024)));
-    if (static_cast<int64_t>(c.clusters) * c.clusterSize <= static_cast<int64_t>(perSm) * d.sms) break;
+    if (static_cast<int64_t>(c.clusters) * c.clusterSize <= ctaBudget) break;
   }
   if (c.tileN == 0) return refuse("the tiles exceed the shared memory");
   return c;

@@ -60,10 +60,10 @@ struct InProjShape {
 
 TEST_F(DecodeGemmTest, RmsNormInProjConvStepMatchesUnfused) {
   const std::vector<InProjShape> shapes = {
-      {768, 64, 24, 1, 128, 4, true, false, true},   // 130m: 3352 rows, K split 8 x 96, tile 256
+      {768, 64, 24, 1, 128, 4, true, false, true},   // 130m: 3352 rows, K split 4 x 192
       {192, 64, 6, 2, 20, 4, false, true, false},    // 854 rows (no padding), K split 4 x 48
       {48, 16, 6, 1, 7, 3, true, true, true},        // K = 48: one CTA per cluster; conv kernel 3
-      {1024, 64, 32, 1, 128, 4, true, true, true},   // 370m-like: 4384 rows, K split 8 x 128
+      {1024, 64, 32, 1, 128, 4, true, true, true},   // 370m-like: 4384 rows, K split 4 x 256
   };
   for (auto dt : {torch::kBFloat16, torch::kFloat16}) {
     for (const InProjShape& sh : shapes) {
@@ -153,9 +153,9 @@ struct OutProjShape {
 
 TEST_F(DecodeGemmTest, GatedNormOutProjResidualMatchesUnfused) {
   const std::vector<OutProjShape> shapes = {
-      {1536, 1, 768, false, 40},  // 130m: K split 8 x 192, tile 64, 12 clusters
+      {1536, 1, 768, false, 40},  // 130m: K split 8 x 192
       {512, 2, 300, true, 41},    // groups 2; 300 rows (not a multiple of 64); odd z stride
-      {384, 4, 100, true, 40},    // groups 4, K split 8 x 48
+      {384, 4, 100, true, 40},    // groups 4, K split 4 x 96
       {96, 1, 48, false, 40},     // K split 2 x 48
   };
   for (auto dt : {torch::kBFloat16, torch::kFloat16}) {
