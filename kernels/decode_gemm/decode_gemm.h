@@ -43,18 +43,20 @@
 // * The conv step's states of the CTA's own columns are prefetched with cp.async into shared
 //   memory right after the prologue (kernelSize 4 with 16-byte aligned state and weights; other
 //   sizes step in global memory), so their latency hides behind the MMAs and the cluster sync.
-// * Grid: ceil(rows / tileN) clusters; tileN is the smallest whose grid is resident in one wave
-//   at up to two CTAs per SM (__launch_bounds__(256, 2)): the kernel is latency-bound (a chain
-//   of load, MMA, cluster barrier, DSMEM round, store), so more, smaller CTAs shorten each
-//   warp's serial work. At the 130m shape on an H200 in_proj (3352 x 768) runs 27 clusters of 8
-//   CTAs (tileN 128, sliceK 96, 35-59 KB shared memory) and out_proj (768 x 1536) 12 clusters of
-//   8 (tileN 64, sliceK 192, 24-54 KB).
-// * Measured there (mamba-bench --breakdown, in-graph, PDL, bf16): RMSNorm + in_proj + conv step
-//   4.5 us at batch 1-4, 4.8 at 8, 5.6 at 16, 7.5 at 32, 13.0 at 64; gated norm + out_proj +
-//   residual add 4.0 at 1-4, 4.1 at 8, 4.5 at 16, 5.9 at 32, 8.9 at 64. The weights' floor is
-//   ~1.3 and ~0.6 us: what remains is the latency chain (small batches) and, at 64, the
-//   split-K reduction's distributed-shared-memory traffic (clusterSize x B x N x 4 bytes) and
-//   the prologue recomputed by every cluster.
+// * Grid: ceil(rows / tileN) clusters; clusterSize is 4 where K / 4 fits a slice (else 8, 2,
+//   1), and tileN the smallest whose grid has at most one CTA per SM (per two SMs at batch
+//   <= 16): the kernel is latency-bound (a chain of load, MMA, cluster barrier, DSMEM round,
+//   store), and fewer ranks shorten the reduction while fewer CTAs re-read the activations less.
+//   At the 130m shape on an H200 in_proj (3352 x 768) runs 27 clusters of 4 CTAs (tileN 128,
+//   sliceK 192; 14 of 4 with tileN 256 at batch <= 16) and out_proj (768 x 1536) 12 clusters of
+//   8 (tileN 64, sliceK 192; 6 of 8 with tileN 128 at batch <= 16).
+// * Measured there (mamba-bench --breakdown, in-graph, PDL, bf16; session 10): RMSNorm + in_proj
+//   + conv step 3.7 us at batch 1, 4.4 at 8, 6.5 at 32, 10.0 at 64; gated norm + out_proj +
+//   residual add 3.6 at 1, 3.8 at 8, 5.8 at 32, 8.9 at 64. The weights' floor is ~1.3 and ~0.6
+//   us: what remains is the latency chain (small batches) and, at 64, the split-K reduction's
+//   distributed-shared-memory traffic (clusterSize x B x N x 4 bytes) and the prologue
+//   recomputed by every cluster. Tried and slower: slices of up to 512 columns so that out_proj
+//   runs clusters of 4 (5.8 -> 7.4 us at batch 32; branch wip/decode-gemm-wide-slice).
 //
 // Supported: sm_90 and newer (clusters, PDL), bf16 and fp16 (fp32 weights: the launcher throws
 // and callers keep the existing path), batch 1..64, K a multiple of 16 with K / clusterSize <=
