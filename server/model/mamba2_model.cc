@@ -237,8 +237,9 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
       fusedDecodeLayers(residual, slots, pool);
     } else {
       // Independent row blocks on `parts` streams (forked from and joined back into the current
-      // one before the final norm), so that one block's latency-bound products overlap another's
-      // bandwidth-bound SSM step.
+      // one before the final norm). Meant to overlap one block's latency-bound products with
+      // another's bandwidth-bound SSM step; measured, they barely overlap, and the gain is that
+      // kernels of half the batch are more efficient (bench/results/h200_2026-12-01/session10).
       at::cuda::CUDAStream main = at::cuda::getCurrentCUDAStream();
       at::cuda::CUDAEvent fork;
       fork.record(main);
@@ -301,7 +302,8 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
   // MAMBA_DECODE_SPLIT_MIN_BATCH [32] rows, at least half that many rows each (read per call:
   // tests and A/B runs toggle them). H200, 130m bf16, graph decode in one process, two streams
   // vs one: B64 1.177 vs 1.341 ms, B32 0.739 vs 0.779; B16 split in two 0.560 vs 0.559-0.573;
-  // three streams B64 1.287, four 1.384 (bench/results/h200_2026-12-01/session8), so two.
+  // three streams B64 1.287, four 1.384 (bench/results/h200_2026-12-01/session8), so two. After
+  // session 10's decode GEMM change, streams 1 / 2 / 3 / 4 at B64: 1.389 / 1.122 / 1.153 / 1.133.
   const auto envInt = [](const char* name, int64_t fallback) {
     const char* e = std::getenv(name);
     return e != nullptr && std::atoi(e) > 0 ? static_cast<int64_t>(std::atoi(e)) : fallback;
