@@ -10,7 +10,8 @@
 // completed and its writes are visible, then lets the next kernel begin launching. Kernels of
 // other libraries (cuBLAS, LibTorch) are ordinary stream neighbours: they neither wait early
 // nor start early.
-// MAMBA_DISABLE_PDL=1 in the environment turns the attribute off (for A/B timing).
+// MAMBA_DISABLE_PDL=1 in the environment turns the attribute off (for A/B timing); a
+// PdlScope(false) (kernels/common/launch_scope.h) turns it off for one thread's launches.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,6 +21,7 @@
 
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/device_info.h"
+#include "kernels/common/launch_scope.h"
 
 namespace mamba::kernels {
 
@@ -68,7 +70,7 @@ void launchKernelClustered(void (*kernel)(KernelArgs...), dim3 grid, dim3 block,
     attr[n].val.clusterDim.z = 1;
     ++n;
   }
-  if (pdlEnabled()) {
+  if (pdlEnabled() && pdlAllowedOnThread()) {
     attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[n].val.programmaticStreamSerializationAllowed = 1;
     ++n;

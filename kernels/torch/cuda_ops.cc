@@ -1,5 +1,7 @@
 #include "kernels/torch/cuda_ops.h"
 
+#include <cstdlib>
+
 #include <ATen/cuda/CUDAContext.h>
 
 #include "kernels/conv_prefill/conv_prefill.h"
@@ -95,6 +97,12 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
   p.dtMin = static_cast<float>(dtMin);
   p.dtMax = static_cast<float>(std::min(dtMax, 3.4e38));
   p.y = y.data_ptr<float>();
+  // MAMBA_SSM_STATE_STREAMING [0]: SsmStepParams::streamState (for A/B runs; read once).
+  static const bool streamState = [] {
+    const char* e = std::getenv("MAMBA_SSM_STATE_STREAMING");
+    return e != nullptr && std::atoi(e) != 0;
+  }();
+  p.streamState = streamState;
   launch([&] { kernels::launchSsmStep(p, stream()); });
   return y;
 }

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 
+#include "kernels/common/launch_scope.h"
 #include "kernels/torch/cuda_ops.h"
 #include "kernels/torch/decode_gemm_ops.h"
 #endif
@@ -282,12 +283,22 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
 void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const {
   const int64_t B = residual.size(0), Di = config_.dInner, G = config_.nGroups;
   const bool gemm = fusedDecodeUsesGemm(B);
+  // MAMBA_DECODE_STEP_PDL [1]; 0: the SSM step is launched in plain stream order, not early
+  // under programmatic dependent launch. Early, its thousands of CTAs become resident as soon as
+  // the in_proj kernel starts and wait there, filling the SMs the other row block's kernels
+  // would use (the hypothesis for why two decode streams barely overlap; for A/B runs).
+  const char* stepPdlEnv = std::getenv("MAMBA_DECODE_STEP_PDL");
+  const bool stepPdl = stepPdlEnv == nullptr || std::atoi(stepPdlEnv) != 0;
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     const int64_t CD = config_.convDim(l);
     auto [zxbcdt, xbc] = inProjectConvStep(l, residual, slots, pool, gemm);  // (B, DIP'), (B, CD)
-    torch::Tensor y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G, config_.dtMin,
-                                    config_.dtMax);
+    torch::Tensor y;
+    {
+      kernels::PdlScope pdl(stepPdl);
+      y = cuda::ssmStep(pool.ssm(l), slots, xbc, zxbcdt, Di + CD, w.dtBias, w.A, w.D, G, config_.dtMin,
+                        config_.dtMax);
+    }
     torch::Tensor res = residual;  // updated in place (a row block of the caller's residual)
     if (gemm) {
       cuda::gatedRmsNormGemmResidual(res, y, zxbcdt, w.gatedNorm, G, config_.normEps, w.outProj, w.outProjBias);
