@@ -39,7 +39,7 @@ double inGraphMicros(const std::function<void()>& op, int reps = 50, int replays
 
 }  // namespace
 
-nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_t B) {
+nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_t B, bool withParts) {
   torch::NoGradGuard noGrad;
   const ModelConfig& c = model.config();
   const LayerWeights& w = model.weights().layers[0];
@@ -122,6 +122,21 @@ nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_
   out["layer_sum_us"] = sum;
   out["lm_head_us"] = inGraphMicros([&] { F::linear(u, model.weights().lmHead); });
   out["model_sum_ms"] = (sum * static_cast<double>(c.nLayer) + out["lm_head_us"].get<double>()) / 1e3;
+  // A batch decode splits into row blocks on their own streams: the blocks' layers timed at
+  // their own sizes, and what running them one after another would take. The step's time
+  // against it says how much the streams overlap.
+  const int64_t parts = withParts && fused ? Mamba2Model::decodeParts(B) : 1;
+  if (parts > 1) {
+    double serialUs = out["lm_head_us"].get<double>();
+    for (int64_t i = 0; i < parts; ++i) {
+      const int64_t rows = B * (i + 1) / parts - B * i / parts;
+      const double partSum = decodeBreakdown(model, pool, rows, false)["layer_sum_us"].get<double>();
+      out["part_layer_sum_us"].push_back(partSum);
+      serialUs += partSum * static_cast<double>(c.nLayer);
+    }
+    out["parts"] = parts;
+    out["serial_parts_ms"] = serialUs / 1e3;
+  }
   return out;
 }
 

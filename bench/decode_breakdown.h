@@ -14,7 +14,11 @@
 namespace mamba::bench {
 
 // Returns {"batch": B, "ops_us": {name: microseconds per call}, "layer_sum_us": ...} for
-// layer 0 of `model` at batch B (slots 0..B-1 of `pool`, which needs >= B slots).
-nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_t batch);
+// layer 0 of `model` at batch B (slots 0..B-1 of `pool`, which needs >= B slots). Where decode
+// splits the batch into row blocks on several streams, also "parts", "part_layer_sum_us" (each
+// block's layer at its own size) and "serial_parts_ms" (the blocks run one after another:
+// their layers times the layer count, plus the lm_head at B).
+// withParts = false: the ops at `batch` only.
+nlohmann::json decodeBreakdown(const Mamba2Model& model, StatePool& pool, int64_t batch, bool withParts = true);
 
 }  // namespace mamba::bench

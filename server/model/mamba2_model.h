@@ -58,6 +58,9 @@ class Mamba2Model {
   bool fusedDecode(int64_t batch) const;
   // Whether that fused layer's products at `batch` are the tensor-core kernels (else the GEMVs).
   bool fusedDecodeUsesGemm(int64_t batch) const;
+  // Row blocks (one stream each) a fused decode batch of `batch` rows is split over; 1: not
+  // split. Block i has rows [batch * i / parts, batch * (i + 1) / parts).
+  static int64_t decodeParts(int64_t batch);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
@@ -121,8 +124,6 @@ class Mamba2Model {
   // The fused decode layers (fusedDecode) over the rows of `residual` (B, Dm) fp32, updated in
   // place, with their slots (B) on the current stream.
   void fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const;
-  // Streams (row blocks) a fused decode batch is split over; 1: not split.
-  static int64_t decodeParts(int64_t batch);
   torch::Tensor clampDt(torch::Tensor dt) const;
 
   ModelConfig config_;
