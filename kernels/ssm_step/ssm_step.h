@@ -32,8 +32,8 @@ struct SsmStepParams {
   float dtMin = 0.f, dtMax = 3.4e38f;
   float* y = nullptr;              // (batch, Di) fp32
   // Load and store the state with the streaming cache hint (evict first), so that a large
-  // batch's state does not evict what later kernels read from L2 (N % 4 == 0 kernels; the
-  // flat variant for other N ignores it). Same results either way.
+  // batch's state does not evict what later kernels read from L2 (the per-row kernels; the
+  // flat kernel for unaligned rows ignores it). Same results either way.
   bool streamState = false;
 };
 
