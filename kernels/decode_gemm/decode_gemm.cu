@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 #include "kernels/common/device_info.h"
@@ -19,6 +20,18 @@ extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kRmsNorm
                                                                              Stream);
 extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kGatedRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
                                                                              Stream);
+
+namespace {
+
+// The integer value of environment variable `name` when it is one of `allowed`, else 0 (the
+// tuning overrides of decodeGemmConfig).
+int envOneOf(const char* name, std::initializer_list<int> allowed) {
+  const char* e = std::getenv(name);
+  const int v = e != nullptr ? std::atoi(e) : 0;
+  return std::find(allowed.begin(), allowed.end(), v) != allowed.end() ? v : 0;
+}
+
+}  // namespace
 
 DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, int groups, bool convState) {
   DecodeGemmConfig c;
@@ -45,11 +58,7 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   // RMSNorm and conv step, in-graph us at batch 1 / 32 / 64: cluster 8 (tile 128) 4.51 / 7.48 /
   // 12.97, cluster 4 (tile 128) 4.15 / 6.49 / 10.03 (bench/results/h200_2026-12-01/session10).
   // MAMBA_DECODE_GEMM_CLUSTER=8|4|2|1 takes that size where it is valid (for tuning runs only).
-  static const int forcedCluster = [] {
-    const char* e = std::getenv("MAMBA_DECODE_GEMM_CLUSTER");
-    const int v = e != nullptr ? std::atoi(e) : 0;
-    return v == 8 || v == 4 || v == 2 || v == 1 ? v : 0;
-  }();
+  static const int forcedCluster = envOneOf("MAMBA_DECODE_GEMM_CLUSTER", {8, 4, 2, 1});
   auto validCluster = [&](int ck) {
     return cols % (16 * ck) == 0 && cols / ck <= kDecodeGemmMaxSliceK && ck % groups == 0;
   };
@@ -71,11 +80,7 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   // 11.37 / 10.03 / 14.44; out_proj with its gated norm and residual (cluster 8; 96 / 48 / 24
   // CTAs) 4.03 / 3.62 / 3.89, 5.82 / 6.10 / 7.46, 8.87 / 10.09 / 12.48 (session10/run3).
   // MAMBA_DECODE_GEMM_TILE_N=64|128|256 fixes the tile where it fits (for tuning runs only).
-  static const int forcedTileN = [] {
-    const char* e = std::getenv("MAMBA_DECODE_GEMM_TILE_N");
-    const int v = e != nullptr ? std::atoi(e) : 0;
-    return v == 64 || v == 128 || v == 256 ? v : 0;
-  }();
+  static const int forcedTileN = envOneOf("MAMBA_DECODE_GEMM_TILE_N", {64, 128, 256});
   const int64_t ctaBudget = c.mTiles == 1 ? std::max(1, d.sms / 2) : d.sms;
   for (int nw : {1, 2, 4}) {
     const int tileN = 64 * nw;
