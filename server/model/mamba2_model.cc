@@ -15,6 +15,7 @@
 #include "kernels/common/launch_scope.h"
 #include "kernels/torch/cuda_ops.h"
 #include "kernels/torch/decode_gemm_ops.h"
+#include "server/model/env_flag.h"
 #endif
 
 namespace mamba {
@@ -283,12 +284,11 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
 void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const {
   const int64_t B = residual.size(0), Di = config_.dInner, G = config_.nGroups;
   const bool gemm = fusedDecodeUsesGemm(B);
-  // MAMBA_DECODE_STEP_PDL [1]; 0: the SSM step is launched in plain stream order, not early
-  // under programmatic dependent launch. Early, its thousands of CTAs become resident as soon as
-  // the in_proj kernel starts and wait there, filling the SMs the other row block's kernels
-  // would use (the hypothesis for why two decode streams barely overlap; for A/B runs).
-  const char* stepPdlEnv = std::getenv("MAMBA_DECODE_STEP_PDL");
-  const bool stepPdl = stepPdlEnv == nullptr || std::atoi(stepPdlEnv) != 0;
+  // MAMBA_DECODE_STEP_PDL=0: the SSM step is launched in plain stream order, not early under
+  // programmatic dependent launch. Early, its thousands of CTAs become resident as soon as the
+  // in_proj kernel starts and wait there, filling the SMs the other row block's kernels would
+  // use (the hypothesis for why two decode streams barely overlap; for A/B runs).
+  static const bool stepPdl = envFlagOn("MAMBA_DECODE_STEP_PDL");
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     const int64_t CD = config_.convDim(l);

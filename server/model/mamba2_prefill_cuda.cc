@@ -2,22 +2,11 @@
 // in_proj (cuBLAS), conv + dt (kernels/conv_prefill), chunked SSD (kernels/ssd_prefill), gated
 // RMSNorm (kernels/norm), out_proj. Computes the same function as Mamba2Model::mixerPrefill.
 
-#include <cstdlib>
-#include <string_view>
-
 #include "kernels/torch/cuda_ops.h"
+#include "server/model/env_flag.h"
 #include "server/model/mamba2_model.h"
 
 namespace mamba {
-namespace {
-
-// False only when the environment variable is "0" (read once per process by the callers).
-bool envFlagOn(const char* name) {
-  const char* e = std::getenv(name);
-  return e == nullptr || std::string_view(e) != "0";
-}
-
-}  // namespace
 
 bool Mamba2Model::cudaPrefillSupported(StatePool& pool) const {
   if (!device().is_cuda() || config_.convKernel > 16 || pool.numLayers() != config_.nLayer) return false;
