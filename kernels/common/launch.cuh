@@ -86,4 +86,23 @@ void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t s
   launchKernelClustered(kernel, grid, block, smem, stream, 0, std::forward<Args>(args)...);
 }
 
+// kernel<<<grid, block, smem, stream>>>(args...), checked, without PDL; cooperative: all CTAs
+// co-resident (the launch fails rather than run a grid that does not fit), for kernels that
+// synchronise the whole grid.
+template <typename... KernelArgs, typename... Args>
+void launchKernelCooperative(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                             bool cooperative, Args&&... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeCooperative;
+  attr[0].val.cooperative = 1;
+  config.attrs = attr;
+  config.numAttrs = cooperative ? 1 : 0;
+  MAMBA_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+}
+
 }  // namespace mamba::kernels

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "kernels/common/async_copy.cuh"
 #include "kernels/common/cluster.cuh"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/device_info.h"
@@ -59,17 +60,6 @@ __host__ __device__ inline Layout layoutOf(int mTiles, int tileN, int sliceK, in
   L.total = L.statsOff + kStatRows * (8 + 4);
   return L;
 }
-
-__device__ __forceinline__ uint32_t smemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte async copy global -> shared; srcBytes 0 writes 16 zero bytes (src must stay valid).
-__device__ __forceinline__ void cpAsync16(uint32_t dst, const void* src, int srcBytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(srcBytes) : "memory");
-}
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cpAsyncWaitAll() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
 __device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"

@@ -15,6 +15,8 @@
 #include "kernels/common/launch_scope.h"
 #include "kernels/torch/cuda_ops.h"
 #include "kernels/torch/decode_gemm_ops.h"
+#include "kernels/decode_persistent/decode_persistent.h"
+#include "kernels/torch/decode_persistent_ops.h"
 #include "server/model/env_flag.h"
 #endif
 
@@ -24,6 +26,26 @@ namespace {
 namespace F = torch::nn::functional;
 
 }  // namespace
+
+#ifdef MAMBA_HAVE_CUDA_KERNELS
+namespace {
+
+cuda::PersistentDecodeShape persistentShape(const ModelConfig& c) {
+  cuda::PersistentDecodeShape s;
+  s.dModel = c.dModel;
+  s.dInner = c.dInner;
+  s.nHeads = c.nHeads;
+  s.headDim = c.headDim;
+  s.nGroups = c.nGroups;
+  s.convKernel = c.convKernel;
+  s.eps = c.normEps;
+  s.dtMin = c.dtMin;
+  s.dtMax = c.dtMax;
+  return s;
+}
+
+}  // namespace
+#endif
 
 Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
@@ -41,6 +63,9 @@ Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
     inProjBiasPadded_.push_back(l.inProjBias.defined() ? torch::cat({l.inProjBias, l.inProjBias.new_zeros({pad})})
                                                       : torch::Tensor());
     if (l.inProjBias.defined()) l.inProjBias = inProjBiasPadded_.back().narrow(0, 0, dip);
+  }
+  if (weights_.device.is_cuda()) {
+    persistentBarrier_ = torch::zeros({kernels::kGridBarrierWords}, torch::TensorOptions().dtype(torch::kInt32).device(weights_.device));
   }
 }
 
@@ -232,7 +257,12 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   // fp32 residual stream is updated in place, no per-layer addRmsNorm.
   const bool gemvOut = Di <= kGemvMaxDInner && cuda::gemvSupports(B, Di, dtype());
   torch::Tensor residual;
-  if (fusedDecode(B)) {
+  if (persistentDecode(B, pool)) {
+    residual = h.to(torch::kFloat32);
+    torch::Tensor barrier = persistentBarrier_;  // a handle: the kernel updates the device words
+    cuda::persistentDecode(residual, slots, persistentLayers(pool), persistentShape(config_), barrier);
+    h = torch::Tensor();
+  } else if (fusedDecode(B)) {
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
     const int64_t parts = decodeParts(B);
     if (parts == 1) {
@@ -325,6 +355,38 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
   return std::clamp<int64_t>(batch / (threshold / 2), 1, streams);
 }
 
+bool Mamba2Model::persistentDecode(int64_t batch, StatePool& pool) const {
+  if (!device().is_cuda() || !config_.residualInFp32 || batch < 1 || batch > kernels::kPersistentDecodeMaxBatch) {
+    return false;
+  }
+  // Off unless MAMBA_DECODE_PERSISTENT=1: measured slower than the fused layers (H200, 130m bf16:
+  // 0.500 vs 0.321 ms at batch 1, 1.462 vs 0.427 at 8; bench/results/h200_2026-12-01/session11).
+  if (const char* e = std::getenv("MAMBA_DECODE_PERSISTENT"); e == nullptr || std::string(e) != "1") return false;
+  return cuda::persistentDecodeUnsupported(batch, persistentShape(config_), persistentLayers(pool)).empty();
+}
+
+std::vector<cuda::PersistentDecodeLayerTensors> Mamba2Model::persistentLayers(StatePool& pool) const {
+  std::vector<cuda::PersistentDecodeLayerTensors> out(weights_.layers.size());
+  for (size_t l = 0; l < out.size(); ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    cuda::PersistentDecodeLayerTensors& t = out[l];
+    t.norm = w.norm;
+    t.inProj = inProjPadded_[l];
+    t.inProjBias = inProjBiasPadded_[l];
+    t.convState = pool.conv(static_cast<int64_t>(l));
+    t.convWeight = convWeightF32_[l];
+    t.convBias = convBiasF32_[l];
+    t.ssmState = pool.ssm(static_cast<int64_t>(l));
+    t.dtBias = w.dtBias;
+    t.A = w.A;
+    t.D = w.D;
+    t.gatedNorm = w.gatedNorm;
+    t.outProj = w.outProj;
+    t.outProjBias = w.outProjBias;
+  }
+  return out;
+}
+
 std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t layer, const torch::Tensor& residual,
                                                                        const torch::Tensor& slots, StatePool& pool,
                                                                        bool gemm) const {
@@ -367,6 +429,7 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, 
 }
 
 bool Mamba2Model::fusedDecode(int64_t) const { return false; }
+bool Mamba2Model::persistentDecode(int64_t, StatePool&) const { return false; }
 bool Mamba2Model::fusedDecodeUsesGemm(int64_t) const { return false; }
 #endif
 

@@ -17,6 +17,9 @@
 #include "server/model/state_pool.h"
 
 namespace mamba {
+namespace cuda {
+struct PersistentDecodeLayerTensors;  // kernels/torch/decode_persistent_ops.h (CUDA builds)
+}  // namespace cuda
 
 enum class LogitsMode {
   kNone,  // no logits (an intermediate chunk of a chunked prefill)
@@ -58,6 +61,12 @@ class Mamba2Model {
   bool fusedDecode(int64_t batch) const;
   // Whether that fused layer's products at `batch` are the tensor-core kernels (else the GEMVs).
   bool fusedDecodeUsesGemm(int64_t batch) const;
+  // Whether CUDA decode of `batch` rows on `pool` runs all layers in one persistent launch
+  // (kernels/decode_persistent: one CTA per SM, the layers' phases separated by grid barriers)
+  // instead of the fused three-kernel layers: batch <= 8 on supported shapes, when
+  // MAMBA_DECODE_PERSISTENT=1 (read per call; off by default: it is measured slower, see
+  // kernels/decode_persistent/decode_persistent.h).
+  bool persistentDecode(int64_t batch, StatePool& pool) const;
   // Row blocks (one stream each) a fused decode batch of `batch` rows is split over; 1: not
   // split. Block i has rows [batch * i / parts, batch * (i + 1) / parts).
   static int64_t decodeParts(int64_t batch);
@@ -125,6 +134,8 @@ class Mamba2Model {
   // place, with their slots (B) on the current stream.
   void fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;
+  // Every layer's tensors for the persistent decode over `pool` (CUDA builds only).
+  std::vector<cuda::PersistentDecodeLayerTensors> persistentLayers(StatePool& pool) const;
 
   ModelConfig config_;
   ModelWeights weights_;
@@ -133,6 +144,9 @@ class Mamba2Model {
   // compacted layer with odd N_i otherwise gives cuBLAS an unaligned output leading dimension
   // and a far slower kernel); weights_ holds views of their first DIP rows, so no copy is kept.
   std::vector<torch::Tensor> inProjPadded_, inProjBiasPadded_;
+  // The persistent decode's grid barrier (int32 words on the device, zeroed once): every decode of
+  // this model is stream-ordered on the scheduler's stream, so one pair serves all launches.
+  torch::Tensor persistentBarrier_;
 };
 
 }  // namespace mamba

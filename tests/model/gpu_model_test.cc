@@ -177,6 +177,107 @@ TEST_F(GpuModelTest, FusedSmallBatchDecodeMatchesCpuAndUnfusedPath) {
   }
 }
 
+// Trims layer `layer` of a G = 1 model to its first n states (in_proj B/C rows, conv channels):
+// a model with per-layer N, as compaction makes (tests/pruning checks the real surgery).
+void trimLayerStates(ModelConfig& c, ModelWeights& w, int64_t layer, int64_t n) {
+  const int64_t Di = c.dInner, N = c.stateSize(layer);
+  LayerWeights& l = w.layers[static_cast<size_t>(layer)];
+  auto keepRows = [&](const torch::Tensor& t, int64_t bStart) {  // rows [0, bStart) x B[:n] C[:n] rest
+    if (!t.defined()) return t;
+    return torch::cat({t.narrow(0, 0, bStart + n), t.narrow(0, bStart + N, n), t.narrow(0, bStart + 2 * N, t.size(0) - bStart - 2 * N)})
+        .contiguous();
+  };
+  l.inProj = keepRows(l.inProj, 2 * Di);
+  l.inProjBias = keepRows(l.inProjBias, 2 * Di);
+  l.convWeight = keepRows(l.convWeight, Di);
+  l.convBias = keepRows(l.convBias, Di);
+  l.stateSize = n;
+  c.stateSizes[static_cast<size_t>(layer)] = n;
+}
+
+// With MAMBA_DECODE_PERSISTENT=1, batches of 1..8 rows run every layer in one persistent launch
+// (kernels/decode_persistent): logits and states as the fused three-kernel layers compute them,
+// and as the CPU model at fp32; slot -1 rows touch no state; per-layer N (a trimmed layer);
+// replayed from a CUDA graph (cooperative launch captured) as eagerly.
+TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
+  const torch::Device dev(torch::kCUDA, 0);
+  const int64_t S = 12;
+  struct EnvGuard {  // MAMBA_DECODE_PERSISTENT=1 (opt-in) for the guard's scope
+    EnvGuard() { setenv("MAMBA_DECODE_PERSISTENT", "1", 1); }
+    ~EnvGuard() { unsetenv("MAMBA_DECODE_PERSISTENT"); }
+  };
+  for (const char* name : {"g1_n20_p16", "g2_n48_p32", "g1_n7_p16_bias", "g1_n20_p16 trimmed"}) {
+    const std::string base(name, std::string(name).find(' ') == std::string::npos ? std::string(name).size()
+                                                                                   : std::string(name).find(' '));
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const bool f32 = dtype == torch::kFloat32;
+      const double tol = f32 ? 1e-4 : 5e-2;
+      auto gck = loadCheckpoint(testing::hfCaseDir(base), {dtype, dev});
+      auto cck = loadCheckpoint(testing::hfCaseDir(base), {torch::kFloat32, torch::kCPU});
+      ASSERT_TRUE(gck.isOk() && cck.isOk());
+      if (base != name) {
+        trimLayerStates(gck->config, gck->weights, 1, 13);
+        trimLayerStates(cck->config, cck->weights, 1, 13);
+      }
+      Mamba2Model gpu(gck->config, gck->weights), cpu(cck->config, cck->weights);
+      StatePool pers(gpu.config(), S, dev), fused(gpu.config(), S, dev), graphed(gpu.config(), S, dev),
+          pc(cpu.config(), S, torch::kCPU);
+      std::vector<std::vector<int32_t>> prompts(10);
+      std::vector<PrefillSequence> seqs;
+      for (int32_t i = 0; i < 10; ++i) {
+        for (int32_t j = 0; j < 2 + 3 * (i % 4); ++j) prompts[static_cast<size_t>(i)].push_back((i * 17 + j * 5) % 60);
+        seqs.push_back({prompts[static_cast<size_t>(i)], (i * 5 + 3) % static_cast<int32_t>(S), false});  // distinct
+      }
+      for (StatePool* pool : {&pers, &fused, &graphed}) gpu.prefill(seqs, *pool, LogitsMode::kNone);
+      cpu.prefill(seqs, pc, LogitsMode::kNone);
+      ASSERT_FALSE(gpu.persistentDecode(1, pers)) << "opt-in only";
+      std::optional<CudaGraphDecoder> decoder;
+      {
+        EnvGuard on;
+        for (int64_t B : {1, 3, 8}) ASSERT_TRUE(gpu.persistentDecode(B, pers)) << name << " " << dtype << " B=" << B;
+        decoder.emplace(gpu, graphed, 8);  // captures the persistent launch
+      }
+      for (int step = 0; step < 3; ++step) {
+        for (int64_t B : {1, 3, 8}) {
+          const auto what = ::testing::Message() << name << " " << dtype << " B=" << B << " step " << step;
+          std::vector<int32_t> tok, sl;
+          for (int64_t i = 0; i < B; ++i) {
+            tok.push_back(static_cast<int32_t>((i * 13 + step * 7 + B) % 60));
+            sl.push_back(B > 1 && i == 1 ? -1 : seqs[static_cast<size_t>(i)].slot);  // row 1: padding
+          }
+          torch::Tensor a, g;
+          {
+            EnvGuard on;
+            a = gpu.decode(tok, sl, pers).cpu();
+            g = decoder->decode(tok, sl).cpu();
+          }
+          torch::Tensor b = gpu.decode(tok, sl, fused).cpu();
+          std::vector<int32_t> tokC, slC;  // the CPU model takes no padding rows
+          for (int64_t i = 0; i < B; ++i) {
+            if (sl[static_cast<size_t>(i)] < 0) continue;
+            tokC.push_back(tok[static_cast<size_t>(i)]);
+            slC.push_back(sl[static_cast<size_t>(i)]);
+          }
+          torch::Tensor c = cpu.decode(tokC, slC, pc);
+          for (int64_t i = 0, j = 0; i < B; ++i) {
+            if (sl[static_cast<size_t>(i)] < 0) continue;
+            EXPECT_LE(testing::maxRelErr(a[i], b[i]), tol) << what << " row " << i << ": persistent vs fused layers";
+            EXPECT_LE(testing::maxRelErr(g[i], a[i]), 1e-6) << what << " row " << i << ": graph vs eager";
+            if (f32) EXPECT_LE(testing::maxRelErr(a[i], c[j]), tol) << what << " row " << i << ": GPU vs CPU";
+            ++j;
+          }
+        }
+      }
+      for (int64_t l = 0; l < gpu.config().nLayer; ++l) {
+        EXPECT_LE(testing::maxRelErr(pers.conv(l).cpu(), fused.conv(l).cpu()), tol) << name << " conv " << l;
+        EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), fused.ssm(l).cpu()), tol) << name << " ssm " << l;
+        EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), pers.ssm(l).cpu()), 1e-6) << name << " graph ssm " << l;
+        if (f32) EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), pc.ssm(l)), tol) << name << " ssm vs CPU " << l;
+      }
+    }
+  }
+}
+
 // The tensor-core decode kernels captured into CUDA graphs (cluster launches with programmatic
 // edges): graph replay equals eager decode for a bf16 model at buckets 4, 8 and 16 (batches
 // padded with slot -1 rows inside the graph).
