@@ -315,9 +315,10 @@ void Mamba2Model::fusedDecodeLayers(const torch::Tensor& residual, const torch::
   const int64_t B = residual.size(0), Di = config_.dInner, G = config_.nGroups;
   const bool gemm = fusedDecodeUsesGemm(B);
   // MAMBA_DECODE_STEP_PDL=0: the SSM step is launched in plain stream order, not early under
-  // programmatic dependent launch. Early, its thousands of CTAs become resident as soon as the
-  // in_proj kernel starts and wait there, filling the SMs the other row block's kernels would
-  // use (the hypothesis for why two decode streams barely overlap; for A/B runs).
+  // programmatic dependent launch (for A/B runs). Tested as the reason two decode streams barely
+  // overlap (early-launched CTAs parked on the SMs the other row block needs): refuted, plain
+  // order is slower at every batch (H200, 130m bf16: B1 0.350 vs 0.314, B64 1.234 vs 1.123 ms;
+  // bench/results/h200_2026-12-01/session11).
   static const bool stepPdl = envFlagOn("MAMBA_DECODE_STEP_PDL");
   for (int64_t l = 0; l < config_.nLayer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
