@@ -23,9 +23,15 @@ PersistentDecodeConfig persistentDecodeConfig(const PersistentDecodeParams& p) {
   if (p.batch < 1 || p.batch > kPersistentDecodeMaxBatch) return refuse("batch must be in 1..8");
   if (p.nLayers < 1 || p.nLayers > kPersistentDecodeMaxLayers) return refuse("layers must be in 1..64");
   const int vec = 16 / elemBytes(p.elem);
-  if (p.dModel < 1 || p.dModel % vec != 0 || p.dModel % 4 != 0) return refuse("d_model must be a multiple of one 16-byte load");
-  if (p.dInner < 1 || p.dInner % vec != 0 || p.dInner % 4 != 0) return refuse("d_inner must be a multiple of one 16-byte load");
-  if (p.nHeads < 1 || p.headDim < 1 || p.nHeads * p.headDim != p.dInner) return refuse("heads x head_dim must be d_inner");
+  if (p.dModel < 1 || p.dModel % vec != 0 || p.dModel % 4 != 0) {
+    return refuse("d_model must be a multiple of one 16-byte load");
+  }
+  if (p.dInner < 1 || p.dInner % vec != 0 || p.dInner % 4 != 0) {
+    return refuse("d_inner must be a multiple of one 16-byte load");
+  }
+  if (p.nHeads < 1 || p.headDim < 1 || p.nHeads * p.headDim != p.dInner) {
+    return refuse("heads x head_dim must be d_inner");
+  }
   if (p.nGroups < 1 || p.nHeads % p.nGroups != 0) return refuse("groups must divide the heads");
   if (p.convKernel < 1 || p.convKernel > 16) return refuse("conv kernel must be in 1..16");
   for (int l = 0; l < p.nLayers; ++l) {

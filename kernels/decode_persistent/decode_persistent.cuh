@@ -60,13 +60,17 @@ __device__ __forceinline__ void stageRows(unsigned char* dst, const void* W, int
   const int chunks = K * static_cast<int>(sizeof(T)) / 16;
   const int n = max(r1 - r0, 0) * chunks;
   const auto* src = static_cast<const unsigned char*>(W) + static_cast<int64_t>(r0) * K * sizeof(T);
-  for (int i = threadIdx.x; i < n; i += kThreads) cpAsync16(smemAddr(dst + 16 * i), src + 16 * static_cast<int64_t>(i), 16);
+  for (int i = threadIdx.x; i < n; i += kThreads) {
+    cpAsync16(smemAddr(dst + 16 * i), src + 16 * static_cast<int64_t>(i), 16);
+  }
 }
 
 // Issues the 4-byte copies of the aligned words covering [src, src + bytes) into dst; the
 // first byte lands at dst + wordOffset(src). (A word around a 2-byte element stays inside its
 // allocation: allocations are word-aligned and word-sized.)
-__device__ __forceinline__ int wordOffset(const void* src) { return static_cast<int>(reinterpret_cast<uintptr_t>(src) & 3u); }
+__device__ __forceinline__ int wordOffset(const void* src) {
+  return static_cast<int>(reinterpret_cast<uintptr_t>(src) & 3u);
+}
 __device__ __forceinline__ void stageWords(void* dst, const void* src, int64_t bytes) {
   if (src == nullptr || bytes <= 0) return;
   const uintptr_t a0 = reinterpret_cast<uintptr_t>(src) & ~uintptr_t{3};
@@ -138,7 +142,9 @@ __device__ __forceinline__ void stageOutProj(const PersistentDecodeParams& p, co
   ownedRows(p.dModel, grid, r0, r1);
   stageRows<T>(s.wOut, ly.outProj, r0, r1, p.dInner);
   stageWords(s.gatedNorm, ly.gatedNorm, static_cast<int64_t>(p.dInner) * sizeof(T));
-  if (ly.outProjBias != nullptr) stageWords(s.outBias, static_cast<const T*>(ly.outProjBias) + r0, (r1 - r0) * sizeof(T));
+  if (ly.outProjBias != nullptr) {
+    stageWords(s.outBias, static_cast<const T*>(ly.outProjBias) + r0, (r1 - r0) * sizeof(T));
+  }
   stageWords(s.aVec, ly.A, static_cast<int64_t>(p.nHeads) * 4);
   stageWords(s.dVec, ly.D, static_cast<int64_t>(p.nHeads) * 4);
 }
@@ -164,7 +170,8 @@ __device__ __forceinline__ void copyFromL2(float* dst, const float* src, int n4)
 
 // acc[b] = sum_k W[k] act[b * K + k] over this lane's 16-byte chunks of the row (W in shared).
 template <typename T>
-__device__ __forceinline__ void rowDot(const unsigned char* wRow, const float* act, int K, int batch, float (&acc)[kMaxB]) {
+__device__ __forceinline__ void rowDot(const unsigned char* wRow, const float* act, int K, int batch,
+                                       float (&acc)[kMaxB]) {
   constexpr int E = 16 / sizeof(T);
   const int lane = threadIdx.x % 32;
 #pragma unroll
@@ -208,7 +215,9 @@ __device__ __forceinline__ void normalizeRows(float* act, int K, int groups, int
       float ss = 0.f;
       for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) ss += a[k] * a[k];
       const float rstd = rsqrtf(warpSum(ss) / static_cast<float>(gs) + eps);
-      for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) a[k] = toFloat(fromFloat<T>(a[k] * rstd * toFloat(weight[k])));
+      for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) {
+        a[k] = toFloat(fromFloat<T>(a[k] * rstd * toFloat(weight[k])));
+      }
     }
   }
 }

@@ -22,8 +22,8 @@ kernels::PersistentDecodeLayer layerParams(int64_t l, const PersistentDecodeLaye
                                            const PersistentDecodeShape& s, torch::ScalarType dtype,
                                            const torch::Device& device) {
   const int64_t Dm = s.dModel, Di = s.dInner, H = s.nHeads, P = s.headDim, G = s.nGroups, Kc = s.convKernel;
-  auto check = [&](const torch::Tensor& x, const char* name, torch::ScalarType want, std::initializer_list<int64_t> shape,
-                   bool optional = false) {
+  auto check = [&](const torch::Tensor& x, const char* name, torch::ScalarType want,
+                   std::initializer_list<int64_t> shape, bool optional = false) {
     if (optional && !x.defined()) return;
     TORCH_CHECK(x.defined() && x.is_cuda() && x.device() == device, "persistent decode: layer ", l, " ", name,
                 " must be a tensor on ", device);
@@ -33,7 +33,8 @@ kernels::PersistentDecodeLayer layerParams(int64_t l, const PersistentDecodeLaye
     TORCH_CHECK(x.sizes() == torch::IntArrayRef(shape), "persistent decode: layer ", l, " ", name, " must be ",
                 torch::IntArrayRef(shape), ", got ", x.sizes());
   };
-  TORCH_CHECK(t.ssmState.defined() && t.ssmState.dim() == 4, "persistent decode: layer ", l, " ssmState must be (S, H, P, N)");
+  TORCH_CHECK(t.ssmState.defined() && t.ssmState.dim() == 4, "persistent decode: layer ", l,
+              " ssmState must be (S, H, P, N)");
   const int64_t S = t.ssmState.size(0), N = t.ssmState.size(3);
   const int64_t CD = Di + 2 * G * N, DIP = 2 * Di + 2 * G * N + H;
   TORCH_CHECK(t.inProj.defined() && t.inProj.dim() == 2 && t.inProj.size(0) >= DIP, "persistent decode: layer ", l,
@@ -92,7 +93,9 @@ kernels::PersistentDecodeParams baseParams(int64_t batch, const PersistentDecode
   p.eps = static_cast<float>(s.eps);
   p.dtMin = static_cast<float>(s.dtMin);
   p.dtMax = static_cast<float>(std::min(s.dtMax, 3.4e38));
-  for (size_t l = 0; l < layers.size(); ++l) p.layers[l] = layerParams(static_cast<int64_t>(l), layers[l], s, dtype, device);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    p.layers[l] = layerParams(static_cast<int64_t>(l), layers[l], s, dtype, device);
+  }
   return p;
 }
 

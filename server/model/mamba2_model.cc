@@ -64,9 +64,12 @@ Mamba2Model::Mamba2Model(ModelConfig config, ModelWeights weights)
                                                       : torch::Tensor());
     if (l.inProjBias.defined()) l.inProjBias = inProjBiasPadded_.back().narrow(0, 0, dip);
   }
+#ifdef MAMBA_HAVE_CUDA_KERNELS
   if (weights_.device.is_cuda()) {
-    persistentBarrier_ = torch::zeros({kernels::kGridBarrierWords}, torch::TensorOptions().dtype(torch::kInt32).device(weights_.device));
+    persistentBarrier_ =
+        torch::zeros({kernels::kGridBarrierWords}, torch::TensorOptions().dtype(torch::kInt32).device(weights_.device));
   }
+#endif
 }
 
 torch::Tensor Mamba2Model::inProject(int64_t l, const torch::Tensor& u) const {

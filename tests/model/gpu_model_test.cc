@@ -184,7 +184,8 @@ void trimLayerStates(ModelConfig& c, ModelWeights& w, int64_t layer, int64_t n) 
   LayerWeights& l = w.layers[static_cast<size_t>(layer)];
   auto keepRows = [&](const torch::Tensor& t, int64_t bStart) {  // rows [0, bStart) x B[:n] C[:n] rest
     if (!t.defined()) return t;
-    return torch::cat({t.narrow(0, 0, bStart + n), t.narrow(0, bStart + N, n), t.narrow(0, bStart + 2 * N, t.size(0) - bStart - 2 * N)})
+    return torch::cat({t.narrow(0, 0, bStart + n), t.narrow(0, bStart + N, n),
+                       t.narrow(0, bStart + 2 * N, t.size(0) - bStart - 2 * N)})
         .contiguous();
   };
   l.inProj = keepRows(l.inProj, 2 * Di);
