@@ -33,6 +33,7 @@ PersistentDecodeConfig persistentDecodeConfig(const PersistentDecodeParams& p) {
     return refuse("heads x head_dim must be d_inner");
   }
   if (p.nGroups < 1 || p.nHeads % p.nGroups != 0) return refuse("groups must divide the heads");
+  if (p.batch * p.nGroups > persistent::kMaxNormPairs) return refuse("batch x groups must be at most 64");
   if (p.convKernel < 1 || p.convKernel > 16) return refuse("conv kernel must be in 1..16");
   for (int l = 0; l < p.nLayers; ++l) {
     const PersistentDecodeLayer& ly = p.layers[l];

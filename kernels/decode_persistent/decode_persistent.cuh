@@ -34,7 +34,7 @@
 namespace mamba::kernels {
 namespace persistent {
 
-constexpr int kWarps = kThreads / 32, kMaxB = kPersistentDecodeMaxBatch;
+constexpr int kWarps = kThreads / 32, kMaxB = kPersistentDecodeMaxBatch, kRowBlock = 4;
 
 struct Smem {
   unsigned char *wIn, *norm, *inBias, *wOut, *gatedNorm, *outBias;  // of T (vectors at a word offset)
@@ -43,6 +43,7 @@ struct Smem {
   float* bc;       // (B, 2 G N): B then C of every group
   float* rowData;  // (rowsState, 3): x, z, dt
   float* resOwn;   // (B, rowsOut): the residual at the CTA's out_proj rows
+  float* stats;    // the norms' partial sums of squares and scales (normalizeRows)
   int* slots;      // (kMaxB)
 };
 
@@ -168,28 +169,50 @@ __device__ __forceinline__ void copyFromL2(float* dst, const float* src, int n4)
   }
 }
 
-// acc[b] = sum_k W[k] act[b * K + k] over this lane's 16-byte chunks of the row (W in shared).
+// acc[q][b] = sum_k W_q[k] act[b * K + k] over this lane's 16-byte chunks of the nr <= kRowBlock
+// rows W_q = wRows + q * pitch (shared memory): each activation load serves all nr rows.
 template <typename T>
-__device__ __forceinline__ void rowDot(const unsigned char* wRow, const float* act, int K, int batch,
-                                       float (&acc)[kMaxB]) {
+__device__ __forceinline__ void rowsDot(const unsigned char* wRows, int64_t pitch, int nr, const float* act, int K,
+                                        int batch, float (&acc)[kRowBlock][kMaxB]) {
   constexpr int E = 16 / sizeof(T);
   const int lane = threadIdx.x % 32;
 #pragma unroll
-  for (int b = 0; b < kMaxB; ++b) acc[b] = 0.f;
-  for (int ch = lane; ch < K / E; ch += 32) {
-    const Pack<T, E> w = *reinterpret_cast<const Pack<T, E>*>(wRow + 16 * ch);
-    float wf[E];
+  for (int q = 0; q < kRowBlock; ++q) {
 #pragma unroll
-    for (int e = 0; e < E; ++e) wf[e] = toFloat(w.v[e]);
+    for (int b = 0; b < kMaxB; ++b) acc[q][b] = 0.f;
+  }
+  for (int ch = lane; ch < K / E; ch += 32) {
+    float wf[kRowBlock][E];
+#pragma unroll
+    for (int q = 0; q < kRowBlock; ++q) {
+      Pack<T, E> w{};
+      if (q < nr) w = *reinterpret_cast<const Pack<T, E>*>(wRows + q * pitch + 16 * ch);
+#pragma unroll
+      for (int e = 0; e < E; ++e) wf[q][e] = toFloat(w.v[e]);
+    }
 #pragma unroll
     for (int b = 0; b < kMaxB; ++b) {
       if (b >= batch) break;
-      const float* a = act + b * K + ch * E;
+      float a[E];
 #pragma unroll
-      for (int e = 0; e < E; ++e) acc[b] += wf[e] * a[e];
+      for (int e4 = 0; e4 < E / 4; ++e4) {
+        const float4 v = *reinterpret_cast<const float4*>(act + b * K + ch * E + 4 * e4);
+        a[4 * e4] = v.x;
+        a[4 * e4 + 1] = v.y;
+        a[4 * e4 + 2] = v.z;
+        a[4 * e4 + 3] = v.w;
+      }
+#pragma unroll
+      for (int q = 0; q < kRowBlock; ++q) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[q][b] += wf[q][e] * a[e];
+      }
     }
   }
 }
+
+// Rows per warp for n rows over the CTA's warps: up to kRowBlock, fewer while warps would idle.
+__device__ __forceinline__ int rowsPerWarp(int n) { return max(1, min(kRowBlock, ceilDiv(n, kWarps))); }
 
 // The sum over the warp of acc[b] for every b < batch; lane b gets batch row b's (others 0).
 __device__ __forceinline__ float laneOwnSum(float (&acc)[kMaxB], int batch) {
@@ -204,22 +227,59 @@ __device__ __forceinline__ float laneOwnSum(float (&acc)[kMaxB], int batch) {
   return mine;
 }
 
-// act[b, k] = round(act[b, k] * rstd_g * weight[k]) for the K columns of every batch row, rstd_g
-// over each of `groups` equal column groups (warp b takes row b).
+// act[b, k] = round(act[b, k] * rstd_q * weight[k]) for the K columns of every batch row, rstd_q
+// over each of `groups` equal column groups q of the row. The sums of squares use every warp in
+// a fixed order (deterministic): warp w takes the 32-column chunks w, w + kWarps, ... (a chunk
+// lies in one group when the group width is a multiple of 32; else one warp per row sums).
+// stats: kWarps * kMaxNormPairs + kMaxNormPairs floats. Ends synchronised.
 template <typename T>
-__device__ __forceinline__ void normalizeRows(float* act, int K, int groups, int batch, const T* weight, float eps) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gs = K / groups;
-  for (int b = warp; b < batch; b += kWarps) {
-    float* a = act + b * K;
-    for (int g = 0; g < groups; ++g) {
-      float ss = 0.f;
-      for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) ss += a[k] * a[k];
-      const float rstd = rsqrtf(warpSum(ss) / static_cast<float>(gs) + eps);
-      for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) {
-        a[k] = toFloat(fromFloat<T>(a[k] * rstd * toFloat(weight[k])));
+__device__ void normalizeRows(float* act, int K, int groups, int batch, const T* weight, float eps, float* stats) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gs = K / groups, pairs = batch * groups;
+  float* part = stats;                          // [kWarps][kMaxNormPairs]
+  float* rstd = stats + kWarps * kMaxNormPairs;  // [pairs]
+  for (int q = lane; q < kMaxNormPairs; q += 32) part[warp * kMaxNormPairs + q] = 0.f;
+  __syncwarp();
+  if (gs % 32 == 0) {
+    int cur = -1;
+    float ss = 0.f;
+    for (int c = warp; c < batch * K / 32; c += kWarps) {
+      const int b = c * 32 / K, q = b * groups + (c * 32 - b * K) / gs;  // warp-uniform
+      if (q != cur) {
+        if (cur >= 0) {
+          const float t = warpSum(ss);
+          if (lane == 0) part[warp * kMaxNormPairs + cur] += t;
+        }
+        cur = q;
+        ss = 0.f;
       }
+      const float v = act[c * 32 + lane];
+      ss += v * v;
+    }
+    if (cur >= 0) {
+      const float t = warpSum(ss);
+      if (lane == 0) part[warp * kMaxNormPairs + cur] += t;
+    }
+  } else {
+    for (int q = warp; q < pairs; q += kWarps) {
+      const int b = q / groups, g = q - b * groups;
+      float ss = 0.f;
+      for (int k = g * gs + lane; k < (g + 1) * gs; k += 32) ss += act[b * K + k] * act[b * K + k];
+      const float t = warpSum(ss);
+      if (lane == 0) part[warp * kMaxNormPairs + q] = t;
     }
   }
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) < pairs) {
+    float t = 0.f;
+    for (int w = 0; w < kWarps; ++w) t += part[w * kMaxNormPairs + threadIdx.x];
+    rstd[threadIdx.x] = rsqrtf(t / static_cast<float>(gs) + eps);
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < batch * K; i += kThreads) {
+    const int b = i / K, k = i - b * K;
+    act[i] = toFloat(fromFloat<T>(act[i] * rstd[b * groups + k / gs] * toFloat(weight[k])));
+  }
+  __syncthreads();
 }
 
 // Phase 1 of layer l (W_in(l) and S(l) staged).
@@ -230,36 +290,42 @@ __device__ void phaseInProj(const PersistentDecodeParams& p, const Layout& L, co
   const int Dm = p.dModel, Di = p.dInner, N = ly.stateSize, CD = Di + 2 * p.nGroups * N, Kc = p.convKernel;
   copyFromL2(s.act, p.residual, p.batch * Dm / 4);
   __syncthreads();
-  normalizeRows<T>(s.act, Dm, 1, p.batch, staged<T>(s.norm, ly.norm), p.eps);
-  __syncthreads();
+  normalizeRows<T>(s.act, Dm, 1, p.batch, staged<T>(s.norm, ly.norm), p.eps, s.stats);
   const Work w = workOf(p, L);
   int r0, r1, c0, c1;
   ownedRows(dipOf(p, N), grid, r0, r1);
   ownedChannels(Di, CD, r0, r1, c0, c1);
   const T* bias = ly.inProjBias != nullptr ? staged<T>(s.inBias, static_cast<const T*>(ly.inProjBias) + r0) : nullptr;
-  for (int i = r0 + warp; i < r1; i += kWarps) {
-    float acc[kMaxB];
-    rowDot<T>(s.wIn + static_cast<int64_t>(i - r0) * Dm * sizeof(T), s.act, Dm, p.batch, acc);
-    const float sum = laneOwnSum(acc, p.batch);
-    if (lane >= p.batch) continue;
-    const int b = lane;
-    const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
-    if (i < Di) {
-      w.z[b * Di + i] = v;
-    } else if (i < Di + CD) {
-      const int c = i - Di, slot = s.slots[b];
-      float out = 0.f;
-      if (slot >= 0) {
-        float* win = s.convWin + b * (L.convWinPerRow / 4) + (c - c0) * Kc;  // stepped here, then stored
-        out = convStepChannel(win, s.convW + (c - c0) * Kc, ly.convBias != nullptr ? s.convB[c - c0] : 0.f, v, Kc);
-        float* dst = ly.convState + (static_cast<int64_t>(slot) * CD + c) * Kc;
-        for (int k = 0; k < Kc; ++k) dst[k] = win[k];
+  const int per = rowsPerWarp(r1 - r0);
+  const int64_t pitch = static_cast<int64_t>(Dm) * sizeof(T);
+  for (int i0 = r0 + warp * per; i0 < r1; i0 += kWarps * per) {
+    const int nr = min(per, r1 - i0);
+    float acc[kRowBlock][kMaxB];
+    rowsDot<T>(s.wIn + (i0 - r0) * pitch, pitch, nr, s.act, Dm, p.batch, acc);
+#pragma unroll
+    for (int q = 0; q < kRowBlock; ++q) {
+      if (q >= nr) break;
+      const float sum = laneOwnSum(acc[q], p.batch);
+      if (lane >= p.batch) continue;
+      const int b = lane, i = i0 + q;
+      const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
+      if (i < Di) {
+        w.z[b * Di + i] = v;
+      } else if (i < Di + CD) {
+        const int c = i - Di, slot = s.slots[b];
+        float out = 0.f;
+        if (slot >= 0) {
+          float* win = s.convWin + b * (L.convWinPerRow / 4) + (c - c0) * Kc;  // stepped here, then stored
+          out = convStepChannel(win, s.convW + (c - c0) * Kc, ly.convBias != nullptr ? s.convB[c - c0] : 0.f, v, Kc);
+          float* dst = ly.convState + (static_cast<int64_t>(slot) * CD + c) * Kc;
+          for (int k = 0; k < Kc; ++k) dst[k] = win[k];
+        }
+        w.xbc[b * L.cdMax + c] = out;
+      } else {
+        const int h = i - Di - CD;
+        const float dt = softplus(v + s.dtBias[h]);
+        w.dt[b * p.nHeads + h] = fminf(fmaxf(dt, p.dtMin), p.dtMax);
       }
-      w.xbc[b * L.cdMax + c] = out;
-    } else {
-      const int h = i - Di - CD;
-      const float dt = softplus(v + s.dtBias[h]);
-      w.dt[b * p.nHeads + h] = fminf(fmaxf(dt, p.dtMin), p.dtMax);
     }
   }
 }
@@ -335,20 +401,27 @@ __device__ void phaseOutProj(const PersistentDecodeParams& p, const Layout& L, c
   const Work w = workOf(p, L);
   copyFromL2(s.act, w.yg, p.batch * Di / 4);
   __syncthreads();
-  normalizeRows<T>(s.act, Di, p.nGroups, p.batch, staged<T>(s.gatedNorm, ly.gatedNorm), p.eps);
-  __syncthreads();
+  normalizeRows<T>(s.act, Di, p.nGroups, p.batch, staged<T>(s.gatedNorm, ly.gatedNorm), p.eps, s.stats);
   int r0, r1;
   ownedRows(Dm, grid, r0, r1);
   const T* bias = ly.outProjBias != nullptr ? staged<T>(s.outBias, static_cast<const T*>(ly.outProjBias) + r0) : nullptr;
-  for (int i = r0 + warp; i < r1; i += kWarps) {
-    float acc[kMaxB];
-    rowDot<T>(s.wOut + static_cast<int64_t>(i - r0) * Di * sizeof(T), s.act, Di, p.batch, acc);
-    const float sum = laneOwnSum(acc, p.batch);
-    if (lane >= p.batch) continue;
-    const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
-    float& own = s.resOwn[lane * L.rowsOut + (i - r0)];
-    own += v;
-    p.residual[static_cast<int64_t>(lane) * Dm + i] = own;
+  const int per = rowsPerWarp(r1 - r0);
+  const int64_t pitch = static_cast<int64_t>(Di) * sizeof(T);
+  for (int i0 = r0 + warp * per; i0 < r1; i0 += kWarps * per) {
+    const int nr = min(per, r1 - i0);
+    float acc[kRowBlock][kMaxB];
+    rowsDot<T>(s.wOut + (i0 - r0) * pitch, pitch, nr, s.act, Di, p.batch, acc);
+#pragma unroll
+    for (int q = 0; q < kRowBlock; ++q) {
+      if (q >= nr) break;
+      const float sum = laneOwnSum(acc[q], p.batch);
+      if (lane >= p.batch) continue;
+      const int i = i0 + q;
+      const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
+      float& own = s.resOwn[lane * L.rowsOut + (i - r0)];
+      own += v;
+      p.residual[static_cast<int64_t>(lane) * Dm + i] = own;
+    }
   }
 }
 
@@ -382,6 +455,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   s.bc = reinterpret_cast<float*>(take(L.bc));
   s.rowData = reinterpret_cast<float*>(take(L.rowData));
   s.resOwn = reinterpret_cast<float*>(take(L.resOwn));
+  s.stats = reinterpret_cast<float*>(take(L.stats));
   s.slots = reinterpret_cast<int*>(take(L.slots));
   if (threadIdx.x < kMaxB) s.slots[threadIdx.x] = static_cast<int>(threadIdx.x) < p.batch ? p.slots[threadIdx.x] : -1;
   {
@@ -433,8 +507,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (persistentRun && l + 1 < p.nLayers) stageOutProj<T>(p, s, l + 1, grid);
       cpAsyncCommit();
     }
-    if (step + 1 < lastStep) gridBarrier(p.barrier);
+    if (step + 1 < lastStep) gridBarrier(p.barrier, static_cast<unsigned>(step + 1 - firstStep) * gridDim.x);
   }
+  if (persistentRun) gridBarrierRelease(p.barrier);
   cpAsyncWaitGroup<0>();
 }
 

@@ -9,14 +9,11 @@
 // copied into shared memory one or two phases ahead (cp.async).
 //
 // Status: correct (tests/model/gpu_model_test.cc) but SLOWER, so the model runs it only on
-// request (MAMBA_DECODE_PERSISTENT=1). H200, 130m bf16, graph decode: 0.500 / 0.632 / 0.905 /
-// 1.462 ms at batch 1 / 2 / 4 / 8 against the fused layers' 0.321 / 0.339 / 0.364 / 0.427
-// (bench/results/h200_2026-12-01/session11). Nsight Compute at batch 8 (1.41 ms): 43% of warp
-// stalls wait on shared-memory loads (every warp re-reads the fp32 activations of all batch
-// rows for each weight row: 24 KB per in_proj row at batch 8), ~30% wait in the grid barriers
-// (one warp spinning, seven at the CTA barrier). Next: several weight rows per warp sharing
-// each activation load (or mma.sync with the batch as the n dimension), and a batch-1 profile
-// of the fixed ~18 us per layer.
+// request (MAMBA_DECODE_PERSISTENT=1). H200, 130m bf16, graph decode: 0.533 / 0.651 / 0.875 /
+// 1.316 ms at batch 1 / 2 / 4 / 8 against the fused layers' 0.325 / 0.343 / 0.374 / 0.430
+// (bench/results/h200_2026-12-01/session11, run9). Nsight Compute at batch 1 (20 us per layer):
+// about half the time the CTAs wait in the grid barriers (3 per layer) for the slowest CTA of
+// the phase; a batch-1 design that wins needs far fewer grid-wide synchronisations.
 //
 // Per layer l (N = layers[l].stateSize, CD = Di + 2 G N, DIP = 2 Di + 2 G N + H), for batch row
 // b with slot s = slots[b] (s < 0: a padding row: no state is touched, its residual still
@@ -30,7 +27,8 @@
 //     group), residual[b] += round(v out_proj^T + bias).
 // "round" is to the weights' type, as the unfused ops store their outputs. Arithmetic is fp32.
 //
-// Limits (persistentDecodeConfig says which one a shape breaks): batch 1..8, bf16/fp16/fp32
+// Limits (persistentDecodeConfig says which one a shape breaks): batch 1..8 (batch x groups
+// <= 64), bf16/fp16/fp32
 // weights, fp32 SSM state, Dm and Di multiples of one 16-byte load, N per layer in 1..256,
 // conv kernel 1..16, at most kPersistentDecodeMaxLayers layers, and each CTA's slices within
 // the shared memory. Launches sharing one barrier must run in stream order (one decode stream).

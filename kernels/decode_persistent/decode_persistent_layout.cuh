@@ -11,6 +11,7 @@ namespace mamba::kernels {
 namespace persistent {
 
 constexpr int kThreads = 256;
+constexpr int kMaxNormPairs = 64;  // batch rows x norm groups (persistentDecodeConfig checks)
 
 __host__ __device__ inline int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
@@ -26,7 +27,7 @@ struct Layout {
   // W_out group: out_proj rows, gated-norm weight, out_proj bias rows, A, D.
   int64_t wOut = 0, gatedNorm = 0, outBias = 0, aVec = 0, dVec = 0;
   // Not staged: activations, B and C rows, per-state-row x/z/dt, the CTA's residual columns, slots.
-  int64_t act = 0, bc = 0, rowData = 0, resOwn = 0, slots = 0, total = 0;
+  int64_t act = 0, bc = 0, rowData = 0, resOwn = 0, stats = 0, slots = 0, total = 0;
 };
 
 __host__ __device__ inline int dipOf(const PersistentDecodeParams& p, int n) {
@@ -62,9 +63,10 @@ __host__ __device__ inline Layout layoutOf(const PersistentDecodeParams& p, int 
   L.bc = up16(static_cast<int64_t>(p.batch) * 2 * p.nGroups * L.nMax * 4);
   L.rowData = up16(static_cast<int64_t>(L.rowsState) * 3 * 4);
   L.resOwn = up16(static_cast<int64_t>(p.batch) * L.rowsOut * 4);
+  L.stats = up16((kThreads / 32 + 1) * kMaxNormPairs * 4);
   L.slots = up16(kPersistentDecodeMaxBatch * 4);
   L.total = L.wIn + L.norm + L.inBias + L.convW + L.convB + L.dtBias + L.state + L.convWin + L.wOut + L.gatedNorm +
-            L.outBias + L.aVec + L.dVec + L.act + L.bc + L.rowData + L.resOwn + L.slots;
+            L.outBias + L.aVec + L.dVec + L.act + L.bc + L.rowData + L.resOwn + L.stats + L.slots;
   return L;
 }
 

@@ -102,7 +102,7 @@ kernels::PersistentDecodeParams baseParams(int64_t batch, const PersistentDecode
 }  // namespace
 
 std::string persistentDecodeUnsupported(int64_t batch, const PersistentDecodeShape& shape,
-                                        const std::vector<PersistentDecodeLayerTensors>& layers) {
+                                        const std::vector<PersistentDecodeLayerTensors>& layers, int64_t grid) {
   if (batch < 1 || batch > kernels::kPersistentDecodeMaxBatch) return "batch not in 1..8";
   kernels::PersistentDecodeParams p;
   try {
@@ -116,6 +116,7 @@ std::string persistentDecodeUnsupported(int64_t batch, const PersistentDecodeSha
   p.residual = reinterpret_cast<float*>(dummy);
   p.workspace = reinterpret_cast<float*>(dummy);
   p.barrier = reinterpret_cast<unsigned*>(dummy);
+  p.grid = static_cast<int>(grid);
   return kernels::persistentDecodeConfig(p).why;
 }
 

@@ -31,9 +31,10 @@ struct PersistentDecodeShape {
 };
 
 // Empty when persistentDecode takes `batch` rows over these layers on this device; otherwise
-// why not (unsupported dtype or shape, too many layers, the slices exceed shared memory).
+// why not (unsupported dtype or shape, too many layers, the slices exceed shared memory at
+// `grid` CTAs; 0 = one per SM).
 std::string persistentDecodeUnsupported(int64_t batch, const PersistentDecodeShape& shape,
-                                        const std::vector<PersistentDecodeLayerTensors>& layers);
+                                        const std::vector<PersistentDecodeLayerTensors>& layers, int64_t grid = 0);
 
 // Advances residual (B, Dm) fp32 in place through every layer (the residual stream after the
 // last layer's out_proj, before norm_f), stepping each layer's conv and SSM state at `slots`

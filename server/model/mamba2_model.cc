@@ -30,6 +30,12 @@ namespace F = torch::nn::functional;
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 namespace {
 
+// MAMBA_DECODE_PERSISTENT_GRID=n: at most n CTAs (tuning runs; 0 or unset: one per SM).
+int64_t persistentDecodeGrid() {
+  const char* g = std::getenv("MAMBA_DECODE_PERSISTENT_GRID");
+  return g != nullptr ? std::max(0, std::atoi(g)) : 0;
+}
+
 cuda::PersistentDecodeShape persistentShape(const ModelConfig& c) {
   cuda::PersistentDecodeShape s;
   s.dModel = c.dModel;
@@ -263,7 +269,8 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   if (persistentDecode(B, pool)) {
     residual = h.to(torch::kFloat32);
     torch::Tensor barrier = persistentBarrier_;  // a handle: the kernel updates the device words
-    cuda::persistentDecode(residual, slots, persistentLayers(pool), persistentShape(config_), barrier);
+    cuda::persistentDecode(residual, slots, persistentLayers(pool), persistentShape(config_), barrier,
+                           persistentDecodeGrid());
     h = torch::Tensor();
   } else if (fusedDecode(B)) {
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
@@ -364,9 +371,11 @@ bool Mamba2Model::persistentDecode(int64_t batch, StatePool& pool) const {
     return false;
   }
   // Off unless MAMBA_DECODE_PERSISTENT=1: measured slower than the fused layers (H200, 130m bf16:
-  // 0.500 vs 0.321 ms at batch 1, 1.462 vs 0.427 at 8; bench/results/h200_2026-12-01/session11).
+  // 0.533 vs 0.325 ms at batch 1, 1.316 vs 0.430 at 8; bench/results/h200_2026-12-01/session11).
   if (const char* e = std::getenv("MAMBA_DECODE_PERSISTENT"); e == nullptr || std::string(e) != "1") return false;
-  return cuda::persistentDecodeUnsupported(batch, persistentShape(config_), persistentLayers(pool)).empty();
+  return cuda::persistentDecodeUnsupported(batch, persistentShape(config_), persistentLayers(pool),
+                                           persistentDecodeGrid())
+      .empty();
 }
 
 std::vector<cuda::PersistentDecodeLayerTensors> Mamba2Model::persistentLayers(StatePool& pool) const {

@@ -221,15 +221,15 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
         trimLayerStates(cck->config, cck->weights, 1, 13);
       }
       Mamba2Model gpu(gck->config, gck->weights), cpu(cck->config, cck->weights);
-      StatePool pers(gpu.config(), S, dev), fused(gpu.config(), S, dev), graphed(gpu.config(), S, dev),
-          pc(cpu.config(), S, torch::kCPU);
+      StatePool pers(gpu.config(), S, dev), pers5(gpu.config(), S, dev), fused(gpu.config(), S, dev),
+          graphed(gpu.config(), S, dev), pc(cpu.config(), S, torch::kCPU);
       std::vector<std::vector<int32_t>> prompts(10);
       std::vector<PrefillSequence> seqs;
       for (int32_t i = 0; i < 10; ++i) {
         for (int32_t j = 0; j < 2 + 3 * (i % 4); ++j) prompts[static_cast<size_t>(i)].push_back((i * 17 + j * 5) % 60);
         seqs.push_back({prompts[static_cast<size_t>(i)], (i * 5 + 3) % static_cast<int32_t>(S), false});  // distinct
       }
-      for (StatePool* pool : {&pers, &fused, &graphed}) gpu.prefill(seqs, *pool, LogitsMode::kNone);
+      for (StatePool* pool : {&pers, &pers5, &fused, &graphed}) gpu.prefill(seqs, *pool, LogitsMode::kNone);
       cpu.prefill(seqs, pc, LogitsMode::kNone);
       ASSERT_FALSE(gpu.persistentDecode(1, pers)) << "opt-in only";
       std::optional<CudaGraphDecoder> decoder;
@@ -246,11 +246,14 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
             tok.push_back(static_cast<int32_t>((i * 13 + step * 7 + B) % 60));
             sl.push_back(B > 1 && i == 1 ? -1 : seqs[static_cast<size_t>(i)].slot);  // row 1: padding
           }
-          torch::Tensor a, g;
+          torch::Tensor a, a5, g;
           {
             EnvGuard on;
             a = gpu.decode(tok, sl, pers).cpu();
             g = decoder->decode(tok, sl).cpu();
+            setenv("MAMBA_DECODE_PERSISTENT_GRID", "5", 1);  // several rows and row blocks per CTA
+            a5 = gpu.decode(tok, sl, pers5).cpu();
+            unsetenv("MAMBA_DECODE_PERSISTENT_GRID");
           }
           torch::Tensor b = gpu.decode(tok, sl, fused).cpu();
           std::vector<int32_t> tokC, slC;  // the CPU model takes no padding rows
@@ -264,6 +267,7 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
             if (sl[static_cast<size_t>(i)] < 0) continue;
             EXPECT_LE(testing::maxRelErr(a[i], b[i]), tol) << what << " row " << i << ": persistent vs fused layers";
             EXPECT_LE(testing::maxRelErr(g[i], a[i]), 1e-6) << what << " row " << i << ": graph vs eager";
+            EXPECT_LE(testing::maxRelErr(a5[i], b[i]), tol) << what << " row " << i << ": 5 CTAs vs fused layers";
             if (f32) EXPECT_LE(testing::maxRelErr(a[i], c[j]), tol) << what << " row " << i << ": GPU vs CPU";
             ++j;
           }
@@ -273,6 +277,8 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
         EXPECT_LE(testing::maxRelErr(pers.conv(l).cpu(), fused.conv(l).cpu()), tol) << name << " conv " << l;
         EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), fused.ssm(l).cpu()), tol) << name << " ssm " << l;
         EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), pers.ssm(l).cpu()), 1e-6) << name << " graph ssm " << l;
+        EXPECT_LE(testing::maxRelErr(pers5.ssm(l).cpu(), fused.ssm(l).cpu()), tol) << name << " 5 CTAs ssm " << l;
+        EXPECT_LE(testing::maxRelErr(pers5.conv(l).cpu(), fused.conv(l).cpu()), tol) << name << " 5 CTAs conv " << l;
         if (f32) EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), pc.ssm(l)), tol) << name << " ssm vs CPU " << l;
       }
     }
