@@ -1,6 +1,7 @@
 // Host side of launchPersistentDecode: shape checks, launch geometry and type dispatch.
 #include <algorithm>
 
+#include "kernels/common/cuda_check.cuh"
 #include "kernels/common/device_info.h"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/decode_persistent/decode_persistent_layout.cuh"

@@ -28,10 +28,11 @@
 // "round" is to the weights' type, as the unfused ops store their outputs. Arithmetic is fp32.
 //
 // Limits (persistentDecodeConfig says which one a shape breaks): batch 1..8 (batch x groups
-// <= 64), bf16/fp16/fp32
-// weights, fp32 SSM state, Dm and Di multiples of one 16-byte load, N per layer in 1..256,
-// conv kernel 1..16, at most kPersistentDecodeMaxLayers layers, and each CTA's slices within
-// the shared memory. Launches sharing one barrier must run in stream order (one decode stream).
+// <= 64), bf16/fp16/fp32 weights, fp32 SSM state, Dm and Di multiples of one 16-byte load, N
+// per layer in 1..256, conv kernel 1..16, at most kPersistentDecodeMaxLayers layers, and each
+// CTA's slices within the shared memory. Launches sharing one barrier must run in stream order
+// (one decode stream). Tests: tests/model/gpu_model_test.cc (GPU) and
+// tests/kernels/emu/kernel_emu_persistent_test.cc (CPU emulator, fp64 reference).
 #pragma once
 
 #include <cstdint>

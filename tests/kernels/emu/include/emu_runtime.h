@@ -20,6 +20,7 @@
 #undef __shared__
 #define __shared__ static
 #define __launch_bounds__(...)
+#define __grid_constant__
 
 namespace emu {
 inline thread_local uint3 tIdx, bIdx;
@@ -97,6 +98,11 @@ template <typename T>
 inline T __ldg(const T* p) { return *p; }
 template <typename T>
 inline T __ldcs(const T* p) { return *p; }
+template <typename T>
+inline T __ldcg(const T* p) { return *p; }
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  emu::gWarpBarriers[static_cast<size_t>(emu::linearTid() / 32)]->arrive_and_wait();
+}
 template <typename T>
 inline void __stcs(T* p, T v) { *p = v; }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
