@@ -51,16 +51,22 @@ inline bool pdlEnabled() {
   return enabled;
 }
 
-// kernel<<<grid, block, smem, stream>>>(args...), checked, with PDL where enabled; with
-// clusterX > 0, in thread-block clusters of clusterX x 1 x 1 blocks (sm_90+; grid.x a multiple).
-template <typename... KernelArgs, typename... Args>
-void launchKernelClustered(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                           unsigned clusterX, Args&&... args) {
+// The launch configuration without attributes.
+inline cudaLaunchConfig_t launchConfig(dim3 grid, dim3 block, size_t smem, cudaStream_t stream) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = smem;
   config.stream = stream;
+  return config;
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...), checked, with PDL where enabled; with
+// clusterX > 0, in thread-block clusters of clusterX x 1 x 1 blocks (sm_90+; grid.x a multiple).
+template <typename... KernelArgs, typename... Args>
+void launchKernelClustered(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                           unsigned clusterX, Args&&... args) {
+  cudaLaunchConfig_t config = launchConfig(grid, block, smem, stream);
   cudaLaunchAttribute attr[2];
   unsigned n = 0;
   if (clusterX > 0) {
@@ -92,11 +98,7 @@ void launchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t s
 template <typename... KernelArgs, typename... Args>
 void launchKernelCooperative(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                              bool cooperative, Args&&... args) {
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
+  cudaLaunchConfig_t config = launchConfig(grid, block, smem, stream);
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeCooperative;
   attr[0].val.cooperative = 1;
