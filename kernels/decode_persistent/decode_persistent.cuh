@@ -227,6 +227,30 @@ __device__ __forceinline__ float laneOwnSum(float (&acc)[kMaxB], int batch) {
   return mine;
 }
 
+// The CTA's product rows [r0, r1) of a layer: W (rows staged from r0, K columns, in shared
+// memory) times act (B, K), plus bias[i - r0] (staged, or nullptr), rounded to T; then
+// epi(i, b, value) on lane b of the warp that owns row i, for every batch row b.
+template <typename T, typename Epilogue>
+__device__ __forceinline__ void productRows(const unsigned char* w, int K, int r0, int r1, const T* bias,
+                                            const float* act, int batch, Epilogue epi) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int per = rowsPerWarp(r1 - r0);
+  const int64_t pitch = static_cast<int64_t>(K) * sizeof(T);
+  for (int i0 = r0 + warp * per; i0 < r1; i0 += kWarps * per) {
+    const int nr = min(per, r1 - i0);
+    float acc[kRowBlock][kMaxB];
+    rowsDot<T>(w + (i0 - r0) * pitch, pitch, nr, act, K, batch, acc);
+#pragma unroll
+    for (int q = 0; q < kRowBlock; ++q) {
+      if (q >= nr) break;
+      const float sum = laneOwnSum(acc[q], batch);
+      if (lane >= batch) continue;
+      const int i = i0 + q;
+      epi(i, lane, toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f))));
+    }
+  }
+}
+
 // act[b, k] = round(act[b, k] * rstd_q * weight[k]) for the K columns of every batch row, rstd_q
 // over each of `groups` equal column groups q of the row. The sums of squares use every warp in
 // a fixed order (deterministic): warp w takes the 32-column chunks w, w + kWarps, ... (a chunk
@@ -286,7 +310,6 @@ __device__ void normalizeRows(float* act, int K, int groups, int batch, const T*
 template <typename T>
 __device__ void phaseInProj(const PersistentDecodeParams& p, const Layout& L, const Smem& s, int l, int grid) {
   const PersistentDecodeLayer& ly = p.layers[l];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int Dm = p.dModel, Di = p.dInner, N = ly.stateSize, CD = Di + 2 * p.nGroups * N, Kc = p.convKernel;
   copyFromL2(s.act, p.residual, p.batch * Dm / 4);
   __syncthreads();
@@ -296,38 +319,25 @@ __device__ void phaseInProj(const PersistentDecodeParams& p, const Layout& L, co
   ownedRows(dipOf(p, N), grid, r0, r1);
   ownedChannels(Di, CD, r0, r1, c0, c1);
   const T* bias = ly.inProjBias != nullptr ? staged<T>(s.inBias, static_cast<const T*>(ly.inProjBias) + r0) : nullptr;
-  const int per = rowsPerWarp(r1 - r0);
-  const int64_t pitch = static_cast<int64_t>(Dm) * sizeof(T);
-  for (int i0 = r0 + warp * per; i0 < r1; i0 += kWarps * per) {
-    const int nr = min(per, r1 - i0);
-    float acc[kRowBlock][kMaxB];
-    rowsDot<T>(s.wIn + (i0 - r0) * pitch, pitch, nr, s.act, Dm, p.batch, acc);
-#pragma unroll
-    for (int q = 0; q < kRowBlock; ++q) {
-      if (q >= nr) break;
-      const float sum = laneOwnSum(acc[q], p.batch);
-      if (lane >= p.batch) continue;
-      const int b = lane, i = i0 + q;
-      const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
-      if (i < Di) {
-        w.z[b * Di + i] = v;
-      } else if (i < Di + CD) {
-        const int c = i - Di, slot = s.slots[b];
-        float out = 0.f;
-        if (slot >= 0) {
-          float* win = s.convWin + b * (L.convWinPerRow / 4) + (c - c0) * Kc;  // stepped here, then stored
-          out = convStepChannel(win, s.convW + (c - c0) * Kc, ly.convBias != nullptr ? s.convB[c - c0] : 0.f, v, Kc);
-          float* dst = ly.convState + (static_cast<int64_t>(slot) * CD + c) * Kc;
-          for (int k = 0; k < Kc; ++k) dst[k] = win[k];
-        }
-        w.xbc[b * L.cdMax + c] = out;
-      } else {
-        const int h = i - Di - CD;
-        const float dt = softplus(v + s.dtBias[h]);
-        w.dt[b * p.nHeads + h] = fminf(fmaxf(dt, p.dtMin), p.dtMax);
+  productRows<T>(s.wIn, Dm, r0, r1, bias, s.act, p.batch, [&](int i, int b, float v) {
+    if (i < Di) {
+      w.z[b * Di + i] = v;
+    } else if (i < Di + CD) {
+      const int c = i - Di, slot = s.slots[b];
+      float out = 0.f;
+      if (slot >= 0) {
+        float* win = s.convWin + b * (L.convWinPerRow / 4) + (c - c0) * Kc;  // stepped here, then stored
+        out = convStepChannel(win, s.convW + (c - c0) * Kc, ly.convBias != nullptr ? s.convB[c - c0] : 0.f, v, Kc);
+        float* dst = ly.convState + (static_cast<int64_t>(slot) * CD + c) * Kc;
+        for (int k = 0; k < Kc; ++k) dst[k] = win[k];
       }
+      w.xbc[b * L.cdMax + c] = out;
+    } else {
+      const int h = i - Di - CD;
+      const float dt = softplus(v + s.dtBias[h]);
+      w.dt[b * p.nHeads + h] = fminf(fmaxf(dt, p.dtMin), p.dtMax);
     }
-  }
+  });
 }
 
 // Phase 2 of layer l (S(l) and W_out(l) staged).
@@ -396,7 +406,6 @@ __device__ void phaseState(const PersistentDecodeParams& p, const Layout& L, con
 template <typename T>
 __device__ void phaseOutProj(const PersistentDecodeParams& p, const Layout& L, const Smem& s, int l, int grid) {
   const PersistentDecodeLayer& ly = p.layers[l];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int Dm = p.dModel, Di = p.dInner;
   const Work w = workOf(p, L);
   copyFromL2(s.act, w.yg, p.batch * Di / 4);
@@ -405,24 +414,11 @@ __device__ void phaseOutProj(const PersistentDecodeParams& p, const Layout& L, c
   int r0, r1;
   ownedRows(Dm, grid, r0, r1);
   const T* bias = ly.outProjBias != nullptr ? staged<T>(s.outBias, static_cast<const T*>(ly.outProjBias) + r0) : nullptr;
-  const int per = rowsPerWarp(r1 - r0);
-  const int64_t pitch = static_cast<int64_t>(Di) * sizeof(T);
-  for (int i0 = r0 + warp * per; i0 < r1; i0 += kWarps * per) {
-    const int nr = min(per, r1 - i0);
-    float acc[kRowBlock][kMaxB];
-    rowsDot<T>(s.wOut + (i0 - r0) * pitch, pitch, nr, s.act, Di, p.batch, acc);
-#pragma unroll
-    for (int q = 0; q < kRowBlock; ++q) {
-      if (q >= nr) break;
-      const float sum = laneOwnSum(acc[q], p.batch);
-      if (lane >= p.batch) continue;
-      const int i = i0 + q;
-      const float v = toFloat(fromFloat<T>(sum + (bias != nullptr ? toFloat(bias[i - r0]) : 0.f)));
-      float& own = s.resOwn[lane * L.rowsOut + (i - r0)];
-      own += v;
-      p.residual[static_cast<int64_t>(lane) * Dm + i] = own;
-    }
-  }
+  productRows<T>(s.wOut, Di, r0, r1, bias, s.act, p.batch, [&](int i, int b, float v) {
+    float& own = s.resOwn[b * L.rowsOut + (i - r0)];
+    own += v;
+    p.residual[static_cast<int64_t>(b) * Dm + i] = own;
+  });
 }
 
 template <typename T>
