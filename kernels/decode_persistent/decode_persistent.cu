@@ -41,9 +41,6 @@ PersistentDecodeConfig persistentDecodeConfig(const PersistentDecodeParams& p) {
     if (ly.stateSize < 1 || ly.stateSize > kPersistentDecodeMaxState) return refuse("state size must be in 1..256");
     if (!isAligned(ly.inProj, 16) || !isAligned(ly.outProj, 16)) return refuse("weights must be 16-byte aligned");
   }
-  if (p.slots == nullptr || p.residual == nullptr || p.workspace == nullptr || p.barrier == nullptr) {
-    return refuse("slots, residual, workspace and barrier are required");
-  }
   DeviceInfo d;
   try {
     d = currentDeviceInfo();
@@ -66,6 +63,9 @@ int64_t persistentDecodeWorkspaceFloats(const PersistentDecodeParams& p) {
 void launchPersistentDecode(const PersistentDecodeParams& p, Stream stream) {
   const PersistentDecodeConfig c = persistentDecodeConfig(p);
   if (!c.why.empty()) throw CudaError("launchPersistentDecode: " + c.why);
+  if (p.slots == nullptr || p.residual == nullptr || p.workspace == nullptr || p.barrier == nullptr) {
+    throw CudaError("launchPersistentDecode: slots, residual, workspace and barrier are required");
+  }
   MAMBA_DISPATCH_ELEM(p.elem, launchPersistentDecodeTyped<T>(p, c.grid, c.sharedBytes, 0, 3 * p.nLayers, stream));
 }
 

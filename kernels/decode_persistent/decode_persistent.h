@@ -77,7 +77,8 @@ struct PersistentDecodeParams {
   PersistentDecodeLayer layers[kPersistentDecodeMaxLayers];
 };
 
-// Shape checks and the launch geometry for p (p.grid = 0: the current device's SM count).
+// Shape checks and the launch geometry for p (p.grid = 0: the current device's SM count); the
+// per-call pointers (slots, residual, workspace, barrier) are not looked at.
 struct PersistentDecodeConfig {
   int grid = 0;
   int64_t sharedBytes = 0;

@@ -110,12 +110,6 @@ std::string persistentDecodeUnsupported(int64_t batch, const PersistentDecodeSha
   } catch (const c10::Error& e) {
     return e.what_without_backtrace();
   }
-  // Placeholders for the per-call pointers (checked for presence only).
-  static int32_t dummy[4];
-  p.slots = dummy;
-  p.residual = reinterpret_cast<float*>(dummy);
-  p.workspace = reinterpret_cast<float*>(dummy);
-  p.barrier = reinterpret_cast<unsigned*>(dummy);
   p.grid = static_cast<int>(grid);
   return kernels::persistentDecodeConfig(p).why;
 }

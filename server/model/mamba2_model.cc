@@ -30,11 +30,8 @@ namespace F = torch::nn::functional;
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 namespace {
 
-// MAMBA_DECODE_PERSISTENT_GRID=n: at most n CTAs (tuning runs; 0 or unset: one per SM).
-int64_t persistentDecodeGrid() {
-  const char* g = std::getenv("MAMBA_DECODE_PERSISTENT_GRID");
-  return g != nullptr ? std::max(0, std::atoi(g)) : 0;
-}
+// MAMBA_DECODE_PERSISTENT_GRID=n: at most n CTAs (tuning runs; unset: one per SM).
+int64_t persistentDecodeGrid() { return envPositiveInt("MAMBA_DECODE_PERSISTENT_GRID", 0); }
 
 cuda::PersistentDecodeShape persistentShape(const ModelConfig& c) {
   cuda::PersistentDecodeShape s;
@@ -356,12 +353,8 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
   // vs one: B64 1.177 vs 1.341 ms, B32 0.739 vs 0.779; B16 split in two 0.560 vs 0.559-0.573;
   // three streams B64 1.287, four 1.384 (bench/results/h200_2026-12-01/session8), so two. After
   // session 10's decode GEMM change, streams 1 / 2 / 3 / 4 at B64: 1.389 / 1.122 / 1.153 / 1.133.
-  const auto envInt = [](const char* name, int64_t fallback) {
-    const char* e = std::getenv(name);
-    return e != nullptr && std::atoi(e) > 0 ? static_cast<int64_t>(std::atoi(e)) : fallback;
-  };
-  const int64_t streams = std::min<int64_t>(envInt("MAMBA_DECODE_STREAMS", 2), 4);
-  const int64_t threshold = std::max<int64_t>(envInt("MAMBA_DECODE_SPLIT_MIN_BATCH", 32), 2);
+  const int64_t streams = std::min<int64_t>(envPositiveInt("MAMBA_DECODE_STREAMS", 2), 4);
+  const int64_t threshold = std::max<int64_t>(envPositiveInt("MAMBA_DECODE_SPLIT_MIN_BATCH", 32), 2);
   if (streams < 2 || batch < threshold) return 1;
   return std::clamp<int64_t>(batch / (threshold / 2), 1, streams);
 }
@@ -372,7 +365,7 @@ bool Mamba2Model::persistentDecode(int64_t batch, StatePool& pool) const {
   }
   // Off unless MAMBA_DECODE_PERSISTENT=1: measured slower than the fused layers (H200, 130m bf16:
   // 0.533 vs 0.325 ms at batch 1, 1.316 vs 0.430 at 8; bench/results/h200_2026-12-01/session11).
-  if (const char* e = std::getenv("MAMBA_DECODE_PERSISTENT"); e == nullptr || std::string(e) != "1") return false;
+  if (!envFlagSet("MAMBA_DECODE_PERSISTENT")) return false;
   return cuda::persistentDecodeUnsupported(batch, persistentShape(config_), persistentLayers(pool),
                                            persistentDecodeGrid())
       .empty();

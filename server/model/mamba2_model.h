@@ -145,7 +145,7 @@ class Mamba2Model {
   // and a far slower kernel); weights_ holds views of their first DIP rows, so no copy is kept.
   std::vector<torch::Tensor> inProjPadded_, inProjBiasPadded_;
   // The persistent decode's grid barrier (int32 words on the device, zeroed once): every decode of
-  // this model is stream-ordered on the scheduler's stream, so one pair serves all launches.
+  // this model is stream-ordered on the scheduler's stream, so one barrier serves all launches.
   torch::Tensor persistentBarrier_;
 };
 
