@@ -51,6 +51,13 @@ inline bool pdlEnabled() {
   return enabled;
 }
 
+// Raises kernel's dynamic shared-memory limit to `bytes` (required above 48 KB), once per
+// kernel: callers keep a function-local static around it.
+template <typename... KernelArgs>
+void setMaxDynamicSharedMemory(void (*kernel)(KernelArgs...), int bytes) {
+  MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+}
+
 // The launch configuration without attributes.
 inline cudaLaunchConfig_t launchConfig(dim3 grid, dim3 block, size_t smem, cudaStream_t stream) {
   cudaLaunchConfig_t config{};

@@ -19,9 +19,20 @@ bool ssdPrefillSingleTile(const SsdPrefillParams& p) {
   return ranks <= 8 && blocks <= deviceSmCount() && deviceMajor() >= 9;
 }
 
+bool ssdPrefillSequential(const SsdPrefillParams& p) {
+  if (p.sequential == SsdSequential::kOff || p.elem == ElemType::kF32 || ssdPrefillSingleTile(p)) return false;
+  if (p.stateSize < 1 || p.stateSize > kSsdSeqMaxN || p.headDim % 8 != 0 || ssd::statePitch(p) % 8 != 0 ||
+      !isAligned(p.xbc, 16) || !isAligned(p.y, 8) || deviceMajor() < 8) {
+    return false;
+  }
+  if (p.sequential == SsdSequential::kForce) return true;
+  const int64_t blocks = static_cast<int64_t>(p.batch) * p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes);
+  return p.seqLen > ssd::kSeqChunk && blocks >= deviceSmCount();
+}
+
 SsdPrefillWorkspace ssdPrefillWorkspace(const SsdPrefillParams& p) {
   SsdPrefillWorkspace w;
-  if (p.chunkSize < 1 || ssdPrefillSingleTile(p)) return w;
+  if (p.chunkSize < 1 || ssdPrefillSingleTile(p) || ssdPrefillSequential(p)) return w;
   const int64_t nc = (static_cast<int64_t>(p.seqLen) + p.chunkSize - 1) / p.chunkSize;
   w.chunkStates = static_cast<int64_t>(p.batch) * nc * p.nHeads * p.headDim * p.stateSize;
   const int64_t pitch = p.statePitch > 0 ? p.statePitch : p.stateSize;

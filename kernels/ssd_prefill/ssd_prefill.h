@@ -16,6 +16,9 @@
 //      over chunks; the final state goes to the pool. When the call has one chunk (seqLen <= Q,
 //      every short prompt), step 1 does this itself and the pass is not launched.
 //   3. ssdChunkScan: y = (CB o exp(cs_t - cs_s) dt_s, causal) x + exp(cs_t) C S_in^T + D x.
+// Calls with enough (sequence, head) pairs to fill the GPU run all three as one sequential-chunk
+// launch instead (ssd_sequential.cuh: one block per sequence and head walks its chunks of 64
+// steps in order with the state in registers; no workspace; see ssdPrefillSequential).
 // Small calls of at most kSsdSingleTileMaxLen steps in one chunk (a short prompt, few
 // sequences: see ssdPrefillSingleTile) run all three in one clustered launch instead
 // (ssd_single_tile.cuh), bit-identical and without workspace. At the mamba2-130m shape, 1 x 64
@@ -36,6 +39,11 @@ namespace mamba::kernels {
 
 constexpr int kSsdMaxChunk = 256;
 constexpr int kSsdSingleTileMaxLen = 64;
+constexpr int kSsdSeqMaxN = 128;  // the sequential-chunk kernel's largest state size
+
+// Which calls take the sequential-chunk kernel: kAuto decides by shape (ssdPrefillSequential),
+// kOff never, kForce whenever the kernel supports the call (the tests compare the forms).
+enum class SsdSequential { kAuto, kOff, kForce };
 
 struct SsdPrefillParams {
   int batch = 0, seqLen = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0;
@@ -62,13 +70,20 @@ struct SsdPrefillParams {
   float* cb = nullptr;               // (batch, nc, G, Q, Q) fp32
   // false: short calls also take the three-launch path (the tests compare the two bit for bit).
   bool allowSingleTile = true;
+  SsdSequential sequential = SsdSequential::kAuto;
 };
 
 // Whether p runs as the single-tile launch: one chunk of at most kSsdSingleTileMaxLen steps,
 // N <= 384 (clusters of at most 8 blocks), at most one block per SM, on an sm_90+ device.
 bool ssdPrefillSingleTile(const SsdPrefillParams& p);
 
-// Element counts of the workspace buffers for p's shapes (none for a single-tile call).
+// Whether p runs as the sequential-chunk launch: fp16/bf16 operands, N <= kSsdSeqMaxN, P and
+// the state pitch multiples of 8, a 16-byte aligned xbc, sm_80+, no single-tile launch; under
+// kAuto also a long enough call with enough blocks (see the measurements in ssd_prefill.cu).
+bool ssdPrefillSequential(const SsdPrefillParams& p);
+
+// Element counts of the workspace buffers for p's shapes (none for a single-tile or a
+// sequential-chunk call).
 struct SsdPrefillWorkspace {
   int64_t chunkStates = 0, chunkInit = 0, chunkLogDecay = 0, cb = 0;
 };

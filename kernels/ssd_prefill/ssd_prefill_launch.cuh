@@ -3,9 +3,24 @@
 #pragma once
 
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
+#include "kernels/ssd_prefill/ssd_sequential.cuh"
 #include "kernels/ssd_prefill/ssd_single_tile.cuh"
 
 namespace mamba::kernels {
+
+// The sequential-chunk launch (ssd_sequential.cuh), fp16/bf16 operands only.
+template <typename T, typename TState>
+void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
+  auto kernel = ssd::ssdSequentialKernel<T, TState>;
+  static const bool attributeSet = [&] {
+    setMaxDynamicSharedMemory(kernel, ssd::seqLayout(kSsdSeqMaxN, sizeof(T)).bytes);
+    return true;
+  }();
+  (void)attributeSet;
+  const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
+  launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
+               ssd::seqLayout(p.stateSize, sizeof(T)).bytes, s, p);
+}
 
 template <typename T>
 void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
@@ -22,6 +37,12 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   vec.xbc = CD % kV == 0 && p.headDim % kV == 0 && Np % kV == 0 && isAligned(p.xbc, 16) && isAligned(p.chunkInit, 16);
   vec.cb = Q % 4 == 0 && isAligned(p.cb, 16);
   vec.pool = p.stateSize % (p.stateElem == ElemType::kBF16 ? 8 : 4) == 0 && isAligned(p.state, 16);
+  if constexpr (!std::is_same_v<T, float>) {
+    if (ssdPrefillSequential(p)) {
+      if (p.stateElem == ElemType::kBF16) return launchSsdSequential<T, __nv_bfloat16>(p, s);
+      return launchSsdSequential<T, float>(p, s);
+    }
+  }
   if (ssdPrefillSingleTile(p)) {
     auto kernel = ssd::ssdSingleTileKernel<T>;
     constexpr int smem = ssd::singleTileSharedBytes<T>();

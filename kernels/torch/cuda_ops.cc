@@ -365,7 +365,7 @@ kernels::SsdPrefillParams ssdShape(int64_t B, int64_t L, int64_t H, int64_t P, i
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
-                         int64_t statePitch, bool allowSingleTile) {
+                         int64_t statePitch, bool allowSingleTile, kernels::SsdSequential sequential) {
   checkSsmState(ssmState);
   checkCuda(xbc, "xbc");
   checkF32(dt, "dt");
@@ -402,6 +402,7 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.D = D.data_ptr<float>();
   p.y = y.data_ptr<float>();
   p.allowSingleTile = allowSingleTile;
+  p.sequential = sequential;
   // One workspace block from the caching allocator, carved into 256-byte aligned buffers (no
   // initialisation needed; see ssd_prefill.h).
   const kernels::SsdPrefillWorkspace ws = kernels::ssdPrefillWorkspace(p);
@@ -421,6 +422,14 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
 
 bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize) {
   return kernels::ssdPrefillSingleTile(ssdShape(B, L, H, P, N, chunkSize));
+}
+
+bool ssdPrefillSequential(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize,
+                          torch::ScalarType dtype, kernels::SsdSequential mode) {
+  kernels::SsdPrefillParams p = ssdShape(B, L, H, P, N, chunkSize);
+  p.elem = elemOf(dtype);
+  p.sequential = mode;
+  return kernels::ssdPrefillSequential(p);
 }
 
 namespace adapter {

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "kernels/ssd_prefill/ssd_prefill.h"
+
 namespace mamba::cuda {
 
 // convState: (S, CD, K) fp32. slots: (B) int32 (-1 = padding row). zxbcdt: (B, DIP) contiguous,
@@ -104,12 +106,19 @@ ConvPrefillResult convPrefill(torch::Tensor& convState, const torch::Tensor& slo
 // 1..kSsdPrefillMaxChunk (numerics only). Returns y (B, L, H*P) fp32 with D*x included; rows
 // t >= lengths[b] are 0. allowSingleTile = false keeps short calls (L <= 64 in one chunk) on
 // the three-launch path instead of the fused one (same result, bit for bit; for tests and A/B).
+// sequential: kAuto lets large calls take the sequential-chunk kernel (chunks of 64 whatever
+// chunkSize is; the same function to rounding), kOff never, kForce wherever it supports the call.
 constexpr int64_t kSsdPrefillMaxChunk = 256;
 torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
                          const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
-                         int64_t statePitch = 0, bool allowSingleTile = true);
+                         int64_t statePitch = 0, bool allowSingleTile = true,
+                         kernels::SsdSequential sequential = kernels::SsdSequential::kAuto);
 // Whether ssdPrefill of these shapes takes the single-tile launch on the current device.
 bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize);
+// Whether ssdPrefill of these shapes (one group, 16-byte aligned operands, N-column pitch) with
+// operands of `dtype` takes the sequential-chunk launch on the current device under `mode`.
+bool ssdPrefillSequential(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize,
+                          torch::ScalarType dtype, kernels::SsdSequential mode);
 
 }  // namespace mamba::cuda

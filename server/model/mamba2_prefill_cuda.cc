@@ -39,15 +39,21 @@ torch::Tensor Mamba2Model::mixerPrefillCuda(int64_t l, const torch::Tensor& u, i
   const int64_t pitch = N % vecElems == 0 ? 0 : (N + 7) / 8 * 8;
   // A/B knobs (timing only): MAMBA_CONV_VEC=0 keeps the per-channel conv kernel and
   // MAMBA_SSD_SINGLE_TILE=0 short prompts on the three-launch SSD (both bit for bit the same),
-  // MAMBA_NORM_VEC=0 the two-pass gated norm (another summation order).
+  // MAMBA_NORM_VEC=0 the two-pass gated norm (another summation order), MAMBA_SSD_SEQUENTIAL=0
+  // every SSD call on the chunked kernels and =1 every call the sequential-chunk kernel supports
+  // on it (unset: by shape; the same function to rounding).
   static const bool convVec = envFlagOn("MAMBA_CONV_VEC"), singleTile = envFlagOn("MAMBA_SSD_SINGLE_TILE"),
                     normVec = envFlagOn("MAMBA_NORM_VEC");
+  static const kernels::SsdSequential sequential = !envFlagOn("MAMBA_SSD_SEQUENTIAL") ? kernels::SsdSequential::kOff
+                                                   : envFlagSet("MAMBA_SSD_SEQUENTIAL") ? kernels::SsdSequential::kForce
+                                                                                        : kernels::SsdSequential::kAuto;
   cuda::ConvPrefillResult conv = cuda::convPrefill(pool.conv(l), slots, cont, lengths, zx3, Di,
                                                    convWeightF32_[static_cast<size_t>(l)],
                                                    convBiasF32_[static_cast<size_t>(l)], Di + CD, w.dtBias,
                                                    config_.dtMin, config_.dtMax, dtype(), Di, N, pitch, convVec);
   torch::Tensor y =
-      cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch, singleTile);  // (B, L, Di)
+      cuda::ssdPrefill(pool.ssm(l), slots, cont, lengths, conv.xbc, conv.dt, w.A, w.D, G, Q, pitch, singleTile,
+                       sequential);  // (B, L, Di)
   torch::Tensor normed = cuda::gatedRmsNorm(y.view({B * L, Di}), zxbcdt, w.gatedNorm, G, config_.normEps, normVec);
   torch::Tensor out = torch::nn::functional::linear(normed, w.outProj, w.outProjBias);  // bias may be undefined
   return out.view({B, L, out.size(1)});

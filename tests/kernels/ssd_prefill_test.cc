@@ -7,7 +7,9 @@
 // states; y poisoned with NaN before each run; final states in the pool checked, other slots
 // untouched, y rows past each length exactly 0. Compacted N (12, 20, 38, 64, 72, 89, 115, 128)
 // at P = 64 also bit for bit against the same data zero-padded to a full 64-state tile. Short
-// calls: the single-tile kernel bit for bit against the three-launch path.
+// calls: the single-tile kernel bit for bit against the three-launch path. The sequential-chunk
+// kernel (forced) against the same reference and the chunked kernels, and taken by default at
+// the 130m shape's 8-sequence prefill.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -330,6 +332,93 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
       }
     }
   }
+}
+
+// The sequential-chunk kernel (forced): fp16/bf16 operands, fp32/bf16 pools, N = 128 / 64 and
+// compacted 12 and 38 at the model's zero-padded pitch, P = 64 and 80 (a 16-lane second tile),
+// G = 1 and 2, ragged lengths (0 with a fresh slot, 1, 129 = two chunks of 64 and one step, the
+// full 300) against the LibTorch reference and against the chunked kernels on the same input.
+TEST_F(SsdPrefillTest, SequentialChunkMatchesReferenceAndChunkedKernels) {
+  struct Shape {
+    int64_t N, Np, G, P;
+    torch::ScalarType dtype, stateDtype;
+  };
+  const Shape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
+                          {128, 128, 2, 64, torch::kFloat16, torch::kBFloat16},
+                          {64, 64, 1, 80, torch::kBFloat16, torch::kFloat32},
+                          {12, 16, 1, 64, torch::kBFloat16, torch::kFloat32},
+                          {38, 40, 2, 64, torch::kFloat16, torch::kFloat32}};
+  const int64_t B = 4, H = 4, S = 6, L = 300, Q = 256;
+  const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {0, 1, 1, 1}, lengths = {0, 1, 129, 300};
+  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
+  using kernels::SsdSequential;
+  for (const Shape& z : shapes) {
+    const int64_t N = z.N, G = z.G, P = z.P, Di = H * P;
+    ASSERT_TRUE(cuda::ssdPrefillSequential(B, L, H, P, z.Np, Q, z.dtype, SsdSequential::kForce));
+    ASSERT_FALSE(cuda::ssdPrefillSequential(B, L, H, P, z.Np, Q, z.dtype, SsdSequential::kOff));
+    torch::manual_seed(N * 17 + G + P);
+    torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(z.dtype);
+    torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+    for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+    torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
+    torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
+    const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
+    torch::Tensor xin = (z.Np != N ? padStateBlocks(xbc, Di, G, N, z.Np) : xbc).to(kCuda);
+    auto run = [&](SsdSequential mode, torch::Tensor& pool) {
+      pool = state.to(kCuda, z.stateDtype);
+      poison({1 << 24}, torch::kFloat32);
+      poison({B, L, Di}, torch::kFloat32);
+      return cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xin, dt.to(kCuda), A.to(kCuda),
+                              D.to(kCuda), G, Q, z.Np != N ? z.Np : 0, true, mode)
+          .cpu();
+    };
+    const auto what = ::testing::Message() << "N=" << N << " Np=" << z.Np << " G=" << G << " P=" << P << " "
+                                            << z.dtype << " state=" << z.stateDtype;
+    torch::Tensor poolSeq, poolChunked;
+    torch::Tensor y = run(SsdSequential::kForce, poolSeq);
+    torch::Tensor yChunked = run(SsdSequential::kOff, poolChunked);
+    torch::Tensor got = poolSeq.cpu().to(torch::kFloat32);
+    EXPECT_LE(relErr(y, yRef), tol(z.dtype)) << what;
+    EXPECT_LE(relErr(y, yChunked), tol(z.dtype)) << what << " vs the chunked kernels";
+    for (int64_t b = 0; b < B; ++b) {
+      EXPECT_TRUE(y[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding rows of " << b;
+    }
+    const double stateTol = std::max(tol(z.dtype), z.stateDtype == torch::kFloat32 ? 0.0 : 8e-3);
+    for (int64_t b = 0; b < B; ++b) {
+      EXPECT_LE(relErr(got[slots[b]], stateRef[slots[b]]), stateTol) << what << " state of " << b;
+    }
+    EXPECT_TRUE(torch::equal(got[2], state[2]) && torch::equal(got[4], state[4])) << what << " untouched slots";
+  }
+}
+
+// The default dispatch at the mamba2-130m shape (8 sequences x 24 heads, N = 128, bf16): the
+// sequential-chunk kernel runs (192 blocks) and agrees with the chunked kernels.
+TEST_F(SsdPrefillTest, SequentialChunkIsTheDefaultForLargeCalls) {
+  const int64_t B = 8, H = 24, P = 64, N = 128, L = 1000, S = 8, Di = H * P, Q = 256;
+  using kernels::SsdSequential;
+  if (!cuda::ssdPrefillSequential(B, L, H, P, N, Q, torch::kBFloat16, SsdSequential::kAuto)) {
+    GTEST_SKIP() << "fewer than 192 blocks' worth of SMs? the default keeps the chunked kernels here";
+  }
+  torch::manual_seed(7);
+  std::vector<int32_t> slots(B), cont(B), lengths(B);
+  for (int32_t b = 0; b < B; ++b) {
+    slots[b] = b;
+    cont[b] = b % 2;
+    lengths[b] = static_cast<int32_t>(L - 97 * b);
+  }
+  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
+  torch::Tensor xbc = torch::randn({B, L, Di + 2 * N}).to(torch::kBFloat16).to(kCuda);
+  torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+  for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+  torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2).to(kCuda), D = torch::randn({H}).to(kCuda);
+  torch::Tensor state = torch::randn({S, H, P, N});
+  torch::Tensor pAuto = state.to(kCuda), pOff = state.to(kCuda);
+  torch::Tensor yAuto = cuda::ssdPrefill(pAuto, ints(slots), ints(cont), ints(lengths), xbc, dt.to(kCuda), A, D, 1, Q);
+  torch::Tensor yOff = cuda::ssdPrefill(pOff, ints(slots), ints(cont), ints(lengths), xbc, dt.to(kCuda), A, D, 1, Q,
+                                        0, true, SsdSequential::kOff);
+  EXPECT_LE(relErr(yAuto.cpu(), yOff.cpu()), tol(torch::kBFloat16));
+  EXPECT_LE(relErr(pAuto.cpu(), pOff.cpu()), tol(torch::kBFloat16));
+  EXPECT_FALSE(torch::equal(yAuto.cpu(), yOff.cpu())) << "identical bits: did the default take the chunked kernels?";
 }
 
 }  // namespace

@@ -28,6 +28,8 @@ inline void pdlEnter() {}
 inline int deviceMajor() { return 8; }
 inline int deviceSmCount() { return 1; }
 inline bool pdlEnabled() { return false; }
+template <typename... KA>
+void setMaxDynamicSharedMemory(void (*)(KA...), int) {}
 template <typename... KA, typename... A>
 void launchKernelClustered(void (*kernel)(KA...), dim3 grid, dim3 block, size_t, cudaStream_t, unsigned clusterX,
                            A&&... args) {
@@ -70,6 +72,79 @@ inline void cpAsyncWaitAll() {}
 template <int kPending> inline void cpAsyncWaitGroup() {}
 }  // namespace mamba::kernels
 X
+# ldmatrix and mma.sync m16n8k16 with the PTX fragment layouts (kernels/common/mma_sm80.cuh):
+# every lane posts its operands, then computes its own result from the whole warp's.
+cat > "$OUT.tmp/kernels/common/mma_sm80.cuh" <<'X'
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include "emu_runtime.h"
+namespace mamba::kernels {
+namespace emu_mma {
+struct LaneIn { const void* addr; uint32_t a[4], b[2]; };
+inline LaneIn gLanes[32][32];  // [warp][lane]
+inline void warpSync() { emu::gWarpBarriers[static_cast<size_t>(emu::linearTid() / 32)]->arrive_and_wait(); }
+inline uint32_t elem(const void* row, int col) {
+  uint16_t v;
+  std::memcpy(&v, static_cast<const char*>(row) + 2 * col, 2);
+  return v;
+}
+inline uint32_t half16(const uint32_t* regs, int reg, int hi) { return (regs[reg] >> (16 * hi)) & 0xffffu; }
+template <int kRegs, bool kTrans>
+void ldmatrix(uint32_t* r, const void* addr) {
+  const int t = emu::linearTid(), w = t / 32, lane = t % 32, g = lane / 4, q = lane % 4;
+  gLanes[w][lane].addr = addr;
+  warpSync();
+  for (int m = 0; m < kRegs; ++m) {
+    const LaneIn* rows = &gLanes[w][8 * m];
+    r[m] = kTrans ? elem(rows[2 * q].addr, g) | elem(rows[2 * q + 1].addr, g) << 16
+                  : elem(rows[g].addr, 2 * q) | elem(rows[g].addr, 2 * q + 1) << 16;
+  }
+  warpSync();
+}
+template <typename T> float toF(uint32_t bits) {
+  T v;
+  const uint16_t b = static_cast<uint16_t>(bits);
+  std::memcpy(&v, &b, 2);
+  return static_cast<float>(v);
+}
+template <typename T> uint32_t toBits(float f) {
+  const T v = T(f);
+  uint16_t b;
+  std::memcpy(&b, &v, 2);
+  return b;
+}
+}  // namespace emu_mma
+inline void ldmatrixX4(uint32_t (&r)[4], const void* a) { emu_mma::ldmatrix<4, false>(r, a); }
+inline void ldmatrixX4Trans(uint32_t (&r)[4], const void* a) { emu_mma::ldmatrix<4, true>(r, a); }
+inline void ldmatrixX2(uint32_t (&r)[2], const void* a) { emu_mma::ldmatrix<2, false>(r, a); }
+template <typename T>
+void mma16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  using namespace emu_mma;
+  const int t = emu::linearTid(), w = t / 32, lane = t % 32, g = lane / 4, q = lane % 4;
+  std::memcpy(gLanes[w][lane].a, a, sizeof a);
+  std::memcpy(gLanes[w][lane].b, b, sizeof b);
+  warpSync();
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e >> 1), col = 2 * q + (e & 1);
+    float acc = c[e];
+    for (int k = 0; k < 16; ++k) {
+      const LaneIn& la = gLanes[w][(row % 8) * 4 + (k % 8) / 2];
+      const LaneIn& lb = gLanes[w][col * 4 + (k % 8) / 2];
+      acc += toF<T>(half16(la.a, (row >= 8) + 2 * (k >= 8), k % 2)) * toF<T>(half16(lb.b, k >= 8, k % 2));
+    }
+    c[e] = acc;
+  }
+  warpSync();
+}
+template <typename T> uint32_t packPair(float lo, float hi) {
+  return emu_mma::toBits<T>(lo) | emu_mma::toBits<T>(hi) << 16;
+}
+template <typename T> float2 unpackPair(uint32_t v) {
+  return make_float2(emu_mma::toF<T>(v & 0xffffu), emu_mma::toF<T>(v >> 16));
+}
+}  // namespace mamba::kernels
+X
 cat > "$OUT.tmp/kernels/decode_persistent/grid_barrier.cuh" <<'X'
 #pragma once
 #include <cstdlib>
@@ -89,6 +164,9 @@ sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDyna
 grep -q "(void)kernel;" "$OUT.tmp/kernels/decode_persistent/decode_persistent.cuh"
 sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsigned char smem[1];/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
+sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/alignas(128) static unsigned char smem[1 << 18];/' \
+  "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
+grep -q "static unsigned char smem\[1 << 18\];" "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
 sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));/(void)kernel;/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_prefill_launch.cuh"
 sed -i 's/extern __shared__ float smem\[\];/static float smem[16384];/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"

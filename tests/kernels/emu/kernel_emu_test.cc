@@ -92,12 +92,18 @@ void convCase(int N, int G, int K, bool alignedRows = false) {
   check(stateOk, "  window", 0);
 }
 
+// mode: which SSD form runs (kOff: the chunked kernels; kForce: the sequential-chunk one, which
+// the case asserts). Np > N: B and C blocks at that pitch, zeros past N (the model's layout).
 template <typename T, typename TS>
-void ssdCase(int N, int G, int P, int Q) {
-  const int B = 4, L = 300, H = 4, S = 8, Di = H * P, CD = Di + 2 * G * N;
+void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOff, int Np = 0) {
+  if (Np == 0) Np = N;
+  const int B = 4, L = 300, H = 4, S = 8, Di = H * P, CD = Di + 2 * G * Np;
   const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0}, lengths = {1, 7, 129, 300};
   std::vector<T> xbc(B * L * CD);
-  for (auto& v : xbc) v = fromF<T>(randn());
+  for (size_t i = 0; i < xbc.size(); ++i) {
+    const int col = static_cast<int>(i % CD);
+    xbc[i] = fromF<T>(col >= Di && (col - Di) % Np >= N ? 0.f : randn());
+  }
   std::vector<float> dt(B * L * H), A(H), D(H);
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < L; ++t)
@@ -112,6 +118,8 @@ void ssdCase(int N, int G, int P, int Q) {
   p.batch = B; p.seqLen = L; p.nHeads = H; p.headDim = P; p.nGroups = G; p.stateSize = N; p.chunkSize = Q;
   p.state = st.data(); p.stateElem = elemOfT<TS>(); p.slots = slots.data(); p.cont = cont.data(); p.lengths = lengths.data();
   p.xbc = xbc.data(); p.elem = elemOfT<T>(); p.dt = dt.data(); p.A = A.data(); p.D = D.data(); p.y = y.data();
+  p.statePitch = Np; p.sequential = mode;
+  check(ssdPrefillSequential(p) == (mode == SsdSequential::kForce), mode == SsdSequential::kForce ? "  sequential-chunk form runs" : "  chunked form runs", 0);
   SsdPrefillWorkspace ws = ssdPrefillWorkspace(p);
   std::vector<float> w1(ws.chunkStates, NAN), w3(ws.chunkLogDecay, NAN), w4(ws.cb, NAN);
   std::vector<T> w2(ws.chunkInit, fromF<T>(NAN));
@@ -133,8 +141,8 @@ void ssdCase(int N, int G, int P, int Q) {
           double acc = 0;
           for (int n = 0; n < N; ++n) {
             double& s = Sm[pp * N + n];
-            s = a * s + d * xv * toF(row[Di + g * N + n]);
-            acc += s * toF(row[Di + G * N + g * N + n]);
+            s = a * s + d * xv * toF(row[Di + g * Np + n]);
+            acc += s * toF(row[Di + G * Np + g * Np + n]);
           }
           const double ref = acc + D[h] * xv, got = y[(b * L + t) * Di + h * P + pp];
           yErr = std::max(yErr, std::isnan(got) ? INFINITY : std::abs(ref - got));
@@ -155,7 +163,8 @@ void ssdCase(int N, int G, int P, int Q) {
     for (int i = 0; i < H * P * N; ++i) othersOk &= toF(st[s * H * P * N + i]) == toF(state[s * H * P * N + i]);
   }
   char what[128];
-  std::snprintf(what, sizeof what, "ssd N=%d G=%d P=%d Q=%d T=%d state=%d", N, G, P, Q, (int)elemOfT<T>(), (int)elemOfT<TS>());
+  std::snprintf(what, sizeof what, "ssd N=%d Np=%d G=%d P=%d Q=%d T=%d state=%d seq=%d", N, Np, G, P, Q, (int)elemOfT<T>(),
+                (int)elemOfT<TS>(), (int)mode);
   const double tol = std::is_same_v<T, float> ? 1e-5 : std::is_same_v<T, __half> ? 5e-3 : 3e-2;
   check(yErr / yRef <= tol, what, yErr / yRef);
   check(sErr / sRef <= std::max(tol, std::is_same_v<TS, float> ? 0.0 : 8e-3), "  final state", sErr / sRef);
@@ -189,4 +198,16 @@ TEST(KernelEmu, SsdPrefillMatchesReference) {
   ssdCase<__nv_bfloat16, float>(64, 1, 64, 256);
   ssdCase<__half, float>(20, 2, 32, 128);
   ssdCase<__nv_bfloat16, float>(130, 1, 16, 256);
+}
+
+// The sequential-chunk form (ssd_sequential.cuh: state in MMA accumulators, chunks of 64 walked
+// in order) on the same reference: the production shape (N = 128, P = 64), groups with fp16
+// operands and a bf16 pool, P = 80 (a second, 16-lane tile), and compacted N at the model's
+// zero-padded pitch (12 of 16, 38 of 40).
+TEST(KernelEmu, SsdPrefillSequentialMatchesReference) {
+  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce);
+  ssdCase<__half, __nv_bfloat16>(64, 2, 64, 64, SsdSequential::kForce);
+  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce);
+  ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16);
+  ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40);
 }

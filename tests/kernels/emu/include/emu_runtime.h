@@ -84,6 +84,9 @@ inline void __syncthreads() { emu::gBlockBarrier->arrive_and_wait(); }
 inline float __shfl_up_sync(unsigned, float v, int d) {
   return emu::shuffle(v, [d](int lane) { return lane >= d ? lane - d : lane; });
 }
+inline float __shfl_sync(unsigned, float v, int src) {
+  return emu::shuffle(v, [src](int) { return src; });
+}
 inline float __shfl_xor_sync(unsigned, float v, int m) {
   return emu::shuffle(v, [m](int lane) { return lane ^ m; });
 }

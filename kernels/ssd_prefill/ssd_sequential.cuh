@@ -1,0 +1,327 @@
+// The sequential-chunk SSD kernel of launchSsdPrefill (ssd_prefill.h), for calls with enough
+// (sequence, head) pairs to fill the GPU: one block per (sequence b, head h, 64-lane tile p0)
+// walks the sequence in chunks of kSeqChunk = 64 steps, in order, and keeps the running state S
+// (64 lanes x N, fp32) in its warps' MMA accumulators, so nothing goes through global memory
+// between chunks: no chunk states, no state pass, no CB tiles (the three-launch path writes and
+// reads ~4 bytes x P x N per head and chunk of workspace). Per chunk, with cs the chunk's
+// cumulative log decay (cs_t = A sum_{j <= t} dt_j) and S the state entering it:
+//   M  = (C B^T) o exp(cs_t - cs_s) dt_s for s <= t, else 0            (64 x 64, inner n)
+//   y  = M x + exp(cs_t) (C S^T) + D x                                   (64 steps x 64 lanes)
+//   S <- exp(cs_end) S + (x o w)^T B,  w_t = exp(cs_end - cs_t) dt_t     (64 lanes x N, inner t)
+// the algebra of the three-launch path with Q = 64 (its result does not depend on Q; the
+// rounding points differ: S enters y as an operand of T per chunk of 64 instead of 256).
+//
+// Block: 4 warps. Warp w owns steps t in [16w, 16w + 16) of CB, M and y, and lanes
+// p in [16w, 16w + 16) of S (all N columns: N / 8 rounded up of the kSsdSeqMaxN / 8 accumulator
+// tiles of 16 x 8 it holds; a compacted N multiplies only its own k-steps and tiles). x, B and C
+// of the next chunk are staged by cp.async while the current one is multiplied (two stages);
+// the operand copy of S (type T) sits in shared memory for the y product of the next chunk.
+// Two block barriers per chunk: after the stage has landed, and before S's operand copy is
+// rewritten. M never leaves registers: the CB accumulators are masked, decayed and repacked as
+// the A operand of M x (the accumulator and A fragment layouts line up, mma_sm80.cuh).
+// Steps past a sequence's length are staged as zeros with dt = 0 (decay 1, weight 0), so they
+// change nothing; their y rows are written as 0. fp16/bf16 operands, N <= kSsdSeqMaxN, P and
+// the state pitch multiples of 8 (ssdPrefillSequential checks).
+#pragma once
+
+#include "kernels/common/async_copy.cuh"
+#include "kernels/common/launch.cuh"
+#include "kernels/common/mma_sm80.cuh"
+#include "kernels/ssd_prefill/ssd_prefill.cuh"
+
+namespace mamba::kernels {
+namespace ssd {
+
+constexpr int kSeqChunk = 64;
+constexpr int kSeqLanes = 64;
+constexpr int kSeqThreads = 128;
+constexpr int kSeqLdX = kSeqLanes + 8;  // 144 bytes per x row: ldmatrix rows in distinct bank quads
+
+__host__ __device__ inline int seqPadN(int N) { return (N + 15) / 16 * 16; }
+
+// Dynamic shared memory: two stages of {x (64 x kSeqLdX), B (64 x ldn), C (64 x ldn)} of T, the
+// operand copy of S (64 x ldn of T), then per warp fp32 cs[64] and dt[64]. ldn = N rounded up to
+// 16, plus 8: an odd number of 16-byte units, so ldmatrix is conflict-free.
+struct SeqLayout {
+  int ldn = 0, stageElems = 0, sOff = 0, csOff = 0, bytes = 0;
+};
+__host__ __device__ inline SeqLayout seqLayout(int N, int elemBytes) {
+  SeqLayout L;
+  L.ldn = seqPadN(N) + 8;
+  L.stageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * L.ldn;
+  L.sOff = 2 * L.stageElems;
+  L.csOff = ((L.sOff + kSeqLanes * L.ldn) * elemBytes + 15) / 16 * 16;
+  L.bytes = L.csOff + (kSeqThreads / 32) * 2 * kSeqChunk * 4;
+  return L;
+}
+
+// Stages chunk rows [0, rows) of x (xCols lanes from x), B and C (N states, read in 8-element
+// vectors up to N rounded up to 8, which the pitch covers) into `stage`; everything else of the
+// 64 x {64, nPad} tiles becomes zero. One commit group.
+template <typename T>
+__device__ __forceinline__ void seqStageChunk(T* stage, const SeqLayout& L, const T* x, const T* bsrc,
+                                              const T* csrc, int64_t ld, int rows, int xCols, int N) {
+  T* Xs = stage;
+  T* Bs = Xs + kSeqChunk * kSeqLdX;
+  T* Cs = Bs + kSeqChunk * L.ldn;
+  const int xv = kSeqLanes / 8, nv = seqPadN(N) / 8, perRow = xv + 2 * nv;
+  for (int i = threadIdx.x; i < kSeqChunk * perRow; i += kSeqThreads) {
+    const int r = i / perRow, v = i % perRow;
+    const T* src;
+    T* dst;
+    bool real;
+    if (v < xv) {
+      src = x + r * ld + 8 * v;
+      dst = Xs + r * kSeqLdX + 8 * v;
+      real = 8 * v < xCols;
+    } else {
+      const int u = v < xv + nv ? v - xv : v - xv - nv;
+      src = (v < xv + nv ? bsrc : csrc) + r * ld + 8 * u;
+      dst = (v < xv + nv ? Bs : Cs) + r * L.ldn + 8 * u;
+      real = 8 * u < N;
+    }
+    real = real && r < rows;
+    cpAsync16(smemAddr(dst), real ? src : x, real ? 16 : 0);
+  }
+  cpAsyncCommit();
+}
+
+// Ss[p][n] <- T(S) for the warp's 16 lanes and the nPad staged columns (the accumulator layout:
+// rows 16w + g (+8), columns 8j + 2q (+1)).
+template <typename T, int kNT>
+__device__ __forceinline__ void seqStoreStateOperand(T* Ss, int ldn, const float (&s)[kNT][4], int nTiles) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  uint32_t* row0 = reinterpret_cast<uint32_t*>(Ss + (16 * warp + g) * ldn);
+  uint32_t* row1 = reinterpret_cast<uint32_t*>(Ss + (16 * warp + g + 8) * ldn);
+#pragma unroll
+  for (int j = 0; j < kNT; ++j) {
+    if (j >= nTiles) break;
+    row0[4 * j + q] = packPair<T>(s[j][0], s[j][1]);
+    row1[4 * j + q] = packPair<T>(s[j][2], s[j][3]);
+  }
+}
+
+template <typename T, typename TState>
+__global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
+  pdlEnter();
+  extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int kMaxN = kSsdSeqMaxN, kNT = kMaxN / 8;  // accumulator tiles of S per warp (smaller N: fewer used)
+  const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
+  const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np;
+  const int h = blockIdx.x % H, p0 = (blockIdx.x / H) * kSeqLanes, b = blockIdx.y, grp = h / (H / G);
+  const int nTiles = seqPadN(N) / 8, nK = nTiles / 2;
+  const SeqLayout lay = seqLayout(N, sizeof(T));
+  const int ldn = lay.ldn;
+  T* stages = reinterpret_cast<T*>(smem);
+  T* Ss = stages + lay.sOff;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  float* csW = reinterpret_cast<float*>(smem + lay.csOff) + warp * 2 * kSeqChunk;
+  float* dtW = csW + kSeqChunk;
+  const int len = min(max(p.lengths[b], 0), L), slot = p.slots[b];
+  const float A = p.A[h], D = p.D[h];
+  const int xCols = min(kSeqLanes, P - p0);
+
+  // S, rows p0 + 16w + g (+8), columns 8j + 2q (+1): the pool's state or zero.
+  float s[kNT][4];
+  const int pr0 = p0 + 16 * warp + g, pr1 = pr0 + 8;
+  TState* pool = slot >= 0 ? static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * H + h) * P * N : nullptr;
+  const bool fromPool = pool != nullptr && p.cont[b] != 0;
+#pragma unroll
+  for (int j = 0; j < kNT; ++j) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int n = 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
+      s[j][e] = fromPool && n < N && pr < P ? toFloat(pool[static_cast<int64_t>(pr) * N + n]) : 0.f;
+    }
+  }
+  seqStoreStateOperand<T>(Ss, ldn, s, nTiles);
+
+  const int64_t rowBase = static_cast<int64_t>(b) * L;
+  const T* xbc = static_cast<const T*>(p.xbc) + rowBase * CD;
+  const float* dtSeq = p.dt + rowBase * H + h;
+  float* y = p.y + rowBase * Di + h * P + p0;
+  const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
+  auto stage = [&](int c) { return stages + (c & 1) * lay.stageElems; };
+  auto issue = [&](int c) {
+    const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
+    seqStageChunk<T>(stage(c), lay, base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
+                     min(kSeqChunk, len - c * kSeqChunk), xCols, N);
+  };
+  // dt of steps c * 64 + lane and + 32 (0 past the length), one chunk ahead.
+  float dt0 = 0.f, dt1 = 0.f;
+  auto loadDt = [&](int c) {
+    const int t = c * kSeqChunk + lane;
+    dt0 = t < len ? dtSeq[static_cast<int64_t>(t) * H] : 0.f;
+    dt1 = t + 32 < len ? dtSeq[static_cast<int64_t>(t + 32) * H] : 0.f;
+  };
+  if (chunks > 0) {
+    issue(0);
+    loadDt(0);
+  }
+  const int t0 = 16 * warp + g, t1 = t0 + 8;  // this thread's rows of CB, M and y
+  for (int c = 0; c < chunks; ++c) {
+    cpAsyncWaitAll();
+    __syncthreads();  // the stage of chunk c and S's operand copy are in place
+    if (c + 1 < chunks) issue(c + 1);
+    // Cumulative log decay of the chunk (each warp its own copy: no block barrier).
+    float c0 = dt0 * A, c1 = dt1 * A;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const float u0 = __shfl_up_sync(0xffffffffu, c0, o), u1 = __shfl_up_sync(0xffffffffu, c1, o);
+      if (lane >= o) {
+        c0 += u0;
+        c1 += u1;
+      }
+    }
+    c1 += __shfl_sync(0xffffffffu, c0, 31);
+    const float csEnd = __shfl_sync(0xffffffffu, c1, 31);
+    csW[lane] = c0;
+    csW[lane + 32] = c1;
+    dtW[lane] = dt0;
+    dtW[lane + 32] = dt1;
+    __syncwarp();
+    if (c + 1 < chunks) loadDt(c + 1);
+    const T* Xs = stage(c);
+    const T* Bs = Xs + kSeqChunk * kSeqLdX;
+    const T* Cs = Bs + kSeqChunk * ldn;
+
+    // CB (rows t0/t1, causal s tiles j < 2w + 2) and C S^T (all 64 lanes), inner n.
+    float cb[8][4], ya[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) cb[j][e] = ya[j][e] = 0.f;
+    }
+    const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
+#pragma unroll
+    for (int kk = 0; kk < kMaxN / 16; ++kk) {
+      if (kk >= nK) break;
+      uint32_t a[4];
+      ldmatrixX4(a, smemAddr(Cs + (16 * warp + mLo * 8 + mr) * ldn + 16 * kk + mHi * 8));
+#pragma unroll
+      for (int jp = 0; jp < 4; ++jp) {
+        if (jp > warp) break;
+        uint32_t r[4];
+        ldmatrixX4(r, smemAddr(Bs + (16 * jp + mHi * 8 + mr) * ldn + 16 * kk + mLo * 8));
+        mma16816<T>(cb[2 * jp], a, {r[0], r[1]});
+        mma16816<T>(cb[2 * jp + 1], a, {r[2], r[3]});
+      }
+#pragma unroll
+      for (int jp = 0; jp < 4; ++jp) {
+        uint32_t r[4];
+        ldmatrixX4(r, smemAddr(Ss + (16 * jp + mHi * 8 + mr) * ldn + 16 * kk + mLo * 8));
+        mma16816<T>(ya[2 * jp], a, {r[0], r[1]});
+        mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
+      }
+    }
+    const float cs0 = csW[t0], cs1 = csW[t1];
+    const float e0 = __expf(cs0), e1 = __expf(cs1);  // <= 1: cs falls
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      ya[j][0] *= e0;
+      ya[j][1] *= e0;
+      ya[j][2] *= e1;
+      ya[j][3] *= e1;
+    }
+    // y += M x over the causal k-steps s in [0, 16w + 16); M built in registers as A fragments.
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      if (ks > warp) break;
+      uint32_t a[4];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * ks + half, sc = 8 * j + 2 * q;
+        const float csA = csW[sc], csB = csW[sc + 1], dA = dtW[sc], dB = dtW[sc + 1];
+        const float m00 = sc <= t0 ? cb[j][0] * __expf(fminf(cs0 - csA, 0.f)) * dA : 0.f;
+        const float m01 = sc + 1 <= t0 ? cb[j][1] * __expf(fminf(cs0 - csB, 0.f)) * dB : 0.f;
+        const float m10 = sc <= t1 ? cb[j][2] * __expf(fminf(cs1 - csA, 0.f)) * dA : 0.f;
+        const float m11 = sc + 1 <= t1 ? cb[j][3] * __expf(fminf(cs1 - csB, 0.f)) * dB : 0.f;
+        a[2 * half] = packPair<T>(m00, m01);
+        a[2 * half + 1] = packPair<T>(m10, m11);
+      }
+#pragma unroll
+      for (int jp = 0; jp < 4; ++jp) {
+        uint32_t r[4];
+        ldmatrixX4Trans(r, smemAddr(Xs + (16 * ks + mLo * 8 + mr) * kSeqLdX + 16 * jp + mHi * 8));
+        mma16816<T>(ya[2 * jp], a, {r[0], r[1]});
+        mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
+      }
+    }
+    // y rows t0, t1 of the chunk: + D x; steps past the length are 0, rows past seqLen not stored.
+    {
+      const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase), rows = min(kSeqChunk, L - cBase);
+      const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX);
+      const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX);
+      float* y0 = y + static_cast<int64_t>(cBase + t0) * Di;
+      float* y1 = y + static_cast<int64_t>(cBase + t1) * Di;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int pc = 8 * j + 2 * q;
+        if (pc >= xCols) break;
+        const float2 xa = unpackPair<T>(x0[4 * j + q]), xb = unpackPair<T>(x1[4 * j + q]);
+        if (t0 < rows) {
+          *reinterpret_cast<float2*>(y0 + pc) =
+              t0 < clen ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
+        }
+        if (t1 < rows) {
+          *reinterpret_cast<float2*>(y1 + pc) =
+              t1 < clen ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
+        }
+      }
+    }
+    // S <- exp(cs_end) S + (x o w)^T B over the k-steps that hold real steps.
+    const float decay = __expf(csEnd);
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[j][e] *= decay;
+    }
+    const int clen = min(kSeqChunk, len - c * kSeqChunk);
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      if (16 * ks >= clen) break;
+      uint32_t a[4];
+      ldmatrixX4Trans(a, smemAddr(Xs + (16 * ks + mHi * 8 + mr) * kSeqLdX + 16 * warp + mLo * 8));
+      // a0, a1 hold steps 16ks + 2q (+1); a2, a3 steps 16ks + 8 + 2q (+1).
+      const int ta = 16 * ks + 2 * q, tb = ta + 8;
+      const float wa0 = __expf(fminf(csEnd - csW[ta], 0.f)) * dtW[ta];
+      const float wa1 = __expf(fminf(csEnd - csW[ta + 1], 0.f)) * dtW[ta + 1];
+      const float wb0 = __expf(fminf(csEnd - csW[tb], 0.f)) * dtW[tb];
+      const float wb1 = __expf(fminf(csEnd - csW[tb + 1], 0.f)) * dtW[tb + 1];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float2 v = unpackPair<T>(a[i]);
+        a[i] = i < 2 ? packPair<T>(v.x * wa0, v.y * wa1) : packPair<T>(v.x * wb0, v.y * wb1);
+      }
+#pragma unroll
+      for (int jn = 0; jn < kNT / 2; ++jn) {
+        if (jn >= nK) break;
+        uint32_t r[4];
+        ldmatrixX4Trans(r, smemAddr(Bs + (16 * ks + mLo * 8 + mr) * ldn + 16 * jn + mHi * 8));
+        mma16816<T>(s[2 * jn], a, {r[0], r[1]});
+        mma16816<T>(s[2 * jn + 1], a, {r[2], r[3]});
+      }
+    }
+    __syncthreads();  // every warp has read S's operand copy (C S^T) and the stage
+    seqStoreStateOperand<T>(Ss, ldn, s, nTiles);
+  }
+
+  if (pool != nullptr) {
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int n = 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
+        if (n < N && pr < P) pool[static_cast<int64_t>(pr) * N + n] = fromFloat<TState>(s[j][e]);
+      }
+    }
+  }
+  // Rows past the last chunk with a real step (padding of shorter sequences) are 0.
+  for (int i = chunks * kSeqChunk * kSeqLanes + threadIdx.x; i < L * kSeqLanes; i += kSeqThreads) {
+    const int t = i / kSeqLanes, pc = i % kSeqLanes;
+    if (pc < xCols) y[static_cast<int64_t>(t) * Di + pc] = 0.f;
+  }
+}
+
+}  // namespace ssd
+}  // namespace mamba::kernels
