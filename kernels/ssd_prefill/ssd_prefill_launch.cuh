@@ -13,13 +13,13 @@ template <typename T, typename TState>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
   auto kernel = ssd::ssdSequentialKernel<T, TState>;
   static const bool attributeSet = [&] {
-    setMaxDynamicSharedMemory(kernel, ssd::seqLayout(kSsdSeqMaxN, sizeof(T)).bytes);
+    setMaxDynamicSharedMemory(kernel, ssd::seqSharedBytes<T>());
     return true;
   }();
   (void)attributeSet;
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
   launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
-               ssd::seqLayout(p.stateSize, sizeof(T)).bytes, s, p);
+               ssd::seqSharedBytes<T>(), s, p);
 }
 
 template <typename T>

@@ -11,14 +11,19 @@
 // the algebra of the three-launch path with Q = 64 (its result does not depend on Q; the
 // rounding points differ: S enters y as an operand of T per chunk of 64 instead of 256).
 //
-// Block: 4 warps. Warp w owns steps t in [16w, 16w + 16) of CB, M and y, and lanes
-// p in [16w, 16w + 16) of S (all N columns: N / 8 rounded up of the kSsdSeqMaxN / 8 accumulator
-// tiles of 16 x 8 it holds; a compacted N multiplies only its own k-steps and tiles). x, B and C
-// of the next chunk are staged by cp.async while the current one is multiplied (two stages);
-// the operand copy of S (type T) sits in shared memory for the y product of the next chunk.
-// Two block barriers per chunk: after the stage has landed, and before S's operand copy is
-// rewritten. M never leaves registers: the CB accumulators are masked, decayed and repacked as
-// the A operand of M x (the accumulator and A fragment layouts line up, mma_sm80.cuh).
+// Block: 8 warps; warp w has a row group rg = w % 4 and a half = w / 4. For CB, M and y it owns
+// steps t in [16 rg, 16 rg + 16) and lanes [32 half, 32 half + 32) of y (the two halves of a row
+// group both compute the row group's CB: cheaper than exchanging it); for S it owns lanes
+// p in [16 rg, 16 rg + 16) and state columns [64 half, 64 half + 64) (8 accumulator tiles of
+// 16 x 8; a compacted N multiplies only its own k-steps and tiles). Eight warps of at most 128
+// registers let two blocks share an SM: the per-chunk chain of each warp is latency-bound
+// (H200, 8 x 2048: 4 warps of 219 registers ran at 0.23 issued instructions per scheduler
+// cycle). x, B and C of the next chunk are staged by cp.async while the current one is
+// multiplied (two stages); the operand copy of S (type T) sits in shared memory for the y
+// product of the next chunk. Two block barriers per chunk: after the stage has landed, and
+// before S's operand copy is rewritten. M never leaves registers: the CB accumulators are
+// masked, decayed and repacked as the A operand of M x (the accumulator and A fragment layouts
+// line up, mma_sm80.cuh).
 // Steps past a sequence's length are staged as zeros with dt = 0 (decay 1, weight 0), so they
 // change nothing; their y rows are written as 0. fp16/bf16 operands, N <= kSsdSeqMaxN, P and
 // the state pitch multiples of 8 (ssdPrefillSequential checks).
@@ -34,68 +39,71 @@ namespace ssd {
 
 constexpr int kSeqChunk = 64;
 constexpr int kSeqLanes = 64;
-constexpr int kSeqThreads = 128;
+constexpr int kSeqThreads = 256;
 constexpr int kSeqLdX = kSeqLanes + 8;  // 144 bytes per x row: ldmatrix rows in distinct bank quads
 
 __host__ __device__ inline int seqPadN(int N) { return (N + 15) / 16 * 16; }
 
-// Dynamic shared memory: two stages of {x (64 x kSeqLdX), B (64 x ldn), C (64 x ldn)} of T, the
-// operand copy of S (64 x ldn of T), then per warp fp32 cs[64] and dt[64]. ldn = N rounded up to
-// 16, plus 8: an odd number of 16-byte units, so ldmatrix is conflict-free.
-struct SeqLayout {
-  int ldn = 0, stageElems = 0, sOff = 0, csOff = 0, bytes = 0;
-};
-__host__ __device__ inline SeqLayout seqLayout(int N, int elemBytes) {
-  SeqLayout L;
-  L.ldn = seqPadN(N) + 8;
-  L.stageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * L.ldn;
-  L.sOff = 2 * L.stageElems;
-  L.csOff = ((L.sOff + kSeqLanes * L.ldn) * elemBytes + 15) / 16 * 16;
-  L.bytes = L.csOff + (kSeqThreads / 32) * 2 * kSeqChunk * 4;
-  return L;
+// Elements per B, C and S row in shared memory, for every N (a compile-time pitch keeps every
+// ldmatrix offset a constant): 136 = 17 16-byte units, odd, so ldmatrix is conflict-free.
+constexpr int kSeqLdN = kSsdSeqMaxN + 8;
+
+// Dynamic shared memory: two stages of {x (64 x kSeqLdX), B (64 x kSeqLdN), C (64 x kSeqLdN)}
+// of T, the operand copy of S (64 x kSeqLdN of T), then per warp fp32 cs[64], dt[64], w[64]
+// (the state update's step weights) and colW[64] (the off-diagonal column factors of M).
+constexpr int kSeqStageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * kSeqLdN;
+constexpr int kSeqStateOff = 2 * kSeqStageElems;  // elements
+template <typename T>
+constexpr int seqCsOffset() {
+  return ((kSeqStateOff + kSeqLanes * kSeqLdN) * static_cast<int>(sizeof(T)) + 15) / 16 * 16;
+}
+template <typename T>
+constexpr int seqSharedBytes() {
+  return seqCsOffset<T>() + (kSeqThreads / 32) * 4 * kSeqChunk * 4;
 }
 
 // Stages chunk rows [0, rows) of x (xCols lanes from x), B and C (N states, read in 8-element
-// vectors up to N rounded up to 8, which the pitch covers) into `stage`; everything else of the
-// 64 x {64, nPad} tiles becomes zero. One commit group.
+// vectors up to N rounded up to 8, which the pitch covers) into `stage`; the rest of the
+// 64 x {64, N rounded up to 16} tiles becomes zero. Thread i copies row i / 4, every fourth
+// vector from i % 4. One commit group.
 template <typename T>
-__device__ __forceinline__ void seqStageChunk(T* stage, const SeqLayout& L, const T* x, const T* bsrc,
-                                              const T* csrc, int64_t ld, int rows, int xCols, int N) {
-  T* Xs = stage;
-  T* Bs = Xs + kSeqChunk * kSeqLdX;
-  T* Cs = Bs + kSeqChunk * L.ldn;
-  const int xv = kSeqLanes / 8, nv = seqPadN(N) / 8, perRow = xv + 2 * nv;
-  for (int i = threadIdx.x; i < kSeqChunk * perRow; i += kSeqThreads) {
-    const int r = i / perRow, v = i % perRow;
-    const T* src;
-    T* dst;
-    bool real;
-    if (v < xv) {
-      src = x + r * ld + 8 * v;
-      dst = Xs + r * kSeqLdX + 8 * v;
-      real = 8 * v < xCols;
-    } else {
-      const int u = v < xv + nv ? v - xv : v - xv - nv;
-      src = (v < xv + nv ? bsrc : csrc) + r * ld + 8 * u;
-      dst = (v < xv + nv ? Bs : Cs) + r * L.ldn + 8 * u;
-      real = 8 * u < N;
-    }
-    real = real && r < rows;
-    cpAsync16(smemAddr(dst), real ? src : x, real ? 16 : 0);
+__device__ __forceinline__ void seqStageChunk(T* stage, const T* x, const T* bsrc, const T* csrc, int64_t ld, int rows,
+                                              int xCols, int N) {
+  static_assert(kSeqThreads == 4 * kSeqChunk, "four threads per staged row");
+  const int r = threadIdx.x >> 2, v0 = threadIdx.x & 3;
+  const bool realRow = r < rows;
+  const int64_t off = r * ld;
+  T* Xs = stage + r * kSeqLdX;
+  T* Bs = stage + kSeqChunk * kSeqLdX + r * kSeqLdN;
+  T* Cs = Bs + kSeqChunk * kSeqLdN;
+#pragma unroll
+  for (int k = 0; k < kSeqLanes / 32; ++k) {
+    const int c = 8 * (v0 + 4 * k);
+    const bool real = realRow && c < xCols;
+    cpAsync16(smemAddr(Xs + c), real ? x + off + c : x, real ? 16 : 0);
+  }
+  const int nv = seqPadN(N) / 8;
+#pragma unroll
+  for (int k = 0; k < kSsdSeqMaxN / 32; ++k) {
+    const int c = 8 * (v0 + 4 * k);
+    if (c >= 8 * nv) break;
+    const bool real = realRow && c < N;
+    cpAsync16(smemAddr(Bs + c), real ? bsrc + off + c : x, real ? 16 : 0);
+    cpAsync16(smemAddr(Cs + c), real ? csrc + off + c : x, real ? 16 : 0);
   }
   cpAsyncCommit();
 }
 
-// Ss[p][n] <- T(S) for the warp's 16 lanes and the nPad staged columns (the accumulator layout:
-// rows 16w + g (+8), columns 8j + 2q (+1)).
+// Ss[p][n] <- T(S) for the warp's 16 lanes (rows 16 rg + g (+8)) and its state columns
+// n0 + 8j + 2q (+1) below nEnd (N rounded up to 16: the staged columns).
 template <typename T, int kNT>
-__device__ __forceinline__ void seqStoreStateOperand(T* Ss, int ldn, const float (&s)[kNT][4], int nTiles) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-  uint32_t* row0 = reinterpret_cast<uint32_t*>(Ss + (16 * warp + g) * ldn);
-  uint32_t* row1 = reinterpret_cast<uint32_t*>(Ss + (16 * warp + g + 8) * ldn);
+__device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT][4], int rg, int n0, int nEnd) {
+  const int lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  uint32_t* row0 = reinterpret_cast<uint32_t*>(Ss + (16 * rg + g) * kSeqLdN + n0);
+  uint32_t* row1 = reinterpret_cast<uint32_t*>(Ss + (16 * rg + g + 8) * kSeqLdN + n0);
 #pragma unroll
   for (int j = 0; j < kNT; ++j) {
-    if (j >= nTiles) break;
+    if (n0 + 8 * j >= nEnd) break;
     row0[4 * j + q] = packPair<T>(s[j][0], s[j][1]);
     row1[4 * j + q] = packPair<T>(s[j][2], s[j][3]);
   }
@@ -105,46 +113,50 @@ template <typename T, typename TState>
 __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
-  constexpr int kMaxN = kSsdSeqMaxN, kNT = kMaxN / 8;  // accumulator tiles of S per warp (smaller N: fewer used)
+  // Warp roles: rg = warp % 4 picks the 16 steps t (CB, M, y) and the 16 lanes p (S) it owns;
+  // half = warp / 4 the 32 lanes of y (p0y) and the 64 state columns of S (n0) it owns.
+  constexpr int kNT = kSsdSeqMaxN / 16;  // accumulator tiles of S per warp (8 columns each)
   const int L = p.seqLen, H = p.nHeads, P = p.headDim, N = p.stateSize, G = p.nGroups;
   const int Np = statePitch(p), Di = H * P, CD = Di + 2 * G * Np;
   const int h = blockIdx.x % H, p0 = (blockIdx.x / H) * kSeqLanes, b = blockIdx.y, grp = h / (H / G);
-  const int nTiles = seqPadN(N) / 8, nK = nTiles / 2;
-  const SeqLayout lay = seqLayout(N, sizeof(T));
-  const int ldn = lay.ldn;
+  const int nPad = seqPadN(N), nK = nPad / 16;
+  constexpr int ldn = kSeqLdN;
   T* stages = reinterpret_cast<T*>(smem);
-  T* Ss = stages + lay.sOff;
+  T* Ss = stages + kSeqStateOff;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-  float* csW = reinterpret_cast<float*>(smem + lay.csOff) + warp * 2 * kSeqChunk;
+  const int rg = warp & 3, half = warp >> 2, p0y = 32 * half, n0 = (kSsdSeqMaxN / 2) * half;
+  float* csW = reinterpret_cast<float*>(smem + seqCsOffset<T>()) + warp * 4 * kSeqChunk;
   float* dtW = csW + kSeqChunk;
+  float* wW = dtW + kSeqChunk;
+  float* colW = wW + kSeqChunk;
   const int len = min(max(p.lengths[b], 0), L), slot = p.slots[b];
   const float A = p.A[h], D = p.D[h];
   const int xCols = min(kSeqLanes, P - p0);
 
-  // S, rows p0 + 16w + g (+8), columns 8j + 2q (+1): the pool's state or zero.
+  // S, rows p0 + 16 rg + g (+8), columns n0 + 8j + 2q (+1): the pool's state or zero.
   float s[kNT][4];
-  const int pr0 = p0 + 16 * warp + g, pr1 = pr0 + 8;
+  const int pr0 = p0 + 16 * rg + g, pr1 = pr0 + 8;
   TState* pool = slot >= 0 ? static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * H + h) * P * N : nullptr;
   const bool fromPool = pool != nullptr && p.cont[b] != 0;
 #pragma unroll
   for (int j = 0; j < kNT; ++j) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int n = 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
+      const int n = n0 + 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
       s[j][e] = fromPool && n < N && pr < P ? toFloat(pool[static_cast<int64_t>(pr) * N + n]) : 0.f;
     }
   }
-  seqStoreStateOperand<T>(Ss, ldn, s, nTiles);
+  seqStoreStateOperand<T>(Ss, s, rg, n0, nPad);
 
   const int64_t rowBase = static_cast<int64_t>(b) * L;
   const T* xbc = static_cast<const T*>(p.xbc) + rowBase * CD;
   const float* dtSeq = p.dt + rowBase * H + h;
   float* y = p.y + rowBase * Di + h * P + p0;
   const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
-  auto stage = [&](int c) { return stages + (c & 1) * lay.stageElems; };
+  auto stage = [&](int c) { return stages + (c & 1) * kSeqStageElems; };
   auto issue = [&](int c) {
     const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
-    seqStageChunk<T>(stage(c), lay, base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
+    seqStageChunk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
                      min(kSeqChunk, len - c * kSeqChunk), xCols, N);
   };
   // dt of steps c * 64 + lane and + 32 (0 past the length), one chunk ahead.
@@ -158,7 +170,8 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     issue(0);
     loadDt(0);
   }
-  const int t0 = 16 * warp + g, t1 = t0 + 8;  // this thread's rows of CB, M and y
+  const int t0 = 16 * rg + g, t1 = t0 + 8;  // this thread's rows of CB, M and y
+  const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
     cpAsyncWaitAll();
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
@@ -175,119 +188,134 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     }
     c1 += __shfl_sync(0xffffffffu, c0, 31);
     const float csEnd = __shfl_sync(0xffffffffu, c1, 31);
+    // Off-diagonal blocks of M (s < ref = 16 rg <= t) factor the decay through step ref:
+    // exp(cs_t - cs_s) dt_s = exp(cs_t - cs_ref) colW[s], both factors <= 1 (cs falls), so no
+    // overflow and no exponential per element. cs_ref is lane ref % 32's c0 or c1.
+    const int ref = 16 * rg;
+    const float csRef = __shfl_sync(0xffffffffu, ref < 32 ? c0 : c1, ref % 32);
     csW[lane] = c0;
     csW[lane + 32] = c1;
     dtW[lane] = dt0;
     dtW[lane + 32] = dt1;
+    wW[lane] = __expf(fminf(csEnd - c0, 0.f)) * dt0;
+    wW[lane + 32] = __expf(fminf(csEnd - c1, 0.f)) * dt1;
+    colW[lane] = __expf(fminf(csRef - c0, 0.f)) * dt0;
+    colW[lane + 32] = __expf(fminf(csRef - c1, 0.f)) * dt1;
     __syncwarp();
     if (c + 1 < chunks) loadDt(c + 1);
     const T* Xs = stage(c);
     const T* Bs = Xs + kSeqChunk * kSeqLdX;
     const T* Cs = Bs + kSeqChunk * ldn;
 
-    // CB (rows t0/t1, causal s tiles j < 2w + 2) and C S^T (all 64 lanes), inner n.
-    float cb[8][4], ya[8][4];
+    // CB (rows t0/t1, causal s tiles j < 2 rg + 2) and C S^T (the warp's 32 lanes), inner n.
+    float cb[8][4], ya[4][4];
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) cb[j][e] = ya[j][e] = 0.f;
+      for (int e = 0; e < 4; ++e) cb[j][e] = 0.f;
     }
-    const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
 #pragma unroll
-    for (int kk = 0; kk < kMaxN / 16; ++kk) {
+    for (int j = 0; j < 4; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) ya[j][e] = 0.f;
+    }
+#pragma unroll
+    for (int kk = 0; kk < kSsdSeqMaxN / 16; ++kk) {
       if (kk >= nK) break;
       uint32_t a[4];
-      ldmatrixX4(a, smemAddr(Cs + (16 * warp + mLo * 8 + mr) * ldn + 16 * kk + mHi * 8));
+      ldmatrixX4(a, smemAddr(Cs + (16 * rg + mLo * 8 + mr) * ldn + 16 * kk + mHi * 8));
 #pragma unroll
       for (int jp = 0; jp < 4; ++jp) {
-        if (jp > warp) break;
+        if (jp > rg) break;
         uint32_t r[4];
         ldmatrixX4(r, smemAddr(Bs + (16 * jp + mHi * 8 + mr) * ldn + 16 * kk + mLo * 8));
         mma16816<T>(cb[2 * jp], a, {r[0], r[1]});
         mma16816<T>(cb[2 * jp + 1], a, {r[2], r[3]});
       }
 #pragma unroll
-      for (int jp = 0; jp < 4; ++jp) {
+      for (int jp = 0; jp < 2; ++jp) {
         uint32_t r[4];
-        ldmatrixX4(r, smemAddr(Ss + (16 * jp + mHi * 8 + mr) * ldn + 16 * kk + mLo * 8));
+        ldmatrixX4(r, smemAddr(Ss + (p0y + 16 * jp + mHi * 8 + mr) * ldn + 16 * kk + mLo * 8));
         mma16816<T>(ya[2 * jp], a, {r[0], r[1]});
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
     const float cs0 = csW[t0], cs1 = csW[t1];
     const float e0 = __expf(cs0), e1 = __expf(cs1);  // <= 1: cs falls
+    const float r0 = __expf(fminf(cs0 - csRef, 0.f)), r1 = __expf(fminf(cs1 - csRef, 0.f));
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < 4; ++j) {
       ya[j][0] *= e0;
       ya[j][1] *= e0;
       ya[j][2] *= e1;
       ya[j][3] *= e1;
     }
-    // y += M x over the causal k-steps s in [0, 16w + 16); M built in registers as A fragments.
+    // y += M x over the causal k-steps s in [0, 16 rg + 16); M built in registers as A fragments.
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
-      if (ks > warp) break;
+      if (ks > rg) break;
       uint32_t a[4];
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int j = 2 * ks + half, sc = 8 * j + 2 * q;
-        const float csA = csW[sc], csB = csW[sc + 1], dA = dtW[sc], dB = dtW[sc + 1];
-        const float m00 = sc <= t0 ? cb[j][0] * __expf(fminf(cs0 - csA, 0.f)) * dA : 0.f;
-        const float m01 = sc + 1 <= t0 ? cb[j][1] * __expf(fminf(cs0 - csB, 0.f)) * dB : 0.f;
-        const float m10 = sc <= t1 ? cb[j][2] * __expf(fminf(cs1 - csA, 0.f)) * dA : 0.f;
-        const float m11 = sc + 1 <= t1 ? cb[j][3] * __expf(fminf(cs1 - csB, 0.f)) * dB : 0.f;
-        a[2 * half] = packPair<T>(m00, m01);
-        a[2 * half + 1] = packPair<T>(m10, m11);
+      for (int hf = 0; hf < 2; ++hf) {
+        const int j = 2 * ks + hf, sc = 8 * j + 2 * q;
+        if (ks < rg) {  // s < ref <= t: causal
+          const float wA = colW[sc], wB = colW[sc + 1];
+          a[2 * hf] = packPair<T>(cb[j][0] * r0 * wA, cb[j][1] * r0 * wB);
+          a[2 * hf + 1] = packPair<T>(cb[j][2] * r1 * wA, cb[j][3] * r1 * wB);
+        } else {  // the diagonal block
+          const float csA = csW[sc], csB = csW[sc + 1], dA = dtW[sc], dB = dtW[sc + 1];
+          const float m00 = sc <= t0 ? cb[j][0] * __expf(fminf(cs0 - csA, 0.f)) * dA : 0.f;
+          const float m01 = sc + 1 <= t0 ? cb[j][1] * __expf(fminf(cs0 - csB, 0.f)) * dB : 0.f;
+          const float m10 = sc <= t1 ? cb[j][2] * __expf(fminf(cs1 - csA, 0.f)) * dA : 0.f;
+          const float m11 = sc + 1 <= t1 ? cb[j][3] * __expf(fminf(cs1 - csB, 0.f)) * dB : 0.f;
+          a[2 * hf] = packPair<T>(m00, m01);
+          a[2 * hf + 1] = packPair<T>(m10, m11);
+        }
       }
 #pragma unroll
-      for (int jp = 0; jp < 4; ++jp) {
+      for (int jp = 0; jp < 2; ++jp) {
         uint32_t r[4];
-        ldmatrixX4Trans(r, smemAddr(Xs + (16 * ks + mLo * 8 + mr) * kSeqLdX + 16 * jp + mHi * 8));
+        ldmatrixX4Trans(r, smemAddr(Xs + (16 * ks + mLo * 8 + mr) * kSeqLdX + p0y + 16 * jp + mHi * 8));
         mma16816<T>(ya[2 * jp], a, {r[0], r[1]});
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
-    // y rows t0, t1 of the chunk: + D x; steps past the length are 0, rows past seqLen not stored.
+    // y rows t0, t1 of the chunk, lanes p0y ..: + D x; steps past the length are 0, rows past
+    // seqLen not stored.
+    const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
     {
-      const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase), rows = min(kSeqChunk, L - cBase);
-      const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX);
-      const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX);
-      float* y0 = y + static_cast<int64_t>(cBase + t0) * Di;
-      float* y1 = y + static_cast<int64_t>(cBase + t1) * Di;
+      const int rows = min(kSeqChunk, L - cBase);
+      const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX + p0y);
+      const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX + p0y);
+      float* y0 = y + static_cast<int64_t>(cBase + t0) * Di + p0y;
+      float* y1 = y + static_cast<int64_t>(cBase + t1) * Di + p0y;
+      const bool store0 = t0 < rows, store1 = t1 < rows, real0 = t0 < clen, real1 = t1 < clen;
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
+      for (int j = 0; j < 4; ++j) {
         const int pc = 8 * j + 2 * q;
-        if (pc >= xCols) break;
         const float2 xa = unpackPair<T>(x0[4 * j + q]), xb = unpackPair<T>(x1[4 * j + q]);
-        if (t0 < rows) {
-          *reinterpret_cast<float2*>(y0 + pc) =
-              t0 < clen ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
-        }
-        if (t1 < rows) {
-          *reinterpret_cast<float2*>(y1 + pc) =
-              t1 < clen ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
-        }
+        const float2 v0 = real0 ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
+        const float2 v1 = real1 ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
+        if (store0 && p0y + pc < xCols) *reinterpret_cast<float2*>(y0 + pc) = v0;
+        if (store1 && p0y + pc < xCols) *reinterpret_cast<float2*>(y1 + pc) = v1;
       }
     }
-    // S <- exp(cs_end) S + (x o w)^T B over the k-steps that hold real steps.
+    // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that
+    // hold real steps.
     const float decay = __expf(csEnd);
 #pragma unroll
     for (int j = 0; j < kNT; ++j) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) s[j][e] *= decay;
     }
-    const int clen = min(kSeqChunk, len - c * kSeqChunk);
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
       if (16 * ks >= clen) break;
       uint32_t a[4];
-      ldmatrixX4Trans(a, smemAddr(Xs + (16 * ks + mHi * 8 + mr) * kSeqLdX + 16 * warp + mLo * 8));
+      ldmatrixX4Trans(a, smemAddr(Xs + (16 * ks + mHi * 8 + mr) * kSeqLdX + 16 * rg + mLo * 8));
       // a0, a1 hold steps 16ks + 2q (+1); a2, a3 steps 16ks + 8 + 2q (+1).
       const int ta = 16 * ks + 2 * q, tb = ta + 8;
-      const float wa0 = __expf(fminf(csEnd - csW[ta], 0.f)) * dtW[ta];
-      const float wa1 = __expf(fminf(csEnd - csW[ta + 1], 0.f)) * dtW[ta + 1];
-      const float wb0 = __expf(fminf(csEnd - csW[tb], 0.f)) * dtW[tb];
-      const float wb1 = __expf(fminf(csEnd - csW[tb + 1], 0.f)) * dtW[tb + 1];
+      const float wa0 = wW[ta], wa1 = wW[ta + 1], wb0 = wW[tb], wb1 = wW[tb + 1];
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const float2 v = unpackPair<T>(a[i]);
@@ -295,15 +323,15 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
       }
 #pragma unroll
       for (int jn = 0; jn < kNT / 2; ++jn) {
-        if (jn >= nK) break;
+        if (n0 + 16 * jn >= nPad) break;
         uint32_t r[4];
-        ldmatrixX4Trans(r, smemAddr(Bs + (16 * ks + mLo * 8 + mr) * ldn + 16 * jn + mHi * 8));
+        ldmatrixX4Trans(r, smemAddr(Bs + (16 * ks + mLo * 8 + mr) * ldn + n0 + 16 * jn + mHi * 8));
         mma16816<T>(s[2 * jn], a, {r[0], r[1]});
         mma16816<T>(s[2 * jn + 1], a, {r[2], r[3]});
       }
     }
     __syncthreads();  // every warp has read S's operand copy (C S^T) and the stage
-    seqStoreStateOperand<T>(Ss, ldn, s, nTiles);
+    seqStoreStateOperand<T>(Ss, s, rg, n0, nPad);
   }
 
   if (pool != nullptr) {
@@ -311,7 +339,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     for (int j = 0; j < kNT; ++j) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int n = 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
+        const int n = n0 + 8 * j + 2 * q + (e & 1), pr = e < 2 ? pr0 : pr1;
         if (n < N && pr < P) pool[static_cast<int64_t>(pr) * N + n] = fromFloat<TState>(s[j][e]);
       }
     }
