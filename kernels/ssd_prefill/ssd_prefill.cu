@@ -28,10 +28,11 @@ bool ssdPrefillSequential(const SsdPrefillParams& p) {
   if (p.sequential == SsdSequential::kForce) return true;
   const int64_t blocks = static_cast<int64_t>(p.batch) * p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes);
   // The sequential kernel's time is one block's walk over the chunks while the blocks fit the
-  // SMs; the chunked kernels' time grows with the batch. H200, 130m bf16, prefill ms (chunked /
-  // sequential): 2 x 16384 (48 blocks) 39.6 / 58.2, 4 x 16384 (96) 76.5 / 72.3, 2 x 2048 5.80 /
-  // 7.87, 4 x 2048 10.87 / 10.17, 8 x 16384 (192) 152.2 / 103.8: the crossover is near 0.6 x SMs.
-  return p.seqLen > ssd::kSeqChunk && 5 * blocks >= 3 * static_cast<int64_t>(deviceSmCount());
+  // SMs; the chunked kernels' time grows with the batch. H200 (132 SMs), prefill ms (chunked /
+  // sequential), 130m bf16: 2 x 16384 (48 blocks) 39.6 / 58.2, 2 x 2048 5.80 / 7.87,
+  // 4 x 16384 (96) 76.5 / 72.3, 4 x 2048 10.87 / 10.17, 8 x 16384 (192) 152.2 / 102.2; 2.7b
+  // (80 heads) 1 x 2048 (80) 31.99 / 32.36. So from 0.65 x SMs blocks (86 here).
+  return p.seqLen > ssd::kSeqChunk && 20 * blocks >= 13 * static_cast<int64_t>(deviceSmCount());
 }
 
 SsdPrefillWorkspace ssdPrefillWorkspace(const SsdPrefillParams& p) {
