@@ -60,42 +60,8 @@ template <> struct StateVec<__nv_bfloat16, 1> {
 template <int VEC>
 __device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<float, VEC>::load(p, v); }
 
-// The state's loads and stores; kStream: with the streaming cache hint (ld/st.global.cs, evict
-// first), applied to the state's words bit for bit (the values are the same).
-template <typename TState, int VEC, bool kStream>
-__device__ __forceinline__ void loadState(const TState* p, float* v) {
-  if constexpr (!kStream) {
-    StateVec<TState, VEC>::load(p, v);
-  } else if constexpr (VEC == 4 && std::is_same_v<TState, float>) {
-    const float4 t = __ldcs(reinterpret_cast<const float4*>(p));
-    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
-  } else if constexpr (VEC == 4) {
-    const uint2 t = __ldcs(reinterpret_cast<const uint2*>(p));
-    StateVec<TState, VEC>::load(reinterpret_cast<const TState*>(&t), v);
-  } else {
-    const TState t = __ldcs(p);
-    StateVec<TState, VEC>::load(&t, v);
-  }
-}
-template <typename TState, int VEC, bool kStream>
-__device__ __forceinline__ void storeState(TState* p, const float* v) {
-  if constexpr (!kStream) {
-    StateVec<TState, VEC>::store(p, v);
-  } else if constexpr (VEC == 4 && std::is_same_v<TState, float>) {
-    __stcs(reinterpret_cast<float4*>(p), make_float4(v[0], v[1], v[2], v[3]));
-  } else if constexpr (VEC == 4) {
-    uint2 t;
-    StateVec<TState, VEC>::store(reinterpret_cast<TState*>(&t), v);
-    __stcs(reinterpret_cast<uint2*>(p), t);
-  } else {
-    TState t;
-    StateVec<TState, VEC>::store(&t, v);
-    __stcs(p, t);
-  }
-}
-
 // Grid (sequence, head, row block). `teamBits` = log2(T).
-template <typename TDt, typename TState, int VEC, int VECS, bool kStream>
+template <typename TDt, typename TState, int VEC, int VECS>
 __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
   pdlEnter();
   const int b = blockIdx.x, h = blockIdx.y;
@@ -151,7 +117,7 @@ __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p
 #pragma unroll
       for (int j = 0; j < VECS; ++j) {
         const int n = base + (j * T + t) * VEC;
-        if (i < P && n < N) loadState<TState, VEC, kStream>(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
+        if (i < P && n < N) StateVec<TState, VEC>::load(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
       }
     }
 #pragma unroll
@@ -167,7 +133,7 @@ __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p
             s[k][j][v] = s[k][j][v] * dA + dx * Bv[j][v];
             acc[k] += s[k][j][v] * Cv[j][v];
           }
-          storeState<TState, VEC, kStream>(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
+          StateVec<TState, VEC>::store(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
         }
       }
     }
@@ -191,9 +157,9 @@ void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
   auto s = static_cast<cudaStream_t>(stream);
   auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits); };
   if (vecs <= 32) {
-    p.streamState ? launch(ssmStepKernel<TDt, TState, VEC, 1, true>) : launch(ssmStepKernel<TDt, TState, VEC, 1, false>);
+    launch(ssmStepKernel<TDt, TState, VEC, 1>);
   } else {
-    p.streamState ? launch(ssmStepKernel<TDt, TState, VEC, 4, true>) : launch(ssmStepKernel<TDt, TState, VEC, 4, false>);
+    launch(ssmStepKernel<TDt, TState, VEC, 4>);
   }
 }
 

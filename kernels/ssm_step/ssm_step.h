@@ -31,10 +31,6 @@ struct SsmStepParams {
   const float* D = nullptr;        // (H)
   float dtMin = 0.f, dtMax = 3.4e38f;
   float* y = nullptr;              // (batch, Di) fp32
-  // Load and store the state with the streaming cache hint (evict first), so that a large
-  // batch's state does not evict what later kernels read from L2 (the per-row kernels; the
-  // flat kernel for unaligned rows ignores it). Same results either way.
-  bool streamState = false;
 };
 
 void launchSsmStep(const SsmStepParams& p, Stream stream);

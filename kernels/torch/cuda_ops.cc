@@ -97,13 +97,6 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
   p.dtMin = static_cast<float>(dtMin);
   p.dtMax = static_cast<float>(std::min(dtMax, 3.4e38));
   p.y = y.data_ptr<float>();
-  // MAMBA_SSM_STATE_STREAMING [0]: SsmStepParams::streamState (for A/B runs; read once). No
-  // measurable effect (H200, 130m bf16, B64: 1.129 vs 1.123-1.158 ms; session11 results).
-  static const bool streamState = [] {
-    const char* e = std::getenv("MAMBA_SSM_STATE_STREAMING");
-    return e != nullptr && std::atoi(e) != 0;
-  }();
-  p.streamState = streamState;
   launch([&] { kernels::launchSsmStep(p, stream()); });
   return y;
 }

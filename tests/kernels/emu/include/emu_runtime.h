@@ -100,14 +100,10 @@ inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
 template <typename T>
-inline T __ldcs(const T* p) { return *p; }
-template <typename T>
 inline T __ldcg(const T* p) { return *p; }
 inline void __syncwarp(unsigned = 0xffffffffu) {
   emu::gWarpBarriers[static_cast<size_t>(emu::linearTid() / 32)]->arrive_and_wait();
 }
-template <typename T>
-inline void __stcs(T* p, T v) { *p = v; }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
 inline void __trap() { std::abort(); }
 using std::max;
