@@ -2,6 +2,10 @@
 // once per device and cached (thread-safe). Host code, torch-free.
 #pragma once
 
+#include <optional>
+
+#include "kernels/common/kernel_types.h"
+
 namespace mamba::kernels {
 
 struct DeviceInfo {
@@ -13,5 +17,15 @@ struct DeviceInfo {
 
 // Of the device current on the calling thread. Throws CudaError when the runtime fails (no device).
 DeviceInfo currentDeviceInfo();
+
+// currentDeviceInfo(), or nothing when the runtime fails (no device): for the launchers' support
+// checks, which refuse rather than throw.
+inline std::optional<DeviceInfo> currentDeviceInfoIfAny() {
+  try {
+    return currentDeviceInfo();
+  } catch (const CudaError&) {
+    return std::nullopt;
+  }
+}
 
 }  // namespace mamba::kernels

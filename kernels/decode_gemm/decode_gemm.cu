@@ -44,12 +44,9 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   if (batch < 1 || batch > kDecodeGemmMaxBatch) return refuse("batch must be in 1..64");
   if (rows < 1 || cols < 16 || cols % 16 != 0) return refuse("K must be a positive multiple of 16 and M >= 1");
   if (groups < 1 || cols % groups != 0) return refuse("groups must divide K");
-  DeviceInfo d;
-  try {
-    d = currentDeviceInfo();
-  } catch (const CudaError&) {
-    return refuse("no CUDA device");
-  }
+  const std::optional<DeviceInfo> device = currentDeviceInfoIfAny();
+  if (!device) return refuse("no CUDA device");
+  const DeviceInfo& d = *device;
   if (d.major < 9) return refuse("needs sm_90 or newer (thread-block clusters, PDL)");
   // The cluster that splits K into slices of whole k16 steps, at most kDecodeGemmMaxSliceK
   // wide, with the gated norm's groups on slice boundaries: 4 CTAs where that is possible, else

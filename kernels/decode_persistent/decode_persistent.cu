@@ -41,12 +41,9 @@ PersistentDecodeConfig persistentDecodeConfig(const PersistentDecodeParams& p) {
     if (ly.stateSize < 1 || ly.stateSize > kPersistentDecodeMaxState) return refuse("state size must be in 1..256");
     if (!isAligned(ly.inProj, 16) || !isAligned(ly.outProj, 16)) return refuse("weights must be 16-byte aligned");
   }
-  DeviceInfo d;
-  try {
-    d = currentDeviceInfo();
-  } catch (const CudaError&) {
-    return refuse("no CUDA device");
-  }
+  const std::optional<DeviceInfo> device = currentDeviceInfoIfAny();
+  if (!device) return refuse("no CUDA device");
+  const DeviceInfo& d = *device;
   if (d.major < 8) return refuse("needs sm_80 or newer (cp.async)");
   c.grid = p.grid > 0 ? std::min(p.grid, d.sms) : d.sms;
   const persistent::Layout L = persistent::layoutOf(p, c.grid, elemBytes(p.elem));
