@@ -263,11 +263,10 @@ torch::Tensor Mamba2Model::decodeCuda(const torch::Tensor& tokens, const torch::
   // fp32 residual stream is updated in place, no per-layer addRmsNorm.
   const bool gemvOut = Di <= kGemvMaxDInner && cuda::gemvSupports(B, Di, dtype());
   torch::Tensor residual;
-  if (persistentDecode(B, pool)) {
+  if (const std::vector<cuda::PersistentDecodeLayerTensors> layers = persistentDecodeLayers(B, pool); !layers.empty()) {
     residual = h.to(torch::kFloat32);
     torch::Tensor barrier = persistentBarrier_;  // a handle: the kernel updates the device words
-    cuda::persistentDecode(residual, slots, persistentLayers(pool), persistentShape(config_), barrier,
-                           persistentDecodeGrid());
+    cuda::persistentDecode(residual, slots, layers, persistentShape(config_), barrier, persistentDecodeGrid());
     h = torch::Tensor();
   } else if (fusedDecode(B)) {
     residual = h.to(torch::kFloat32);  // what layer 0's addRmsNorm(assign) would store
@@ -360,18 +359,17 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
 }
 
 bool Mamba2Model::persistentDecode(int64_t batch, StatePool& pool) const {
+  return !persistentDecodeLayers(batch, pool).empty();
+}
+
+std::vector<cuda::PersistentDecodeLayerTensors> Mamba2Model::persistentDecodeLayers(int64_t batch,
+                                                                                     StatePool& pool) const {
   if (!device().is_cuda() || !config_.residualInFp32 || batch < 1 || batch > kernels::kPersistentDecodeMaxBatch) {
-    return false;
+    return {};
   }
   // Off unless MAMBA_DECODE_PERSISTENT=1: measured slower than the fused layers (H200, 130m bf16:
   // 0.533 vs 0.325 ms at batch 1, 1.316 vs 0.430 at 8; bench/results/h200_2026-12-01/session11).
-  if (!envFlagSet("MAMBA_DECODE_PERSISTENT")) return false;
-  return cuda::persistentDecodeUnsupported(batch, persistentShape(config_), persistentLayers(pool),
-                                           persistentDecodeGrid())
-      .empty();
-}
-
-std::vector<cuda::PersistentDecodeLayerTensors> Mamba2Model::persistentLayers(StatePool& pool) const {
+  if (!envFlagSet("MAMBA_DECODE_PERSISTENT")) return {};
   std::vector<cuda::PersistentDecodeLayerTensors> out(weights_.layers.size());
   for (size_t l = 0; l < out.size(); ++l) {
     const LayerWeights& w = weights_.layers[l];
@@ -389,6 +387,9 @@ std::vector<cuda::PersistentDecodeLayerTensors> Mamba2Model::persistentLayers(St
     t.gatedNorm = w.gatedNorm;
     t.outProj = w.outProj;
     t.outProjBias = w.outProjBias;
+  }
+  if (!cuda::persistentDecodeUnsupported(batch, persistentShape(config_), out, persistentDecodeGrid()).empty()) {
+    return {};
   }
   return out;
 }

@@ -134,8 +134,9 @@ class Mamba2Model {
   // place, with their slots (B) on the current stream.
   void fusedDecodeLayers(const torch::Tensor& residual, const torch::Tensor& slots, StatePool& pool) const;
   torch::Tensor clampDt(torch::Tensor dt) const;
-  // Every layer's tensors for the persistent decode over `pool` (CUDA builds only).
-  std::vector<cuda::PersistentDecodeLayerTensors> persistentLayers(StatePool& pool) const;
+  // Every layer's tensors for the persistent decode of `batch` rows over `pool` when it runs
+  // (see persistentDecode), else empty; built and checked once per decode call (CUDA builds only).
+  std::vector<cuda::PersistentDecodeLayerTensors> persistentDecodeLayers(int64_t batch, StatePool& pool) const;
 
   ModelConfig config_;
   ModelWeights weights_;
