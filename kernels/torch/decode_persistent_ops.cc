@@ -11,11 +11,6 @@ namespace {
 
 using namespace adapter;  // NOLINT: the adapters' shared checks
 
-template <typename T>
-const T* ptrOrNull(const torch::Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-}
-
 // Checks one layer's tensors against the shape (throws c10::Error naming the layer and tensor)
 // and fills its params.
 kernels::PersistentDecodeLayer layerParams(int64_t l, const PersistentDecodeLayerTensors& t,
@@ -60,7 +55,7 @@ kernels::PersistentDecodeLayer layerParams(int64_t l, const PersistentDecodeLaye
   p.inProjBias = t.inProjBias.defined() ? t.inProjBias.data_ptr() : nullptr;
   p.convState = t.convState.data_ptr<float>();
   p.convWeight = t.convWeight.data_ptr<float>();
-  p.convBias = ptrOrNull<float>(t.convBias);
+  p.convBias = t.convBias.defined() ? t.convBias.data_ptr<float>() : nullptr;
   p.ssmState = t.ssmState.data_ptr<float>();
   p.dtBias = t.dtBias.data_ptr<float>();
   p.A = t.A.data_ptr<float>();
