@@ -10,6 +10,9 @@ extern template void launchGatedRmsNormTyped<__half>(const GatedRmsNormParams&, 
 extern template void launchGatedRmsNormTyped<__nv_bfloat16>(const GatedRmsNormParams&, Stream);
 
 void launchAddRmsNorm(const AddRmsNormParams& p, Stream stream) {
+  if (p.deltaSumSq != nullptr && (p.delta == nullptr || p.deltaSumSqParts < 1 || p.deltaNormWidth < 1)) {
+    throw CudaError("launchAddRmsNorm: a delta row scale needs delta, deltaSumSqParts >= 1 and deltaNormWidth >= 1");
+  }
   MAMBA_DISPATCH_ELEM(p.elem, launchAddRmsNormTyped<T>(p, stream));
 }
 

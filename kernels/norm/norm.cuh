@@ -13,6 +13,7 @@ namespace mamba::kernels {
 
 constexpr int kNormThreads = 256;
 
+// Sum over the block (fixed order); every thread gets it. May be called again right after.
 __device__ __forceinline__ float blockSum(float v) {
   __shared__ float partial[kNormThreads / 32];
   __shared__ float total;
@@ -34,9 +35,15 @@ __global__ void addRmsNormKernel(AddRmsNormParams p) {
   const int64_t row = blockIdx.x;
   float* res = p.residual + row * p.width;
   const T* delta = p.delta ? static_cast<const T*>(p.delta) + row * p.width : nullptr;
+  float scale = 1.f;  // exact: delta * 1 + residual rounds as delta + residual
+  if (p.deltaSumSq != nullptr) {
+    float part = 0.f;
+    for (int k = threadIdx.x; k < p.deltaSumSqParts; k += blockDim.x) part += p.deltaSumSq[row * p.deltaSumSqParts + k];
+    scale = rsqrtf(blockSum(part) / static_cast<float>(p.deltaNormWidth) + p.deltaEps);
+  }
   float ss = 0.f;
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) {
-    float v = delta ? toFloat(delta[i]) : 0.f;
+    float v = delta ? toFloat(delta[i]) * scale : 0.f;
     v = p.assign ? v : res[i] + v;
     res[i] = v;
     ss += v * v;

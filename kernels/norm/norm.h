@@ -18,6 +18,14 @@ struct AddRmsNormParams {
   void* out = nullptr;            // (rows, width) of elem
   float eps = 1e-5f;
   ElemType elem = ElemType::kF32;
+  // Optional per-row factor of delta, for a delta that is a linear map of unnormalised gated
+  // values (the SSD's gated output, ssd_prefill.h): with deltaSumSq set, delta[r] counts times
+  // rsqrt(sum_k deltaSumSq[r, k] / deltaNormWidth + deltaEps), k < deltaSumSqParts (summed in a
+  // fixed order). Unset, delta counts as it is (the decode products copy that order bit for bit).
+  const float* deltaSumSq = nullptr;  // (rows, deltaSumSqParts) fp32
+  int deltaSumSqParts = 0;
+  int deltaNormWidth = 0;
+  float deltaEps = 1e-5f;
 };
 void launchAddRmsNorm(const AddRmsNormParams& p, Stream stream);
 

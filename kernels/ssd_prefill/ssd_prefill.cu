@@ -25,6 +25,10 @@ bool ssdPrefillSequential(const SsdPrefillParams& p) {
       !isAligned(p.xbc, 16) || !isAligned(p.y, 8) || deviceMajor() < 8) {
     return false;
   }
+  if (p.gated != nullptr && (p.gateZStride % 2 != 0 || !isAligned(p.gateZ, 4) || !isAligned(p.gateWeight, 4) ||
+                             !isAligned(p.gated, 4))) {
+    return false;
+  }
   if (p.sequential == SsdSequential::kForce) return true;
   const int64_t blocks = static_cast<int64_t>(p.batch) * p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes);
   // The sequential kernel's time is one block's walk over the chunks while the blocks fit the
@@ -58,6 +62,12 @@ void launchSsdPrefill(const SsdPrefillParams& p, Stream stream) {
   }
   if (p.batch > 65535 || (p.seqLen + p.chunkSize - 1) / p.chunkSize > 65535) {
     throw CudaError("launchSsdPrefill: batch or chunk count above 65535");
+  }
+  if (p.gated != nullptr && (p.gateZ == nullptr || p.gateWeight == nullptr || p.gateSumSq == nullptr)) {
+    throw CudaError("launchSsdPrefill: a gated call needs gateZ, gateWeight and gateSumSq");
+  }
+  if (p.gated != nullptr && !ssdPrefillSequential(p)) {
+    throw CudaError("launchSsdPrefill: the gated output needs the sequential-chunk kernel (see ssdPrefillSequential)");
   }
   MAMBA_DISPATCH_ELEM(p.elem, launchSsdPrefillTyped<T>(p, stream));
 }

@@ -71,14 +71,32 @@ struct SsdPrefillParams {
   // false: short calls also take the three-launch path (the tests compare the two bit for bit).
   bool allowSingleTile = true;
   SsdSequential sequential = SsdSequential::kAuto;
+  // Gated output (sequential-chunk calls only; launchSsdPrefill throws for any other): with
+  // `gated` set the kernel writes, instead of y, the row-local part of the gated RMSNorm of spec
+  // §4.2 step 6, with v = y * silu(z) in fp32 (y as above):
+  //   gated[b, t, c] = round(v[c] * gateWeight[c])                        (0 for t >= lengths[b])
+  //   gateSumSq[b * seqLen + t, k] = sum of v[c]^2 over the 32 channels c of part k
+  // part k = (h * ceil(P / 64) + tile) * 2 + half covers the channels h*P + 64 tile + 32 half + [0, 32)
+  // below (h + 1) * P (ssdGateParts(H, P) parts per row, disjoint, covering all H*P). The
+  // norm's factor rsqrt(mean over the group's parts + eps) is left to the consumer, which may
+  // apply it after a linear map (mamba2_prefill_cuda.cc: after out_proj, in the next add + RMSNorm).
+  const void* gateZ = nullptr;       // rows (batch * seqLen) of gateZStride elem: z of channel c at column c
+  int64_t gateZStride = 0;
+  const void* gateWeight = nullptr;  // (H*P) of elem
+  void* gated = nullptr;             // (batch, seqLen, H*P) of elem, or nullptr: write y
+  float* gateSumSq = nullptr;        // (batch * seqLen, ssdGateParts(H, P)) fp32
 };
+
+// Sum-of-squares parts per row of a gated SSD call: two 32-channel halves per 64-lane tile.
+constexpr int ssdGateParts(int nHeads, int headDim) { return nHeads * ((headDim + 63) / 64) * 2; }
 
 // Whether p runs as the single-tile launch: one chunk of at most kSsdSingleTileMaxLen steps,
 // N <= 384 (clusters of at most 8 blocks), at most one block per SM, on an sm_90+ device.
 bool ssdPrefillSingleTile(const SsdPrefillParams& p);
 
 // Whether p runs as the sequential-chunk launch: fp16/bf16 operands, N <= kSsdSeqMaxN, P and
-// the state pitch multiples of 8, a 16-byte aligned xbc, sm_80+, no single-tile launch; under
+// the state pitch multiples of 8, a 16-byte aligned xbc (and for a gated call 4-byte aligned
+// z, weight and output, an even z stride), sm_80+, no single-tile launch; under
 // kAuto also a long enough call with enough blocks (see the measurements in ssd_prefill.cu).
 bool ssdPrefillSequential(const SsdPrefillParams& p);
 

@@ -9,9 +9,9 @@
 namespace mamba::kernels {
 
 // The sequential-chunk launch (ssd_sequential.cuh), fp16/bf16 operands only.
-template <typename T, typename TState>
+template <typename T, typename TState, bool kGate>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
-  auto kernel = ssd::ssdSequentialKernel<T, TState>;
+  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate>;
   static const bool attributeSet = [&] {
     setMaxDynamicSharedMemory(kernel, ssd::seqSharedBytes<T>());
     return true;
@@ -39,8 +39,11 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   vec.pool = p.stateSize % (p.stateElem == ElemType::kBF16 ? 8 : 4) == 0 && isAligned(p.state, 16);
   if constexpr (!std::is_same_v<T, float>) {
     if (ssdPrefillSequential(p)) {
-      if (p.stateElem == ElemType::kBF16) return launchSsdSequential<T, __nv_bfloat16>(p, s);
-      return launchSsdSequential<T, float>(p, s);
+      const bool gate = p.gated != nullptr;
+      if (p.stateElem == ElemType::kBF16) {
+        return gate ? launchSsdSequential<T, __nv_bfloat16, true>(p, s) : launchSsdSequential<T, __nv_bfloat16, false>(p, s);
+      }
+      return gate ? launchSsdSequential<T, float, true>(p, s) : launchSsdSequential<T, float, false>(p, s);
     }
   }
   if (ssdPrefillSingleTile(p)) {

@@ -109,7 +109,8 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
   }
 }
 
-template <typename T, typename TState>
+// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y.
+template <typename T, typename TState, bool kGate>
 __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
@@ -151,7 +152,14 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   const int64_t rowBase = static_cast<int64_t>(b) * L;
   const T* xbc = static_cast<const T*>(p.xbc) + rowBase * CD;
   const float* dtSeq = p.dt + rowBase * H + h;
-  float* y = p.y + rowBase * Di + h * P + p0;
+  // This block's output columns: y (fp32) or the gated output (T), and the gate's z, weight
+  // and sum-of-squares part of the warp's 32 lanes.
+  const int t0 = 16 * rg + g, t1 = t0 + 8;  // this thread's rows of CB, M and y
+  float* y = kGate ? nullptr : p.y + rowBase * Di + h * P + p0;
+  // (The gate's pointers are rebuilt from p where used: kept live across the loop they spill.)
+  const int gateCol = h * P + p0 + p0y, gateParts = ssdGateParts(H, P);
+  const int part = (h * ((P + kSeqLanes - 1) / kSeqLanes) + p0 / kSeqLanes) * 2 + half;
+  auto gateRow = [&](int t) { return rowBase + t; };  // row of step t in gated, z and gateSumSq
   const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
   auto stage = [&](int c) { return stages + (c & 1) * kSeqStageElems; };
   auto issue = [&](int c) {
@@ -170,12 +178,19 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     issue(0);
     loadDt(0);
   }
-  const int t0 = 16 * rg + g, t1 = t0 + 8;  // this thread's rows of CB, M and y
   const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
     cpAsyncWaitAll();
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
     if (c + 1 < chunks) issue(c + 1);
+    const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
+    // z of rows t0, t1 (the warp's 32 lanes: 64 bytes of one line) into L1 now, so that the
+    // epilogue's loads of it wait for L1, not memory (registers for it would spill).
+    if constexpr (kGate) {
+      const T* z = static_cast<const T*>(p.gateZ) + gateCol;
+      if (q == 0 && t0 < clen) prefetchL1(z + gateRow(cBase + t0) * p.gateZStride);
+      if (q == 1 && t1 < clen) prefetchL1(z + gateRow(cBase + t1) * p.gateZStride);
+    }
     // Cumulative log decay of the chunk (each warp its own copy: no block barrier).
     float c0 = dt0 * A, c1 = dt1 * A;
 #pragma unroll
@@ -281,23 +296,58 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
       }
     }
     // y rows t0, t1 of the chunk, lanes p0y ..: + D x; steps past the length are 0, rows past
-    // seqLen not stored.
-    const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
+    // seqLen not stored. Gated: v = y silu(z), stored as v * weight, and the rows' sums of v^2
+    // over the warp's 32 lanes (a quad's four threads hold a row's 32 lanes).
     {
       const int rows = min(kSeqChunk, L - cBase);
       const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX + p0y);
       const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX + p0y);
-      float* y0 = y + static_cast<int64_t>(cBase + t0) * Di + p0y;
-      float* y1 = y + static_cast<int64_t>(cBase + t1) * Di + p0y;
       const bool store0 = t0 < rows, store1 = t1 < rows, real0 = t0 < clen, real1 = t1 < clen;
+      float ss0 = 0.f, ss1 = 0.f;
+      uint32_t zv[2][4] = {}, gw[4] = {};  // z of rows t0, t1 and the weight at lanes p0y + 8j + 2q (+1)
+      if constexpr (kGate) {
+        const T* z0 = static_cast<const T*>(p.gateZ) + gateRow(cBase + t0) * p.gateZStride + gateCol;
+        const T* z1 = static_cast<const T*>(p.gateZ) + gateRow(cBase + t1) * p.gateZStride + gateCol;
+        const T* gateW = static_cast<const T*>(p.gateWeight) + gateCol;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int pc = 8 * j + 2 * q;
+          if (p0y + pc >= xCols) continue;
+          gw[j] = *reinterpret_cast<const uint32_t*>(gateW + pc);
+          if (real0) zv[0][j] = *reinterpret_cast<const uint32_t*>(z0 + pc);
+          if (real1) zv[1][j] = *reinterpret_cast<const uint32_t*>(z1 + pc);
+        }
+      }
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int pc = 8 * j + 2 * q;
         const float2 xa = unpackPair<T>(x0[4 * j + q]), xb = unpackPair<T>(x1[4 * j + q]);
-        const float2 v0 = real0 ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
-        const float2 v1 = real1 ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
-        if (store0 && p0y + pc < xCols) *reinterpret_cast<float2*>(y0 + pc) = v0;
-        if (store1 && p0y + pc < xCols) *reinterpret_cast<float2*>(y1 + pc) = v1;
+        float2 v0 = real0 ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
+        float2 v1 = real1 ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
+        if constexpr (kGate) {
+          const float2 za = unpackPair<T>(zv[0][j]), zb = unpackPair<T>(zv[1][j]), wv = unpackPair<T>(gw[j]);
+          v0 = make_float2(v0.x * silu(za.x), v0.y * silu(za.y));
+          v1 = make_float2(v1.x * silu(zb.x), v1.y * silu(zb.y));
+          ss0 += v0.x * v0.x + v0.y * v0.y;
+          ss1 += v1.x * v1.x + v1.y * v1.y;
+          T* g0 = static_cast<T*>(p.gated) + gateRow(cBase + t0) * Di + gateCol;
+          T* g1 = static_cast<T*>(p.gated) + gateRow(cBase + t1) * Di + gateCol;
+          if (store0 && p0y + pc < xCols) *reinterpret_cast<uint32_t*>(g0 + pc) = packPair<T>(v0.x * wv.x, v0.y * wv.y);
+          if (store1 && p0y + pc < xCols) *reinterpret_cast<uint32_t*>(g1 + pc) = packPair<T>(v1.x * wv.x, v1.y * wv.y);
+        } else {
+          float* y0 = y + static_cast<int64_t>(cBase + t0) * Di + p0y;
+          float* y1 = y + static_cast<int64_t>(cBase + t1) * Di + p0y;
+          if (store0 && p0y + pc < xCols) *reinterpret_cast<float2*>(y0 + pc) = v0;
+          if (store1 && p0y + pc < xCols) *reinterpret_cast<float2*>(y1 + pc) = v1;
+        }
+      }
+      if constexpr (kGate) {
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+        if (q == 0 && store0) p.gateSumSq[gateRow(cBase + t0) * gateParts + part] = ss0;
+        if (q == 0 && store1) p.gateSumSq[gateRow(cBase + t1) * gateParts + part] = ss1;
       }
     }
     // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that
@@ -347,7 +397,17 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   // Rows past the last chunk with a real step (padding of shorter sequences) are 0.
   for (int i = chunks * kSeqChunk * kSeqLanes + threadIdx.x; i < L * kSeqLanes; i += kSeqThreads) {
     const int t = i / kSeqLanes, pc = i % kSeqLanes;
-    if (pc < xCols) y[static_cast<int64_t>(t) * Di + pc] = 0.f;
+    if (pc >= xCols) continue;
+    if constexpr (kGate) {
+      static_cast<T*>(p.gated)[gateRow(t) * Di + h * P + p0 + pc] = fromFloat<T>(0.f);
+    } else {
+      y[static_cast<int64_t>(t) * Di + pc] = 0.f;
+    }
+  }
+  if constexpr (kGate) {  // the four warps of each half: their part of those rows
+    for (int t = chunks * kSeqChunk + rg * 32 + lane; t < L; t += 4 * 32) {
+      p.gateSumSq[gateRow(t) * gateParts + part] = 0.f;
+    }
   }
 }
 

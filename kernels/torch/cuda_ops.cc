@@ -243,7 +243,7 @@ void zeroSlot(const std::vector<torch::Tensor>& pools, int64_t slot) {
 }
 
 torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
-                         const torch::Tensor& weight, double eps) {
+                         const torch::Tensor& weight, double eps, const DeltaRowScale& deltaScale) {
   checkF32(residual, "residual");
   checkCuda(weight, "norm weight");
   const int64_t R = residual.size(0), W = residual.size(1);
@@ -264,6 +264,18 @@ torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bo
   p.out = out.data_ptr();
   p.eps = static_cast<float>(eps);
   p.elem = elemOf(weight);
+  if (deltaScale.sumSq.defined()) {
+    checkF32(deltaScale.sumSq, "delta row scale sums");
+    TORCH_CHECK(delta.defined() && !assign, "a delta row scale needs a delta that is added");
+    TORCH_CHECK(deltaScale.sumSq.dim() == 2 && deltaScale.sumSq.size(0) == R && deltaScale.sumSq.is_contiguous(),
+                "delta row scale sums must be (R, parts) contiguous");
+    TORCH_CHECK(deltaScale.width >= 1, "delta row scale width must be >= 1");
+    checkSameDevice({&residual, &deltaScale.sumSq});
+    p.deltaSumSq = deltaScale.sumSq.data_ptr<float>();
+    p.deltaSumSqParts = static_cast<int>(deltaScale.sumSq.size(1));
+    p.deltaNormWidth = static_cast<int>(deltaScale.width);
+    p.deltaEps = static_cast<float>(deltaScale.eps);
+  }
   launch([&] { kernels::launchAddRmsNorm(p, stream()); });
   return out;
 }
@@ -353,12 +365,11 @@ kernels::SsdPrefillParams ssdShape(int64_t B, int64_t L, int64_t H, int64_t P, i
   return p;
 }
 
-}  // namespace
-
-torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
-                         const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
-                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
-                         int64_t statePitch, bool allowSingleTile, kernels::SsdSequential sequential) {
+// The checked parameters of an SSD call, without its outputs and workspace.
+kernels::SsdPrefillParams ssdCallParams(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                                        const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                                        const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups,
+                                        int64_t chunkSize, int64_t statePitch) {
   checkSsmState(ssmState);
   checkCuda(xbc, "xbc");
   checkF32(dt, "dt");
@@ -379,7 +390,6 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   TORCH_CHECK(chunkSize >= 1 && chunkSize <= kSsdPrefillMaxChunk, "chunk size must be in 1..", kSsdPrefillMaxChunk);
   TORCH_CHECK(B <= 65535 && (L + chunkSize - 1) / chunkSize <= 65535, "batch or chunk count too large");
   checkSameDevice({&xbc, &ssmState, &slots, &cont, &lengths, &dt, &A, &D});
-  torch::Tensor y = torch::empty({B, L, H * P}, xbc.options().dtype(torch::kFloat32));
   kernels::SsdPrefillParams p = ssdShape(B, L, H, P, N, chunkSize);
   p.nGroups = static_cast<int>(nGroups);
   p.statePitch = static_cast<int>(Np);
@@ -393,6 +403,18 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.dt = dt.data_ptr<float>();
   p.A = A.data_ptr<float>();
   p.D = D.data_ptr<float>();
+  return p;
+}
+
+}  // namespace
+
+torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                         const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                         const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
+                         int64_t statePitch, bool allowSingleTile, kernels::SsdSequential sequential) {
+  kernels::SsdPrefillParams p =
+      ssdCallParams(ssmState, slots, cont, lengths, xbc, dt, A, D, nGroups, chunkSize, statePitch);
+  torch::Tensor y = torch::empty({p.batch, p.seqLen, p.nHeads * p.headDim}, xbc.options().dtype(torch::kFloat32));
   p.y = y.data_ptr<float>();
   p.allowSingleTile = allowSingleTile;
   p.sequential = sequential;
@@ -411,6 +433,40 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
   p.cb = reinterpret_cast<float*>(base + statesBytes + initBytes + decayBytes);
   launch([&] { kernels::launchSsdPrefill(p, stream()); });
   return y;
+}
+
+SsdGatedResult ssdPrefillGated(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                               const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                               const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t statePitch,
+                               const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
+                               kernels::SsdSequential sequential) {
+  // The chunk size only names the chunked kernels' Q; the sequential kernel walks chunks of 64.
+  kernels::SsdPrefillParams p =
+      ssdCallParams(ssmState, slots, cont, lengths, xbc, dt, A, D, nGroups, kSsdPrefillMaxChunk, statePitch);
+  const int64_t B = p.batch, L = p.seqLen, Di = static_cast<int64_t>(p.nHeads) * p.headDim;
+  checkCuda(zxbcdt, "zxbcdt");
+  checkCuda(normWeight, "gated norm weight");
+  checkSameDevice({&xbc, &zxbcdt, &normWeight});
+  TORCH_CHECK(zxbcdt.dim() == 3 && zxbcdt.size(0) == B && zxbcdt.size(1) == L && zxbcdt.size(2) >= Di,
+              "zxbcdt must be (B, L, >= H*P)");
+  TORCH_CHECK(zxbcdt.stride(2) == 1 && zxbcdt.stride(0) == L * zxbcdt.stride(1),
+              "zxbcdt must have unit column stride and rows of one stride");
+  TORCH_CHECK(zxbcdt.scalar_type() == xbc.scalar_type() && normWeight.scalar_type() == xbc.scalar_type(),
+              "zxbcdt and the gated norm weight must have xbc's dtype");
+  TORCH_CHECK(normWeight.numel() == Di && normWeight.is_contiguous(), "gated norm weight must be (H*P) contiguous");
+  SsdGatedResult r;
+  r.gated = torch::empty({B, L, Di}, xbc.options());
+  r.sumSq = torch::empty({B * L, kernels::ssdGateParts(p.nHeads, p.headDim)}, xbc.options().dtype(torch::kFloat32));
+  p.gateZ = zxbcdt.data_ptr();
+  p.gateZStride = zxbcdt.stride(1);
+  p.gateWeight = normWeight.data_ptr();
+  p.gated = r.gated.data_ptr();
+  p.gateSumSq = r.sumSq.data_ptr<float>();
+  p.sequential = sequential;
+  TORCH_CHECK(kernels::ssdPrefillSequential(p),
+              "ssdPrefillGated: the sequential-chunk kernel does not take this call (shape, dtype, alignment or device)");
+  launch([&] { kernels::launchSsdPrefill(p, stream()); });
+  return r;
 }
 
 bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize) {

@@ -27,10 +27,19 @@ torch::Tensor ssmStep(torch::Tensor& ssmState, const torch::Tensor& slots, const
 torch::Tensor gatedRmsNorm(const torch::Tensor& y, const torch::Tensor& zxbcdt, const torch::Tensor& weight,
                            int64_t groups, double eps, bool allowVector = true);
 
+// A per-row factor of addRmsNorm's delta: delta[r] counts times rsqrt(sum_k sumSq[r, k] / width
+// + eps), for a delta that is a linear map of a gated SSD output (ssdPrefillGated, below).
+struct DeltaRowScale {
+  torch::Tensor sumSq;  // (R, parts) fp32 contiguous; undefined: no factor
+  int64_t width = 0;    // the norm's width (channels per group)
+  double eps = 1e-5;
+};
+
 // residual: (R, W) fp32, updated in place (= delta if assign, += delta otherwise; delta may be
-// undefined). Returns RMSNorm(residual) * weight as (R, W) of weight's dtype.
+// undefined; scaled per row by deltaScale where its sumSq is defined). Returns
+// RMSNorm(residual) * weight as (R, W) of weight's dtype.
 torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
-                         const torch::Tensor& weight, double eps);
+                         const torch::Tensor& weight, double eps, const DeltaRowScale& deltaScale = {});
 
 // ---- Small-batch products of decode (kernels/gemv), for batch <= kGemvMaxBatch.
 // Whether gemv/gatedRmsNormGemv take B rows of K inputs (batch and shared-memory limits, and
@@ -114,6 +123,22 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
                          const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t chunkSize,
                          int64_t statePitch = 0, bool allowSingleTile = true,
                          kernels::SsdSequential sequential = kernels::SsdSequential::kAuto);
+// ssdPrefill on the sequential-chunk kernel with the row-local part of the gated RMSNorm fused
+// into its epilogue (kernels/ssd_prefill/ssd_prefill.h, `gated`): with v = y * silu(z),
+// z = zxbcdt[:, :, 0:H*P], returns gated = v * normWeight (B, L, H*P) of xbc's dtype and sumSq
+// (B*L, kernels::ssdGateParts(H, P)) fp32, whose row sums over a group's parts give the gated
+// norm's sum of squares, so gatedRmsNorm(y) = gated * rsqrt(sum / width + eps) per row and group.
+// Rows t >= lengths[b] are 0 in both. Throws unless the sequential-chunk kernel takes the call
+// under `sequential` (see ssdPrefillSequential). zxbcdt: (B, L, >= H*P) with unit column stride
+// and an even row stride.
+struct SsdGatedResult {
+  torch::Tensor gated, sumSq;
+};
+SsdGatedResult ssdPrefillGated(torch::Tensor& ssmState, const torch::Tensor& slots, const torch::Tensor& cont,
+                               const torch::Tensor& lengths, const torch::Tensor& xbc, const torch::Tensor& dt,
+                               const torch::Tensor& A, const torch::Tensor& D, int64_t nGroups, int64_t statePitch,
+                               const torch::Tensor& zxbcdt, const torch::Tensor& normWeight,
+                               kernels::SsdSequential sequential = kernels::SsdSequential::kAuto);
 // Whether ssdPrefill of these shapes takes the single-tile launch on the current device.
 bool ssdPrefillSingleTile(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int64_t chunkSize);
 // Whether ssdPrefill of these shapes (one group, 16-byte aligned operands, N-column pitch) with

@@ -134,10 +134,13 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     const bool fusedMixer = observer == nullptr && cudaPrefillSupported(pool);
     const torch::Tensor meta32 = fusedMixer ? metaT.to(torch::kInt) : torch::Tensor();
     torch::Tensor residual = torch::empty({B * L, Dm}, h.options().dtype(torch::kFloat32));
+    // The row factor that h still needs when the last mixer fused its gated norm into the SSD
+    // (mixerPrefillCuda), applied by the next add + RMSNorm.
+    cuda::DeltaRowScale hScale{torch::Tensor(), config_.dInner, config_.normEps};
     for (int64_t l = 0; l < config_.nLayer; ++l) {
       torch::Tensor u = cuda::addRmsNorm(residual, h.reshape({B * L, Dm}), l == 0, weights_.layers[l].norm,
-                                         config_.normEps);
-      h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool)
+                                         config_.normEps, hScale);
+      h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool, &hScale.sumSq)
                      : mixerPrefill(l, u.view({B, L, Dm}), batch, pool, observer);
     }
     if (mode == LogitsMode::kNone) return {};
@@ -145,11 +148,18 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     if (mode == LogitsMode::kLast) {
       res = lastRows(res).contiguous();
       delta = lastRows(h).contiguous();
+      if (hScale.sumSq.defined()) {
+        const int64_t parts = hScale.sumSq.size(1);
+        hScale.sumSq = hScale.sumSq.view({B, L, parts})
+                           .gather(1, (lengths - 1).view({B, 1, 1}).expand({B, 1, parts}))
+                           .squeeze(1)
+                           .contiguous();
+      }
     } else {
       res = residual;
       delta = h.reshape({B * L, Dm});
     }
-    torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps);
+    torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps, hScale);
     torch::Tensor logits = F::linear(out, weights_.lmHead).to(torch::kFloat32);
     return mode == LogitsMode::kAll ? logits.view({B, L, -1}) : logits;
   }
@@ -438,6 +448,7 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t, 
 bool Mamba2Model::fusedDecode(int64_t) const { return false; }
 bool Mamba2Model::persistentDecode(int64_t, StatePool&) const { return false; }
 bool Mamba2Model::fusedDecodeUsesGemm(int64_t) const { return false; }
+bool Mamba2Model::prefillFusesGatedNorm(int64_t, int64_t, int64_t) const { return false; }
 #endif
 
 torch::Tensor Mamba2Model::mixerStep(int64_t l, const torch::Tensor& u, std::span<const int32_t> slots,

@@ -67,6 +67,11 @@ class Mamba2Model {
   // MAMBA_DECODE_PERSISTENT=1 (read per call; off by default: it is measured slower, see
   // kernels/decode_persistent/decode_persistent.h).
   bool persistentDecode(int64_t batch, StatePool& pool) const;
+  // Whether a CUDA prefill (no observer, cudaPrefillSupported) of `batch` sequences padded to
+  // `len` tokens runs layer `layer`'s gated RMSNorm inside the SSD kernel (mamba2_prefill_cuda.cc:
+  // bf16, one group, no out_proj bias, the sequential-chunk SSD; MAMBA_PREFILL_GATE_FUSION=0
+  // turns it off). False without the CUDA kernels.
+  bool prefillFusesGatedNorm(int64_t batch, int64_t len, int64_t layer) const;
   // Row blocks (one stream each) a fused decode batch of `batch` rows is split over; 1: not
   // split. Block i has rows [batch * i / parts, batch * (i + 1) / parts).
   static int64_t decodeParts(int64_t batch);
@@ -124,10 +129,12 @@ class Mamba2Model {
   // The prefill mixer on the fused CUDA kernels (mamba2_prefill_cuda.cc): conv + dt, chunked
   // SSD, gated RMSNorm. u: (B*L, Dm); meta: (3B) int32 = [lengths | slots | continue flags].
   // Returns (B, L, Dm). Graph-capturable (no host sync). Used on CUDA when no observer is
-  // attached and cudaPrefillSupported(pool).
+  // attached and cudaPrefillSupported(pool). With outRowSumSq given, the gated norm may be fused
+  // into the SSD: then *outRowSumSq is (B*L, parts) fp32 and the returned rows still need the
+  // factor rsqrt(row sum / d_inner + eps) (cuda::DeltaRowScale); else it is left undefined.
   bool cudaPrefillSupported(StatePool& pool) const;
   torch::Tensor mixerPrefillCuda(int64_t layer, const torch::Tensor& u, int64_t B, int64_t L, const torch::Tensor& meta,
-                                 StatePool& pool) const;
+                                 StatePool& pool, torch::Tensor* outRowSumSq = nullptr) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;
   torch::Tensor decodeCuda(const torch::Tensor& tokens, const torch::Tensor& slots, StatePool& pool) const;
   // The fused decode layers (fusedDecode) over the rows of `residual` (B, Dm) fp32, updated in

@@ -391,6 +391,73 @@ TEST_F(SsdPrefillTest, SequentialChunkMatchesReferenceAndChunkedKernels) {
   }
 }
 
+// The sequential-chunk kernel's gated output (the row-local half of the gated RMSNorm in its
+// epilogue) against the plain output on the same call: v * weight and the parts' sums of v^2
+// (v = y silu z, y the kernel's own fp32 y) to fp32 and dtype rounding, zero padding rows, and
+// the normalised result (gated * rsqrt(group's sum / width + eps)) against cuda::gatedRmsNorm(y).
+// G = 1 and 2 (the sums of a group are its heads' parts), P = 64 and 80 (a half-empty tile),
+// compacted N at its pitch, fp16 and bf16 operands, both pool types.
+TEST_F(SsdPrefillTest, SequentialChunkGatedOutputMatchesGatedNorm) {
+  struct Shape {
+    int64_t N, Np, G, P;
+    torch::ScalarType dtype, stateDtype;
+  };
+  const Shape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
+                          {64, 64, 2, 80, torch::kFloat16, torch::kBFloat16},
+                          {38, 40, 1, 64, torch::kBFloat16, torch::kFloat32}};
+  const int64_t B = 4, H = 4, S = 6, L = 300;
+  const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {0, 1, 1, 1}, lengths = {0, 1, 129, 300};
+  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
+  using kernels::SsdSequential;
+  for (const Shape& z : shapes) {
+    const int64_t N = z.N, G = z.G, P = z.P, Di = H * P, parts = kernels::ssdGateParts(H, P);
+    torch::manual_seed(N * 31 + G + P);
+    torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(z.dtype);
+    torch::Tensor xin = (z.Np != N ? padStateBlocks(xbc, Di, G, N, z.Np) : xbc).to(kCuda);
+    torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+    for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+    dt = dt.to(kCuda);
+    torch::Tensor A = (-torch::exp(torch::rand({H}) * 3 - 2)).to(kCuda), D = torch::randn({H}).to(kCuda);
+    torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype);
+    // zxbcdt-like rows: z in the first Di columns of a wider matrix.
+    torch::Tensor zx = (torch::randn({B, L, Di + 24}) * 2).to(z.dtype).to(kCuda);
+    torch::Tensor w = (1 + 0.3 * torch::randn({Di})).to(z.dtype).to(kCuda);
+    const int64_t pitch = z.Np != N ? z.Np : 0;
+    torch::Tensor poolPlain = state.to(kCuda), poolGated = state.to(kCuda);
+    torch::Tensor y = cuda::ssdPrefill(poolPlain, ints(slots), ints(cont), ints(lengths), xin, dt, A, D, G, 256, pitch,
+                                       true, SsdSequential::kForce);
+    poison({B, L, Di}, z.dtype);
+    cuda::SsdGatedResult g = cuda::ssdPrefillGated(poolGated, ints(slots), ints(cont), ints(lengths), xin, dt, A, D,
+                                                   G, pitch, zx, w, SsdSequential::kForce);
+    const auto what = ::testing::Message() << "N=" << N << " G=" << G << " P=" << P << " " << z.dtype;
+    ASSERT_EQ(g.gated.sizes(), y.sizes()) << what;
+    ASSERT_EQ(g.sumSq.size(0), B * L) << what;
+    ASSERT_EQ(g.sumSq.size(1), parts) << what;
+    EXPECT_TRUE(torch::equal(poolGated.cpu(), poolPlain.cpu())) << what << ": final states differ from the plain call";
+    torch::Tensor zf = zx.narrow(2, 0, Di).to(torch::kFloat32);
+    torch::Tensor v = y * zf * torch::sigmoid(zf);                               // (B, L, Di) fp32
+    torch::Tensor gatedRef = (v * w.to(torch::kFloat32)).to(z.dtype).to(torch::kFloat32);
+    EXPECT_LE(relErr(g.gated.to(torch::kFloat32).cpu(), gatedRef.cpu()), z.dtype == torch::kBFloat16 ? 1e-2 : 2e-3)
+        << what << ": gated output";
+    // Part k of a row covers channels h*P + 64 tile + 32 half + [0, 32): sum v^2 that way.
+    const int64_t tiles = (P + 63) / 64;
+    torch::Tensor vp = torch::zeros({B * L, H, tiles * 64}, kCuda);
+    vp.narrow(2, 0, P).copy_(v.reshape({B * L, H, P}));
+    torch::Tensor ssRef = vp.pow(2).view({B * L, H, tiles * 2, 32}).sum(-1).view({B * L, parts});
+    EXPECT_LE(relErr(g.sumSq.cpu(), ssRef.cpu()), 1e-5) << what << ": sums of squares";
+    for (int64_t b = 0; b < B; ++b) {
+      EXPECT_TRUE(g.gated[b].narrow(0, lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding " << b;
+      EXPECT_TRUE(g.sumSq.narrow(0, b * L + lengths[b], L - lengths[b]).eq(0).all().item<bool>()) << what << " padding " << b;
+    }
+    // The consumer's view: each group's factor from its heads' parts.
+    torch::Tensor groupSum = g.sumSq.view({B * L, G, parts / G}).sum(-1);       // (B*L, G)
+    torch::Tensor inv = torch::rsqrt(groupSum / (Di / G) + 1e-5).repeat_interleave(Di / G, 1);
+    torch::Tensor normed = g.gated.to(torch::kFloat32).view({B * L, Di}) * inv;
+    torch::Tensor ref = cuda::gatedRmsNorm(y.view({B * L, Di}), zx.view({B * L, -1}), w, G, 1e-5).to(torch::kFloat32);
+    EXPECT_LE(relErr(normed.cpu(), ref.cpu()), tol(z.dtype)) << what << ": normalised";
+  }
+}
+
 // The default dispatch at the mamba2-130m shape (8 sequences x 24 heads, N = 128, bf16): the
 // sequential-chunk kernel runs (192 blocks) and agrees with the chunked kernels.
 TEST_F(SsdPrefillTest, SequentialChunkIsTheDefaultForLargeCalls) {

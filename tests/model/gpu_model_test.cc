@@ -501,5 +501,65 @@ TEST_F(GpuModelTest, FusedPrefillMatchesLibTorchMixer) {
   }
 }
 
+// The gated norm fused into the sequential-chunk SSD (prefillFusesGatedNorm: bf16, one group,
+// enough sequence x head blocks) against the LibTorch mixer (the observer path): logits of
+// every position and of the last ones (the row factor gathered with the rows), final SSM
+// states; a second call continues the sequences from their states.
+TEST_F(GpuModelTest, PrefillWithGatedNormInTheSsdMatchesLibTorchMixer) {
+  auto cfg = presetConfig("tiny");  // H = 8 heads of P = 16, N = 16, two layers
+  ASSERT_TRUE(cfg.isOk());
+  const torch::Device dev(torch::kCUDA, 0);
+  ModelWeights w = randomWeights(*cfg, 23);
+  auto to = [&](torch::Tensor& t, bool fp32) {
+    if (t.defined()) t = t.to(dev, fp32 ? torch::kFloat32 : torch::kBFloat16).contiguous();
+  };
+  to(w.embedding, false);
+  to(w.normF, false);
+  w.lmHead = w.embedding;
+  for (auto& l : w.layers) {
+    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.gatedNorm, &l.outProj,
+                             &l.outProjBias}) {
+      to(*t, false);
+    }
+    for (torch::Tensor* t : {&l.dtBias, &l.aLog, &l.A, &l.D}) to(*t, true);
+  }
+  w.dtype = torch::kBFloat16;
+  w.device = dev;
+  Mamba2Model model(*cfg, std::move(w));
+  const int64_t B = 16, L = 150;  // 16 x 8 = 128 blocks: the sequential kernel's default up to ~196 SMs
+  if (!model.prefillFusesGatedNorm(B, L, 0)) GTEST_SKIP() << "the sequential-chunk SSD does not take this call here";
+  ASSERT_TRUE(model.prefillFusesGatedNorm(B, L, 1));
+  struct NullObserver : MixerObserver {
+    void onMixer(const MixerTrace&) override {}
+  } observer;
+  StatePool fused(*cfg, B, dev), reference(*cfg, B, dev);
+  std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(B));
+  for (int64_t i = 0; i < B; ++i) {
+    for (int64_t t = 0; t < L - 7 * i; ++t) tokens[static_cast<size_t>(i)].push_back(static_cast<int32_t>((t * 31 + i * 7) % 500));
+  }
+  for (int part = 0; part < 2; ++part) {
+    std::vector<PrefillSequence> seqs;
+    for (int64_t i = 0; i < B; ++i) seqs.push_back({tokens[static_cast<size_t>(i)], static_cast<int32_t>(i), part == 1});
+    torch::Tensor a = model.prefill(seqs, fused, LogitsMode::kAll).cpu();
+    torch::Tensor b = model.prefill(seqs, reference, LogitsMode::kAll, &observer).cpu();
+    for (int64_t i = 0; i < B; ++i) {
+      const int64_t len = static_cast<int64_t>(tokens[static_cast<size_t>(i)].size());
+      EXPECT_LE(testing::maxRelErr(a[i].narrow(0, 0, len), b[i].narrow(0, 0, len)), 5e-2) << "part " << part << " sequence " << i;
+    }
+    for (int64_t l = 0; l < cfg->nLayer; ++l) {
+      EXPECT_LE(testing::maxRelErr(fused.ssm(l).cpu(), reference.ssm(l).cpu()), 5e-2) << "ssm state, layer " << l;
+    }
+  }
+  // Last-position logits (fresh sequences): the factor rows are gathered with the logits rows.
+  std::vector<PrefillSequence> seqs;
+  for (int64_t i = 0; i < B; ++i) seqs.push_back({tokens[static_cast<size_t>(i)], static_cast<int32_t>(i), false});
+  torch::Tensor last = model.prefill(seqs, fused, LogitsMode::kLast).cpu();
+  torch::Tensor all = model.prefill(seqs, reference, LogitsMode::kAll, &observer).cpu();
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t len = static_cast<int64_t>(tokens[static_cast<size_t>(i)].size());
+    EXPECT_LE(testing::maxRelErr(last[i], all[i][len - 1]), 5e-2) << "last position of sequence " << i;
+  }
+}
+
 }  // namespace
 }  // namespace mamba

@@ -59,8 +59,13 @@ void gatedNormCase(int R, int W, int G, int zPad, bool allowVector) {
   check(err <= roundingTol<T>(), allowVector ? "gated norm" : "gated norm, two-pass", err);
 }
 
+// parts > 0: delta scaled per row by rsqrt(sum of that row's parts / normWidth + eps) (the gated
+// SSD output's norm factor, applied after out_proj).
 template <typename T>
-void addNormCase(int R, int W) {
+void addNormCase(int R, int W, int parts = 0) {
+  const int normWidth = 3 * W;
+  std::vector<float> sumSq(R * std::max(parts, 1));
+  for (auto& v : sumSq) v = urand() * 40;
   std::vector<float> res(R * W);
   std::vector<T> delta(R * W), w(W), out(R * W, fromF<T>(NAN));
   for (auto& v : res) v = randn();
@@ -70,15 +75,22 @@ void addNormCase(int R, int W) {
   AddRmsNormParams p;
   p.rows = R; p.width = W; p.residual = res.data(); p.delta = delta.data(); p.weight = w.data(); p.out = out.data();
   p.eps = 1e-5f; p.elem = elemOfT<T>();
+  if (parts > 0) {
+    p.deltaSumSq = sumSq.data(); p.deltaSumSqParts = parts; p.deltaNormWidth = normWidth; p.deltaEps = 1e-5f;
+  }
   launchAddRmsNorm(p, nullptr);
   bool residualExact = true;
   std::vector<double> ref(R * W);
   for (int r = 0; r < R; ++r) {
-    double ss = 0;
+    double ss = 0, rowSum = 0;
+    for (int k = 0; k < parts; ++k) rowSum += sumSq[r * parts + k];
+    const double scale = parts > 0 ? 1 / std::sqrt(rowSum / normWidth + 1e-5) : 1.0;
     for (int c = 0; c < W; ++c) {
+      const double want = before[r * W + c] + toF(delta[r * W + c]) * scale;
       const float sum = before[r * W + c] + toF(delta[r * W + c]);  // the fp32 add, exactly
-      residualExact &= res[r * W + c] == sum;
-      ss += static_cast<double>(sum) * sum;
+      // Unscaled: the fp32 add bit for bit; scaled: to fp32 rounding of the product and the sum.
+      residualExact &= parts > 0 ? std::abs(res[r * W + c] - want) <= 1e-6 * (std::abs(want) + 1) : res[r * W + c] == sum;
+      ss += static_cast<double>(res[r * W + c]) * res[r * W + c];
     }
     const double inv = 1 / std::sqrt(ss / W + 1e-5);
     for (int c = 0; c < W; ++c) ref[r * W + c] = res[r * W + c] * inv * toF(w[c]);
@@ -245,6 +257,8 @@ TEST(KernelEmu, NormsMatchReference) {
   gatedNormCase<__nv_bfloat16>(3, 1536, 2, 37, true);          // z rows not 16-byte: two-pass
   addNormCase<__nv_bfloat16>(3, 768);
   addNormCase<float>(2, 100);
+  addNormCase<__nv_bfloat16>(3, 768, 48);  // the 130m shape's gate parts
+  addNormCase<float>(2, 100, 300);        // more parts than threads
 }
 
 TEST(KernelEmu, ConvStepMatchesReference) {

@@ -94,8 +94,9 @@ void convCase(int N, int G, int K, bool alignedRows = false) {
 
 // mode: which SSD form runs (kOff: the chunked kernels; kForce: the sequential-chunk one, which
 // the case asserts). Np > N: B and C blocks at that pitch, zeros past N (the model's layout).
+// gate: the gated output (sequential only): v = y silu(z) times the weight, and the per-part sums of v^2.
 template <typename T, typename TS>
-void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOff, int Np = 0) {
+void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOff, int Np = 0, bool gate = false) {
   if (Np == 0) Np = N;
   const int B = 4, L = 300, H = 4, S = 8, Di = H * P, CD = Di + 2 * G * Np;
   const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0}, lengths = {1, 7, 129, 300};
@@ -114,19 +115,31 @@ void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOf
   for (auto& v : state) v = fromF<TS>(randn());
   std::vector<TS> st = state;
   std::vector<float> y(B * L * Di, NAN);
+  // Gate operands: z in rows of a wider (odd-pitched) matrix, as in zxbcdt.
+  const int zStride = Di + 10, parts = ssdGateParts(H, P);
+  std::vector<T> z(B * L * zStride), gw(Di), gated(B * L * Di, fromF<T>(NAN));
+  for (auto& v : z) v = fromF<T>(randn() * 2);
+  for (auto& v : gw) v = fromF<T>(1 + 0.3f * randn());
+  std::vector<float> sumSq(B * L * parts, NAN);
   SsdPrefillParams p;
   p.batch = B; p.seqLen = L; p.nHeads = H; p.headDim = P; p.nGroups = G; p.stateSize = N; p.chunkSize = Q;
   p.state = st.data(); p.stateElem = elemOfT<TS>(); p.slots = slots.data(); p.cont = cont.data(); p.lengths = lengths.data();
   p.xbc = xbc.data(); p.elem = elemOfT<T>(); p.dt = dt.data(); p.A = A.data(); p.D = D.data(); p.y = y.data();
   p.statePitch = Np; p.sequential = mode;
+  if (gate) {
+    p.y = nullptr; p.gateZ = z.data(); p.gateZStride = zStride; p.gateWeight = gw.data(); p.gated = gated.data();
+    p.gateSumSq = sumSq.data();
+  }
   check(ssdPrefillSequential(p) == (mode == SsdSequential::kForce), mode == SsdSequential::kForce ? "  sequential-chunk form runs" : "  chunked form runs", 0);
   SsdPrefillWorkspace ws = ssdPrefillWorkspace(p);
   std::vector<float> w1(ws.chunkStates, NAN), w3(ws.chunkLogDecay, NAN), w4(ws.cb, NAN);
   std::vector<T> w2(ws.chunkInit, fromF<T>(NAN));
   p.chunkStates = w1.data(); p.chunkInit = w2.data(); p.chunkLogDecay = w3.data(); p.cb = w4.data();
   launchSsdPrefill(p, nullptr);
-  double yErr = 0, yRef = 0, sErr = 0, sRef = 0;
+  double yErr = 0, yRef = 0, sErr = 0, sRef = 0, ssErr = 0;
   bool padOk = true, othersOk = true;
+  std::vector<double> ss(B * L * parts, 0.0);  // reference sums of v^2 per part (gate)
+  auto silu = [](double v) { return v / (1 + std::exp(-v)); };
   for (int b = 0; b < B; ++b) {
     const int slot = slots[b], len = lengths[b];
     for (int h = 0; h < H; ++h) {
@@ -144,13 +157,19 @@ void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOf
             s = a * s + d * xv * toF(row[Di + g * Np + n]);
             acc += s * toF(row[Di + G * Np + g * Np + n]);
           }
-          const double ref = acc + D[h] * xv, got = y[(b * L + t) * Di + h * P + pp];
+          const int row = b * L + t, c = h * P + pp;
+          double ref = acc + D[h] * xv, got = gate ? toF(gated[row * Di + c]) : y[row * Di + c];
+          if (gate) {
+            const double v = ref * silu(toF(z[row * zStride + c]));
+            ss[row * parts + (h * ((P + 63) / 64) + pp / 64) * 2 + (pp % 64) / 32] += v * v;
+            ref = v * toF(gw[c]);
+          }
           yErr = std::max(yErr, std::isnan(got) ? INFINITY : std::abs(ref - got));
           yRef = std::max(yRef, std::abs(ref));
         }
       }
       for (int t = len; t < L; ++t)
-        for (int pp = 0; pp < P; ++pp) padOk &= y[(b * L + t) * Di + h * P + pp] == 0.f;
+        for (int pp = 0; pp < P; ++pp) padOk &= (gate ? toF(gated[(b * L + t) * Di + h * P + pp]) : y[(b * L + t) * Di + h * P + pp]) == 0.f;
       for (int i = 0; i < P * N; ++i) {
         const double got = toF(st[(slot * H + h) * P * N + i]);
         sErr = std::max(sErr, std::isnan(got) ? INFINITY : std::abs(got - Sm[i]));
@@ -162,13 +181,19 @@ void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOf
     if (std::find(slots.begin(), slots.end(), s) != slots.end()) continue;
     for (int i = 0; i < H * P * N; ++i) othersOk &= toF(st[s * H * P * N + i]) == toF(state[s * H * P * N + i]);
   }
-  char what[128];
-  std::snprintf(what, sizeof what, "ssd N=%d Np=%d G=%d P=%d Q=%d T=%d state=%d seq=%d", N, Np, G, P, Q, (int)elemOfT<T>(),
-                (int)elemOfT<TS>(), (int)mode);
+  double ssRef = 0;
+  for (size_t i = 0; gate && i < ss.size(); ++i) {
+    ssErr = std::max(ssErr, std::isnan(sumSq[i]) ? INFINITY : std::abs(sumSq[i] - ss[i]));
+    ssRef = std::max(ssRef, ss[i]);
+  }
+  char what[160];
+  std::snprintf(what, sizeof what, "ssd N=%d Np=%d G=%d P=%d Q=%d T=%d state=%d seq=%d gate=%d", N, Np, G, P, Q,
+                (int)elemOfT<T>(), (int)elemOfT<TS>(), (int)mode, (int)gate);
   const double tol = std::is_same_v<T, float> ? 1e-5 : std::is_same_v<T, __half> ? 5e-3 : 3e-2;
   check(yErr / yRef <= tol, what, yErr / yRef);
   check(sErr / sRef <= std::max(tol, std::is_same_v<TS, float> ? 0.0 : 8e-3), "  final state", sErr / sRef);
   check(padOk, "  padding rows zero", 0);
+  if (gate) check(ssErr / ssRef <= 2 * tol, "  gate sums of squares (padding rows 0)", ssErr / ssRef);
   check(othersOk, "  other slots untouched", 0);
 }
 
@@ -210,4 +235,13 @@ TEST(KernelEmu, SsdPrefillSequentialMatchesReference) {
   ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce);
   ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16);
   ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40);
+}
+
+// The sequential-chunk form's gated output (the row-local part of the gated RMSNorm fused into
+// its epilogue): the production shape, P = 80 (a 16-lane tile: one half of its parts empty),
+// a compacted N at its pitch, a bf16 pool.
+TEST(KernelEmu, SsdPrefillSequentialGatedMatchesReference) {
+  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true);
+  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, true);
+  ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true);
 }
