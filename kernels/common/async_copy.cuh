@@ -27,8 +27,4 @@ __device__ __forceinline__ void cpAsyncWaitGroup() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
-// Brings the 128-byte line holding p into L1 without a register: a later load of it then
-// waits for L1 (unless evicted meanwhile), not for L2 or memory.
-__device__ __forceinline__ void prefetchL1(const void* p) { asm volatile("prefetch.global.L1 [%0];\n" ::"l"(p)); }
-
 }  // namespace mamba::kernels

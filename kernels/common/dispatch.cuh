@@ -44,6 +44,9 @@ __device__ __forceinline__ float warpSum(float v) {
 
 __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(__expf(v)); }
 __device__ __forceinline__ float silu(float v) { return v / (1.f + __expf(-v)); }
+// silu with the fast division (about 2 ulp, no IEEE division sequence): for issue-bound
+// epilogues whose result is rounded to bf16/fp16 anyway. 0 for very negative v, as silu.
+__device__ __forceinline__ float siluFast(float v) { return __fdividef(v, 1.f + __expf(-v)); }
 
 }  // namespace mamba::kernels
 

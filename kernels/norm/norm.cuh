@@ -13,7 +13,7 @@ namespace mamba::kernels {
 
 constexpr int kNormThreads = 256;
 
-// Sum over the block (fixed order); every thread gets it. May be called again right after.
+// Sum over the block (fixed order); every thread gets it.
 __device__ __forceinline__ float blockSum(float v) {
   __shared__ float partial[kNormThreads / 32];
   __shared__ float total;
@@ -36,10 +36,10 @@ __global__ void addRmsNormKernel(AddRmsNormParams p) {
   float* res = p.residual + row * p.width;
   const T* delta = p.delta ? static_cast<const T*>(p.delta) + row * p.width : nullptr;
   float scale = 1.f;  // exact: delta * 1 + residual rounds as delta + residual
-  if (p.deltaSumSq != nullptr) {
+  if (p.deltaSumSq != nullptr) {  // every warp sums all parts itself (same order): no block barrier
     float part = 0.f;
-    for (int k = threadIdx.x; k < p.deltaSumSqParts; k += blockDim.x) part += p.deltaSumSq[row * p.deltaSumSqParts + k];
-    scale = rsqrtf(blockSum(part) / static_cast<float>(p.deltaNormWidth) + p.deltaEps);
+    for (int k = threadIdx.x % 32; k < p.deltaSumSqParts; k += 32) part += p.deltaSumSq[row * p.deltaSumSqParts + k];
+    scale = rsqrtf(warpSum(part) / static_cast<float>(p.deltaNormWidth) + p.deltaEps);
   }
   float ss = 0.f;
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) {

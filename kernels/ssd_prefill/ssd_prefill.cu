@@ -25,7 +25,7 @@ bool ssdPrefillSequential(const SsdPrefillParams& p) {
       !isAligned(p.xbc, 16) || !isAligned(p.y, 8) || deviceMajor() < 8) {
     return false;
   }
-  if (p.gated != nullptr && (p.gateZStride % 2 != 0 || !isAligned(p.gateZ, 4) || !isAligned(p.gateWeight, 4) ||
+  if (p.gated != nullptr && (p.gateZStride % 8 != 0 || !isAligned(p.gateZ, 16) || !isAligned(p.gateWeight, 4) ||
                              !isAligned(p.gated, 4))) {
     return false;
   }

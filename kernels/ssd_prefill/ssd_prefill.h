@@ -95,8 +95,9 @@ constexpr int ssdGateParts(int nHeads, int headDim) { return nHeads * ((headDim 
 bool ssdPrefillSingleTile(const SsdPrefillParams& p);
 
 // Whether p runs as the sequential-chunk launch: fp16/bf16 operands, N <= kSsdSeqMaxN, P and
-// the state pitch multiples of 8, a 16-byte aligned xbc (and for a gated call 4-byte aligned
-// z, weight and output, an even z stride), sm_80+, no single-tile launch; under
+// the state pitch multiples of 8, a 16-byte aligned xbc (and for a gated call 16-byte aligned z
+// rows: z and its stride in elements a multiple of 8; 4-byte aligned weight and output), sm_80+,
+// no single-tile launch; under
 // kAuto also a long enough call with enough blocks (see the measurements in ssd_prefill.cu).
 bool ssdPrefillSequential(const SsdPrefillParams& p);
 

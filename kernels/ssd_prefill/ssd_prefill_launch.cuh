@@ -13,13 +13,13 @@ template <typename T, typename TState, bool kGate>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
   auto kernel = ssd::ssdSequentialKernel<T, TState, kGate>;
   static const bool attributeSet = [&] {
-    setMaxDynamicSharedMemory(kernel, ssd::seqSharedBytes<T>());
+    setMaxDynamicSharedMemory(kernel, ssd::seqSharedBytes<T, kGate>());
     return true;
   }();
   (void)attributeSet;
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
   launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
-               ssd::seqSharedBytes<T>(), s, p);
+               ssd::seqSharedBytes<T, kGate>(), s, p);
 }
 
 template <typename T>

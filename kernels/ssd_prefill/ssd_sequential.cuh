@@ -49,17 +49,29 @@ __host__ __device__ inline int seqPadN(int N) { return (N + 15) / 16 * 16; }
 constexpr int kSeqLdN = kSsdSeqMaxN + 8;
 
 // Dynamic shared memory: two stages of {x (64 x kSeqLdX), B (64 x kSeqLdN), C (64 x kSeqLdN)}
-// of T, the operand copy of S (64 x kSeqLdN of T), then per warp fp32 cs[64], dt[64], w[64]
-// (the state update's step weights) and colW[64] (the off-diagonal column factors of M).
+// of T, the operand copy of S (64 x kSeqLdN of T), then fp32 cs[64], dt[64], w[64] (the state
+// update's step weights) and per row group colW[64] (the off-diagonal column factors of M), and
+// for a gated call the chunk's z tile (64 steps x 64 lanes of T, 16-byte units swizzled by the
+// row: unit k of row t at k ^ (t % 8), so the epilogue's reads are conflict-free) and the
+// block's 64 lanes of the gate weight (32 words). Every warp
+// computes cs, dt and w (and both warps of a row group colW) from the same inputs in the same
+// order, and writes them itself before reading them: the copies are bit-identical, so warps
+// that share an array need no barrier (two barriers per chunk separate one chunk's reads from
+// the next chunk's writes). Sharing them keeps a gated block within half an SM's shared memory.
 constexpr int kSeqStageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * kSeqLdN;
 constexpr int kSeqStateOff = 2 * kSeqStageElems;  // elements
+constexpr int kSeqZWords = kSeqChunk * kSeqLanes / 2;  // the z tile in 4-byte words
 template <typename T>
 constexpr int seqCsOffset() {
   return ((kSeqStateOff + kSeqLanes * kSeqLdN) * static_cast<int>(sizeof(T)) + 15) / 16 * 16;
 }
 template <typename T>
+constexpr int seqZOffset() {
+  return seqCsOffset<T>() + (3 + 4) * kSeqChunk * 4;
+}
+template <typename T, bool kGate>
 constexpr int seqSharedBytes() {
-  return seqCsOffset<T>() + (kSeqThreads / 32) * 4 * kSeqChunk * 4;
+  return seqZOffset<T>() + (kGate ? (kSeqZWords + kSeqLanes / 2) * 4 : 0);
 }
 
 // Stages chunk rows [0, rows) of x (xCols lanes from x), B and C (N states, read in 8-element
@@ -126,10 +138,11 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   T* Ss = stages + kSeqStateOff;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
   const int rg = warp & 3, half = warp >> 2, p0y = 32 * half, n0 = (kSsdSeqMaxN / 2) * half;
-  float* csW = reinterpret_cast<float*>(smem + seqCsOffset<T>()) + warp * 4 * kSeqChunk;
+  float* csW = reinterpret_cast<float*>(smem + seqCsOffset<T>());  // shared by all warps (see above)
   float* dtW = csW + kSeqChunk;
   float* wW = dtW + kSeqChunk;
-  float* colW = wW + kSeqChunk;
+  float* colW = wW + kSeqChunk * (1 + rg);  // shared by the row group's two warps
+  uint32_t* zS = reinterpret_cast<uint32_t*>(smem + seqZOffset<T>());  // the z tile (gated calls)
   const int len = min(max(p.lengths[b], 0), L), slot = p.slots[b];
   const float A = p.A[h], D = p.D[h];
   const int xCols = min(kSeqLanes, P - p0);
@@ -160,6 +173,30 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   const int gateCol = h * P + p0 + p0y, gateParts = ssdGateParts(H, P);
   const int part = (h * ((P + kSeqLanes - 1) / kSeqLanes) + p0 / kSeqLanes) * 2 + half;
   auto gateRow = [&](int t) { return rowBase + t; };  // row of step t in gated, z and gateSumSq
+  // The block's gate weight pairs (lanes 2i, 2i + 1 in word i; read after the loop's first barrier).
+  uint32_t* gwS = zS + kSeqZWords;
+  if (kGate && threadIdx.x < kSeqLanes / 2) {
+    gwS[threadIdx.x] = 2 * threadIdx.x < xCols
+                           ? *reinterpret_cast<const uint32_t*>(static_cast<const T*>(p.gateWeight) + h * P + p0 + 2 * threadIdx.x)
+                           : 0u;
+  }
+  // Chunk c's z at the warp's own epilogue rows (16 rg ..) and lanes (p0y ..), real steps and
+  // lanes only (the rest is never read), into zS: two 16-byte units per thread, one commit group.
+  // Only the warp reads them, so its own cp.async wait and __syncwarp order them: the copy of
+  // chunk c + 1 is issued right after chunk c's epilogue and waited for in chunk c + 1's.
+  auto issueZ = [&](int c) {
+    const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int u = lane + 32 * i, t = 16 * rg + u / 4, k = 4 * half + u % 4;
+      if (t >= clen || 8 * k >= xCols) continue;
+      const T* src = static_cast<const T*>(p.gateZ) + gateRow(cBase + t) * p.gateZStride + h * P + p0 + 8 * k;
+      cpAsync16(smemAddr(zS + t * (kSeqLanes / 2) + 4 * (k ^ (t % 8))), src, 16);
+    }
+    cpAsyncCommit();
+  };
+  // z at lanes (2w, 2w + 1) of step t of the tile.
+  auto zPair = [&](int t, int w) { return zS[t * (kSeqLanes / 2) + 4 * ((w / 4) ^ (t % 8)) + w % 4]; };
   const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
   auto stage = [&](int c) { return stages + (c & 1) * kSeqStageElems; };
   auto issue = [&](int c) {
@@ -176,21 +213,20 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   };
   if (chunks > 0) {
     issue(0);
+    if constexpr (kGate) issueZ(0);
     loadDt(0);
   }
   const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
-    cpAsyncWaitAll();
+    // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it.
+    if constexpr (kGate) {
+      cpAsyncWaitGroup<1>();
+    } else {
+      cpAsyncWaitAll();
+    }
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
     if (c + 1 < chunks) issue(c + 1);
     const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
-    // z of rows t0, t1 (the warp's 32 lanes: 64 bytes of one line) into L1 now, so that the
-    // epilogue's loads of it wait for L1, not memory (registers for it would spill).
-    if constexpr (kGate) {
-      const T* z = static_cast<const T*>(p.gateZ) + gateCol;
-      if (q == 0 && t0 < clen) prefetchL1(z + gateRow(cBase + t0) * p.gateZStride);
-      if (q == 1 && t1 < clen) prefetchL1(z + gateRow(cBase + t1) * p.gateZStride);
-    }
     // Cumulative log decay of the chunk (each warp its own copy: no block barrier).
     float c0 = dt0 * A, c1 = dt1 * A;
 #pragma unroll
@@ -300,34 +336,31 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     // over the warp's 32 lanes (a quad's four threads hold a row's 32 lanes).
     {
       const int rows = min(kSeqChunk, L - cBase);
+      if constexpr (kGate) {  // chunk c's z (then only the stage of chunk c + 1 may be in flight)
+        if (c + 1 < chunks) {
+          cpAsyncWaitGroup<1>();
+        } else {
+          cpAsyncWaitAll();
+        }
+        __syncwarp();
+      }
       const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX + p0y);
       const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX + p0y);
       const bool store0 = t0 < rows, store1 = t1 < rows, real0 = t0 < clen, real1 = t1 < clen;
       float ss0 = 0.f, ss1 = 0.f;
-      uint32_t zv[2][4] = {}, gw[4] = {};  // z of rows t0, t1 and the weight at lanes p0y + 8j + 2q (+1)
-      if constexpr (kGate) {
-        const T* z0 = static_cast<const T*>(p.gateZ) + gateRow(cBase + t0) * p.gateZStride + gateCol;
-        const T* z1 = static_cast<const T*>(p.gateZ) + gateRow(cBase + t1) * p.gateZStride + gateCol;
-        const T* gateW = static_cast<const T*>(p.gateWeight) + gateCol;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int pc = 8 * j + 2 * q;
-          if (p0y + pc >= xCols) continue;
-          gw[j] = *reinterpret_cast<const uint32_t*>(gateW + pc);
-          if (real0) zv[0][j] = *reinterpret_cast<const uint32_t*>(z0 + pc);
-          if (real1) zv[1][j] = *reinterpret_cast<const uint32_t*>(z1 + pc);
-        }
-      }
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int pc = 8 * j + 2 * q;
         const float2 xa = unpackPair<T>(x0[4 * j + q]), xb = unpackPair<T>(x1[4 * j + q]);
         float2 v0 = real0 ? make_float2(ya[j][0] + D * xa.x, ya[j][1] + D * xa.y) : make_float2(0.f, 0.f);
         float2 v1 = real1 ? make_float2(ya[j][2] + D * xb.x, ya[j][3] + D * xb.y) : make_float2(0.f, 0.f);
-        if constexpr (kGate) {
-          const float2 za = unpackPair<T>(zv[0][j]), zb = unpackPair<T>(zv[1][j]), wv = unpackPair<T>(gw[j]);
-          v0 = make_float2(v0.x * silu(za.x), v0.y * silu(za.y));
-          v1 = make_float2(v1.x * silu(zb.x), v1.y * silu(zb.y));
+        if constexpr (kGate) {  // z words of rows past the length or lanes past P were not copied
+          const bool lane = p0y + pc < xCols;
+          const float2 za = real0 && lane ? unpackPair<T>(zPair(t0, (p0y + pc) / 2)) : make_float2(0.f, 0.f);
+          const float2 zb = real1 && lane ? unpackPair<T>(zPair(t1, (p0y + pc) / 2)) : make_float2(0.f, 0.f);
+          const float2 wv = unpackPair<T>(gwS[(p0y + pc) / 2]);
+          v0 = make_float2(v0.x * siluFast(za.x), v0.y * siluFast(za.y));
+          v1 = make_float2(v1.x * siluFast(zb.x), v1.y * siluFast(zb.y));
           ss0 += v0.x * v0.x + v0.y * v0.y;
           ss1 += v1.x * v1.x + v1.y * v1.y;
           T* g0 = static_cast<T*>(p.gated) + gateRow(cBase + t0) * Di + gateCol;
@@ -348,6 +381,9 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
         if (q == 0 && store0) p.gateSumSq[gateRow(cBase + t0) * gateParts + part] = ss0;
         if (q == 0 && store1) p.gateSumSq[gateRow(cBase + t1) * gateParts + part] = ss1;
+        __syncwarp();  // the warp has read this chunk's z: the next one may overwrite it
+        if (c + 1 < chunks) issueZ(c + 1);
+
       }
     }
     // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that

@@ -130,7 +130,7 @@ torch::Tensor ssdPrefill(torch::Tensor& ssmState, const torch::Tensor& slots, co
 // norm's sum of squares, so gatedRmsNorm(y) = gated * rsqrt(sum / width + eps) per row and group.
 // Rows t >= lengths[b] are 0 in both. Throws unless the sequential-chunk kernel takes the call
 // under `sequential` (see ssdPrefillSequential). zxbcdt: (B, L, >= H*P) with unit column stride
-// and an even row stride.
+// and 16-byte aligned rows.
 struct SsdGatedResult {
   torch::Tensor gated, sumSq;
 };

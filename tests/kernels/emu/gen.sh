@@ -70,7 +70,6 @@ inline void cpAsync4(void* dst, const void* src) { std::memcpy(dst, src, 4); }
 inline void cpAsyncCommit() {}
 inline void cpAsyncWaitAll() {}
 template <int kPending> inline void cpAsyncWaitGroup() {}
-inline void prefetchL1(const void*) {}
 }  // namespace mamba::kernels
 X
 # ldmatrix and mma.sync m16n8k16 with the PTX fragment layouts (kernels/common/mma_sm80.cuh):

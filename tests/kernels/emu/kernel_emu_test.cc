@@ -115,8 +115,8 @@ void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOf
   for (auto& v : state) v = fromF<TS>(randn());
   std::vector<TS> st = state;
   std::vector<float> y(B * L * Di, NAN);
-  // Gate operands: z in rows of a wider (odd-pitched) matrix, as in zxbcdt.
-  const int zStride = Di + 10, parts = ssdGateParts(H, P);
+  // Gate operands: z in rows of a wider matrix (16-byte aligned rows), as in zxbcdt.
+  const int zStride = Di + 24, parts = ssdGateParts(H, P);
   std::vector<T> z(B * L * zStride), gw(Di), gated(B * L * Di, fromF<T>(NAN));
   for (auto& v : z) v = fromF<T>(randn() * 2);
   for (auto& v : gw) v = fromF<T>(1 + 0.3f * randn());

@@ -96,6 +96,7 @@ inline T __shfl_down_sync(unsigned, T v, unsigned d) {
 }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 inline float __expf(float v) { return std::exp(v); }
+inline float __fdividef(float a, float b) { return a / b; }
 inline float rsqrtf(float v) { return 1.f / std::sqrt(v); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
