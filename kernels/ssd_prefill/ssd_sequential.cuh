@@ -25,7 +25,9 @@
 // masked, decayed and repacked as the A operand of M x (the accumulator and A fragment layouts
 // line up, mma_sm80.cuh).
 // Steps past a sequence's length are staged as zeros with dt = 0 (decay 1, weight 0), so they
-// change nothing; their y rows are written as 0. fp16/bf16 operands, N <= kSsdSeqMaxN, P and
+// change nothing; their y rows are written as 0. The kGate form (a gated call, ssd_prefill.h)
+// writes v * weight with v = y silu(z) instead of y, and each warp's per-row sum of v^2; its z
+// is copied by each warp for its own epilogue rows, one chunk ahead. fp16/bf16 operands, N <= kSsdSeqMaxN, P and
 // the state pitch multiples of 8 (ssdPrefillSequential checks).
 #pragma once
 
@@ -53,11 +55,11 @@ constexpr int kSeqLdN = kSsdSeqMaxN + 8;
 // update's step weights) and per row group colW[64] (the off-diagonal column factors of M), and
 // for a gated call the chunk's z tile (64 steps x 64 lanes of T, 16-byte units swizzled by the
 // row: unit k of row t at k ^ (t % 8), so the epilogue's reads are conflict-free) and the
-// block's 64 lanes of the gate weight (32 words). Every warp
-// computes cs, dt and w (and both warps of a row group colW) from the same inputs in the same
-// order, and writes them itself before reading them: the copies are bit-identical, so warps
-// that share an array need no barrier (two barriers per chunk separate one chunk's reads from
-// the next chunk's writes). Sharing them keeps a gated block within half an SM's shared memory.
+// block's 64 lanes of the gate weight (32 words). Every warp computes cs, dt and w (and both
+// warps of a row group colW) from the same inputs in the same order, and writes them itself
+// before reading them: the copies are bit-identical, so warps that share an array need no
+// barrier (two barriers per chunk separate one chunk's reads from the next chunk's writes).
+// Sharing them keeps a gated block within half an SM's shared memory (two blocks per SM).
 constexpr int kSeqStageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * kSeqLdN;
 constexpr int kSeqStateOff = 2 * kSeqStageElems;  // elements
 constexpr int kSeqZWords = kSeqChunk * kSeqLanes / 2;  // the z tile in 4-byte words
@@ -227,7 +229,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
     if (c + 1 < chunks) issue(c + 1);
     const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
-    // Cumulative log decay of the chunk (each warp its own copy: no block barrier).
+    // Cumulative log decay of the chunk (every warp computes it: no block barrier).
     float c0 = dt0 * A, c1 = dt1 * A;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
@@ -383,7 +385,6 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         if (q == 0 && store1) p.gateSumSq[gateRow(cBase + t1) * gateParts + part] = ss1;
         __syncwarp();  // the warp has read this chunk's z: the next one may overwrite it
         if (c + 1 < chunks) issueZ(c + 1);
-
       }
     }
     // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that
