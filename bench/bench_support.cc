@@ -126,22 +126,7 @@ StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::Scalar
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device, double maskedRatio) {
   ModelWeights w = randomWeights(config, 0);
   if (maskedRatio > 0) maskStates(w, config, maskedRatio);
-  auto to = [&](torch::Tensor& t, bool keepFp32) {
-    if (t.defined()) t = t.to(device, keepFp32 ? torch::kFloat32 : dtype).contiguous();
-  };
-  to(w.embedding, false);
-  to(w.normF, false);
-  w.lmHead = w.embedding;
-  for (auto& l : w.layers) {
-    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.gatedNorm, &l.outProj,
-                             &l.outProjBias}) {
-      to(*t, false);
-    }
-    for (torch::Tensor* t : {&l.dtBias, &l.aLog, &l.A, &l.D}) to(*t, true);
-  }
-  w.dtype = dtype;
-  w.device = device;
-  return Mamba2Model(config, std::move(w));
+  return Mamba2Model(config, castWeights(std::move(w), dtype, device));
 }
 
 DecodeRunner::DecodeRunner(const Mamba2Model& model, int64_t batch, torch::ScalarType stateDtype, bool useGraphs)

@@ -16,6 +16,8 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 
@@ -51,12 +53,26 @@ inline bool pdlEnabled() {
   return enabled;
 }
 
-// Raises kernel's dynamic shared-memory limit to `bytes` (required above 48 KB), once per
-// kernel: callers keep a function-local static around it.
-template <typename... KernelArgs>
-void setMaxDynamicSharedMemory(void (*kernel)(KernelArgs...), int bytes) {
-  MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-}
+// Raises a kernel's dynamic shared-memory limit (required above 48 KB) on the current device,
+// once per device: the attribute belongs to each device's context, so a process that drives
+// several GPUs needs it on each. One instance per kernel (a function-local static beside the
+// launch); thread-safe (two threads may both set it: harmless). Devices past the 64th are set
+// on every call.
+class DynamicSmemLimit {
+ public:
+  template <typename... KernelArgs>
+  void ensure(void (*kernel)(KernelArgs...), int bytes) {
+    int device = 0;
+    MAMBA_CUDA_CHECK(cudaGetDevice(&device));
+    const uint64_t bit = device >= 0 && device < 64 ? uint64_t{1} << device : 0;
+    if (bit != 0 && (done_.load(std::memory_order_acquire) & bit) != 0) return;
+    MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    done_.fetch_or(bit, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<uint64_t> done_{0};
+};
 
 // The launch configuration without attributes.
 inline cudaLaunchConfig_t launchConfig(dim3 grid, dim3 block, size_t smem, cudaStream_t stream) {

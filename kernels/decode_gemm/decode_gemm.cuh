@@ -461,14 +461,10 @@ __global__ void __launch_bounds__(kThreads, 2) decodeGemmKernel(const __grid_con
 template <typename T, GemvPrologue PRO, int MT, int NW8>
 void launchShaped(const Args& a, const DecodeGemmConfig& cfg, Stream stream) {
   auto* kernel = decodeGemmKernel<T, PRO, MT, NW8>;
-  // Allow the device's whole opt-in shared memory once per instantiation (a limit only: the
-  // occupancy follows each launch's own dynamic size).
-  static const bool attributeSet = [kernel] {
-    MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          currentDeviceInfo().smemOptin));
-    return true;
-  }();
-  (void)attributeSet;
+  // Allow the device's whole opt-in shared memory once per instantiation and device (a limit
+  // only: the occupancy follows each launch's own dynamic size).
+  static DynamicSmemLimit limit;
+  limit.ensure(kernel, currentDeviceInfo().smemOptin);
   launchKernelClustered(kernel, dim3(static_cast<unsigned>(cfg.clusters * cfg.clusterSize)), dim3(kThreads),
                         static_cast<size_t>(cfg.sharedBytes), static_cast<cudaStream_t>(stream),
                         static_cast<unsigned>(cfg.clusterSize), a);

@@ -12,11 +12,8 @@ namespace mamba::kernels {
 template <typename T, typename TState, bool kGate>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
   auto kernel = ssd::ssdSequentialKernel<T, TState, kGate>;
-  static const bool attributeSet = [&] {
-    setMaxDynamicSharedMemory(kernel, ssd::seqSharedBytes<T, kGate>());
-    return true;
-  }();
-  (void)attributeSet;
+  static DynamicSmemLimit limit;
+  limit.ensure(kernel, ssd::seqSharedBytes<T, kGate>());
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
   launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
                ssd::seqSharedBytes<T, kGate>(), s, p);
@@ -49,11 +46,8 @@ void launchSsdPrefillTyped(const SsdPrefillParams& p, Stream stream) {
   if (ssdPrefillSingleTile(p)) {
     auto kernel = ssd::ssdSingleTileKernel<T>;
     constexpr int smem = ssd::singleTileSharedBytes<T>();
-    static const bool attributeSet = [&] {
-      MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-      return true;
-    }();
-    (void)attributeSet;
+    static DynamicSmemLimit limit;
+    limit.ensure(kernel, smem);
     const int ranks = ssd::singleTileRanks(p.stateSize);
     launchKernelClustered(kernel, dim3(p.nHeads * tilesP * ranks, 1, p.batch), dim3(ssd::kThreads), smem, s,
                           static_cast<unsigned>(ranks), p, vec);

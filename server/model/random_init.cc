@@ -68,4 +68,28 @@ ModelWeights randomWeights(const ModelConfig& c, uint64_t seed) {
   return w;
 }
 
+ModelWeights castWeights(ModelWeights w, torch::ScalarType dtype, torch::Device device) {
+  const bool tied = w.lmHead.defined() && w.lmHead.is_same(w.embedding);
+  auto to = [&](torch::Tensor& t, torch::ScalarType type) {
+    if (t.defined()) t = t.to(device, type).contiguous();
+  };
+  to(w.embedding, dtype);
+  to(w.normF, dtype);
+  if (tied) {
+    w.lmHead = w.embedding;
+  } else {
+    to(w.lmHead, dtype);
+  }
+  for (LayerWeights& l : w.layers) {
+    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.gatedNorm, &l.outProj,
+                             &l.outProjBias}) {
+      to(*t, dtype);
+    }
+    for (torch::Tensor* t : {&l.dtBias, &l.aLog, &l.A, &l.D}) to(*t, torch::kFloat32);
+  }
+  w.dtype = dtype;
+  w.device = device;
+  return w;
+}
+
 }  // namespace mamba

@@ -15,4 +15,8 @@ StatusOr<ModelConfig> presetConfig(const std::string& preset);
 // log-uniform dt in [1e-3, 1e-1], A in [1, 16], D = 1, unit norms), seeded, fp32 on CPU.
 ModelWeights randomWeights(const ModelConfig& config, uint64_t seed);
 
+// `weights` in `dtype` on `device`, as loadCheckpoint holds a checkpoint: the per-head vectors
+// (dt_bias, A_log, A, D) stay fp32, every tensor is contiguous, and a tied lm_head stays tied.
+ModelWeights castWeights(ModelWeights weights, torch::ScalarType dtype, torch::Device device);
+
 }  // namespace mamba

@@ -57,14 +57,7 @@ TEST_F(GpuModelTest, Greedy64TokensMatchCpuFp32) {
   auto cfg = presetConfig("tiny");
   ASSERT_TRUE(cfg.isOk());
   ModelWeights w = randomWeights(*cfg, 17);
-  ModelWeights wg = w;
-  wg.device = torch::Device(torch::kCUDA, 0);
-  auto move = [&](torch::Tensor& t) { if (t.defined()) t = t.to(wg.device); };
-  move(wg.embedding); move(wg.normF); wg.lmHead = wg.embedding;
-  for (auto& l : wg.layers) {
-    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.dtBias, &l.aLog,
-                             &l.A, &l.D, &l.gatedNorm, &l.outProj, &l.outProjBias}) move(*t);
-  }
+  ModelWeights wg = castWeights(w, torch::kFloat32, torch::Device(torch::kCUDA, 0));
   Mamba2Model cpu(*cfg, w), gpu(*cfg, wg);
   StatePool pc(*cfg, 1, torch::kCPU), pg(*cfg, 1, wg.device);
   std::vector<int32_t> prompt = {3, 14, 15, 92, 65};
@@ -509,23 +502,7 @@ TEST_F(GpuModelTest, PrefillWithGatedNormInTheSsdMatchesLibTorchMixer) {
   auto cfg = presetConfig("tiny");  // H = 8 heads of P = 16, N = 16, two layers
   ASSERT_TRUE(cfg.isOk());
   const torch::Device dev(torch::kCUDA, 0);
-  ModelWeights w = randomWeights(*cfg, 23);
-  auto to = [&](torch::Tensor& t, bool fp32) {
-    if (t.defined()) t = t.to(dev, fp32 ? torch::kFloat32 : torch::kBFloat16).contiguous();
-  };
-  to(w.embedding, false);
-  to(w.normF, false);
-  w.lmHead = w.embedding;
-  for (auto& l : w.layers) {
-    for (torch::Tensor* t : {&l.norm, &l.inProj, &l.inProjBias, &l.convWeight, &l.convBias, &l.gatedNorm, &l.outProj,
-                             &l.outProjBias}) {
-      to(*t, false);
-    }
-    for (torch::Tensor* t : {&l.dtBias, &l.aLog, &l.A, &l.D}) to(*t, true);
-  }
-  w.dtype = torch::kBFloat16;
-  w.device = dev;
-  Mamba2Model model(*cfg, std::move(w));
+  Mamba2Model model(*cfg, castWeights(randomWeights(*cfg, 23), torch::kBFloat16, dev));
   const int64_t B = 16, L = 150;  // 16 x 8 = 128 blocks: the sequential kernel's default up to ~196 SMs
   if (!model.prefillFusesGatedNorm(B, L, 0)) GTEST_SKIP() << "the sequential-chunk SSD does not take this call here";
   ASSERT_TRUE(model.prefillFusesGatedNorm(B, L, 1));
