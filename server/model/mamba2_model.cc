@@ -123,9 +123,9 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
 
   torch::Tensor h = F::embedding(idT, weights_.embedding);  // (B, L, Dm)
   const int64_t L = idT.size(1), Dm = config_.dModel;
-  // Rows at each sequence's last position (kLast): (B, 1, Dm) gather index.
+  // Rows at each sequence's last position (kLast): (B, L, W) -> (B, W).
   auto lastRows = [&](const torch::Tensor& t) {
-    return t.gather(1, (lengths - 1).view({B, 1, 1}).expand({B, 1, Dm})).squeeze(1);  // (B, Dm)
+    return t.gather(1, (lengths - 1).view({B, 1, 1}).expand({B, 1, t.size(2)})).squeeze(1);
   };
 #ifdef MAMBA_HAVE_CUDA_KERNELS
   if (device().is_cuda() && config_.residualInFp32) {
@@ -148,13 +148,7 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     if (mode == LogitsMode::kLast) {
       res = lastRows(res).contiguous();
       delta = lastRows(h).contiguous();
-      if (hScale.sumSq.defined()) {
-        const int64_t parts = hScale.sumSq.size(1);
-        hScale.sumSq = hScale.sumSq.view({B, L, parts})
-                           .gather(1, (lengths - 1).view({B, 1, 1}).expand({B, 1, parts}))
-                           .squeeze(1)
-                           .contiguous();
-      }
+      if (hScale.sumSq.defined()) hScale.sumSq = lastRows(hScale.sumSq.view({B, L, -1})).contiguous();
     } else {
       res = residual;
       delta = h.reshape({B * L, Dm});

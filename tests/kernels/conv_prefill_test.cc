@@ -16,6 +16,7 @@ namespace mamba {
 namespace {
 
 namespace F = torch::nn::functional;
+using kernel_test::cudaInts;
 using kernel_test::kCuda;
 using kernel_test::poison;
 using kernel_test::relErr;
@@ -24,9 +25,9 @@ double tol(torch::ScalarType t) { return kernel_test::roundingTol(t); }
 
 struct Batch {
   std::vector<int32_t> slots, cont, lengths;
-  torch::Tensor slotsT() const { return torch::tensor(slots, torch::kInt).to(kCuda); }
-  torch::Tensor contT() const { return torch::tensor(cont, torch::kInt).to(kCuda); }
-  torch::Tensor lengthsT() const { return torch::tensor(lengths, torch::kInt).to(kCuda); }
+  torch::Tensor slotsT() const { return cudaInts(slots); }
+  torch::Tensor contT() const { return cudaInts(cont); }
+  torch::Tensor lengthsT() const { return cudaInts(lengths); }
 };
 
 struct ConvRef {

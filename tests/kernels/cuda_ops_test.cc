@@ -14,6 +14,7 @@
 namespace mamba {
 namespace {
 
+using kernel_test::cudaInts;
 using kernel_test::kCuda;
 using kernel_test::poison;
 using kernel_test::relErr;
@@ -35,8 +36,7 @@ TEST_F(CudaOpsTest, ConvStepMatchesReference) {
       torch::Tensor ref = convStepGeneric(refState, slots, zx.narrow(1, Di, CD).to(torch::kFloat32), w, bias);
       torch::Tensor gState = state.to(kCuda);
       poison({B, CD}, torch::kFloat32);
-      torch::Tensor got = cuda::convStep(gState, torch::tensor(slots, torch::kInt).to(kCuda), zx.to(kCuda), Di,
-                                         w.to(kCuda), bias.to(kCuda));
+      torch::Tensor got = cuda::convStep(gState, cudaInts(slots), zx.to(kCuda), Di, w.to(kCuda), bias.to(kCuda));
       EXPECT_LE(relErr(got, ref), 1e-5) << "N=" << N << " " << dt;
       EXPECT_LE(relErr(gState, refState), 1e-6);
     }
@@ -72,9 +72,8 @@ TEST_F(CudaOpsTest, SsmStepMatchesReferenceAndSkipsPadding) {
                                            xbc.narrow(1, Di + G * N, G * N).reshape({B, G, N}), D);
         torch::Tensor gState = state.to(kCuda, stateDtype);
         poison({B, Di}, torch::kFloat32);
-        torch::Tensor got = cuda::ssmStep(gState, torch::tensor(slots, torch::kInt).to(kCuda), xbc.to(kCuda),
-                                          zx.to(kCuda), Di + CD, dtBias.to(kCuda), A.to(kCuda), D.to(kCuda), G, 0.0,
-                                          INFINITY);
+        torch::Tensor got = cuda::ssmStep(gState, cudaInts(slots), xbc.to(kCuda), zx.to(kCuda), Di + CD,
+                                          dtBias.to(kCuda), A.to(kCuda), D.to(kCuda), G, 0.0, INFINITY);
         const auto what = ::testing::Message() << "N=" << N << " G=" << G << " B=" << B << " P=" << P << " dt=" << dt
                                                 << " state=" << stateDtype;
         // y is formed from the fp32 update before any rounding, so it is fp32-exact either way.

@@ -21,6 +21,7 @@
 namespace mamba {
 namespace {
 
+using kernel_test::cudaInts;
 using kernel_test::kCuda;
 using kernel_test::poison;
 using kernel_test::relErr;
@@ -93,7 +94,7 @@ TEST_F(DecodeGemmTest, RmsNormInProjConvStepMatchesUnfused) {
         torch::Tensor gRes = res.to(kCuda), gNw = nw.to(kCuda), gW = W.to(kCuda);
         torch::Tensor gBias = bias.defined() ? bias.to(kCuda) : torch::Tensor();
         torch::Tensor gCw = cw.to(kCuda), gCb = cb.defined() ? cb.to(kCuda) : torch::Tensor();
-        torch::Tensor gSlots = torch::tensor(slots, torch::kInt).to(kCuda);
+        torch::Tensor gSlots = cudaInts(slots);
         auto run = [&](torch::Tensor& st) {
           {  // both outputs poisoned; freed together, so the call's two allocations get the NaNs
             torch::Tensor a = torch::full({B, M}, std::nanf(""), torch::TensorOptions().dtype(dt).device(kCuda));

@@ -16,6 +16,7 @@
 namespace mamba {
 namespace {
 
+using kernel_test::cudaInts;
 using kernel_test::kCuda;
 using kernel_test::poison;
 using kernel_test::relErr;
@@ -107,7 +108,7 @@ TEST_F(GemvTest, RmsNormInProjConvStepMatchesUnfused) {
         torch::Tensor gRes = res.to(kCuda), gNw = nw.to(kCuda), gW = W.to(kCuda);
         torch::Tensor gBias = bias.defined() ? bias.to(kCuda) : torch::Tensor();
         torch::Tensor gCw = cw.to(kCuda), gCb = cb.defined() ? cb.to(kCuda) : torch::Tensor();
-        torch::Tensor gSlots = torch::tensor(slots, torch::kInt).to(kCuda);
+        torch::Tensor gSlots = cudaInts(slots);
         torch::Tensor resCopy = gRes.clone(), stateUnfused = state.to(kCuda);
         torch::Tensor uUnfused = cuda::addRmsNorm(resCopy, torch::Tensor(), false, gNw, 1e-5);
         torch::Tensor zxUnfused = cuda::gemv(uUnfused, gW, gBias);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -27,6 +28,9 @@ inline double relErr(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
   return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
 }
+
+// Host int32 values (slots, lengths, flags) as a CUDA tensor.
+inline torch::Tensor cudaInts(const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); }
 
 // Allocates and frees a NaN block of the output's size right before a launch, so the caching
 // allocator hands that memory to the kernel's output: unwritten elements stay NaN.

@@ -23,6 +23,7 @@ namespace mamba {
 namespace {
 
 namespace F = torch::nn::functional;
+using kernel_test::cudaInts;
 using kernel_test::kCuda;
 using kernel_test::poison;
 using kernel_test::relErr;
@@ -36,6 +37,19 @@ struct Case {
 };
 
 class SsdPrefillTest : public kernel_test::CudaTest {};
+
+// dt (B, L, H) fp32 on the CPU: softplus of N(-2, 0.5) draws, 0 past each sequence's length.
+torch::Tensor raggedDt(int64_t B, int64_t L, int64_t H, const std::vector<int32_t>& lengths) {
+  torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
+  for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+  return dt;
+}
+
+// A sequential-chunk test case: state size N at pitch Np, groups, head size, operand and pool types.
+struct SeqShape {
+  int64_t N, Np, G, P;
+  torch::ScalarType dtype, stateDtype;
+};
 
 // xbc (B, L, Di + 2*G*N) in the layout at state pitch Np (ssd_prefill.h): each group's B and C
 // block moved to Np columns, zeros after its N.
@@ -94,8 +108,7 @@ TEST_F(SsdPrefillTest, MatchesChunkScanPerSequence) {
         const int64_t N = c.N, G = c.G, P = c.P, Di = H * P, CD = Di + 2 * G * N;
         // The kernel's inputs: x/B/C in the operand dtype, dt masked past each length.
         torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
-        torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-        for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+        torch::Tensor dt = raggedDt(B, L, H, lengths);
         torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
         // The pool holds values of its dtype; the reference starts from the same values in fp32.
         torch::Tensor state = torch::randn({S, H, P, N}).to(c.stateDtype).to(torch::kFloat32);
@@ -203,7 +216,6 @@ TEST_F(SsdPrefillTest, SingleTileMatchesThreeLaunchPathBitForBit) {
                           {7, 2, 64, 1, 128, torch::kFloat32}};
   const int64_t B = 5, H = 4, S = 7;
   const std::vector<int32_t> slots = {5, 0, 3, 6, 1}, cont = {0, 1, 1, 0, 1};
-  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
   for (auto dtype : {torch::kBFloat16, torch::kFloat16, torch::kFloat32}) {
     for (const Shape& z : shapes) {
       const int64_t N = z.N, G = z.G, P = z.P, L = z.L, Di = H * P;
@@ -211,8 +223,7 @@ TEST_F(SsdPrefillTest, SingleTileMatchesThreeLaunchPathBitForBit) {
       const std::vector<int32_t> lengths = {full, std::max(full - 3, 1), 0, 0, std::min(full, 9)};
       torch::manual_seed(N * 17 + P + L + G);
       torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(dtype);
-      torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-      for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+      torch::Tensor dt = raggedDt(B, L, H, lengths);
       torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
       torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
       const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
@@ -226,8 +237,8 @@ TEST_F(SsdPrefillTest, SingleTileMatchesThreeLaunchPathBitForBit) {
           torch::Tensor pool = state.to(kCuda, z.stateDtype);
           poison({1 << 24}, torch::kFloat32);
           poison({B, L, Di}, torch::kFloat32);
-          ys[single] = cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xin, dt.to(kCuda), A.to(kCuda),
-                                        D.to(kCuda), G, z.Q, pitch, single == 1)
+          ys[single] = cuda::ssdPrefill(pool, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xin, dt.to(kCuda),
+                                        A.to(kCuda), D.to(kCuda), G, z.Q, pitch, single == 1)
                            .cpu();
           states[single] = pool.cpu().to(torch::kFloat32);
         }
@@ -268,7 +279,6 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
                         {128, 1, 100, torch::kFloat32}, {12, 2, 100, torch::kBFloat16}, {89, 1, 100, torch::kBFloat16}};
   const int64_t B = 4, H = 4, P = 64, S = 6, Di = H * P;
   const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {1, 0, 1, 1};
-  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
   for (bool oneChunk : {false, true}) {
     for (auto dtype : {torch::kBFloat16, torch::kFloat32, torch::kFloat16}) {
       for (const Size& z : sizes) {
@@ -279,8 +289,7 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
                                                       : std::vector<int32_t>{300, 129, 200, 64};
         torch::manual_seed(N * 31 + G * 7 + Q + (oneChunk ? 1 : 0));
         torch::Tensor xbc = torch::randn({B, L, CD}).to(dtype);
-        torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-        for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+        torch::Tensor dt = raggedDt(B, L, H, lengths);
         torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
         torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
 
@@ -294,8 +303,8 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
           pool = init.to(kCuda, z.stateDtype);
           poison({1 << 24}, torch::kFloat32);  // the workspace (best effort)
           poison({B, L, Di}, torch::kFloat32);
-          return cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xbcIn.to(kCuda), dt.to(kCuda),
-                                  A.to(kCuda), D.to(kCuda), G, Q, pitch)
+          return cuda::ssdPrefill(pool, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xbcIn.to(kCuda),
+                                  dt.to(kCuda), A.to(kCuda), D.to(kCuda), G, Q, pitch)
               .cpu();
         };
         const auto what = ::testing::Message() << "L=" << L << " N=" << N << " G=" << G << " Q=" << Q << " " << dtype
@@ -339,27 +348,21 @@ TEST_F(SsdPrefillTest, CompactedStateSizesMatchReferenceAndFullTiles) {
 // G = 1 and 2, ragged lengths (0 with a fresh slot, 1, 129 = two chunks of 64 and one step, the
 // full 300) against the LibTorch reference and against the chunked kernels on the same input.
 TEST_F(SsdPrefillTest, SequentialChunkMatchesReferenceAndChunkedKernels) {
-  struct Shape {
-    int64_t N, Np, G, P;
-    torch::ScalarType dtype, stateDtype;
-  };
-  const Shape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
-                          {128, 128, 2, 64, torch::kFloat16, torch::kBFloat16},
-                          {64, 64, 1, 80, torch::kBFloat16, torch::kFloat32},
-                          {12, 16, 1, 64, torch::kBFloat16, torch::kFloat32},
-                          {38, 40, 2, 64, torch::kFloat16, torch::kFloat32}};
+  const SeqShape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
+                             {128, 128, 2, 64, torch::kFloat16, torch::kBFloat16},
+                             {64, 64, 1, 80, torch::kBFloat16, torch::kFloat32},
+                             {12, 16, 1, 64, torch::kBFloat16, torch::kFloat32},
+                             {38, 40, 2, 64, torch::kFloat16, torch::kFloat32}};
   const int64_t B = 4, H = 4, S = 6, L = 300, Q = 256;
   const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {0, 1, 1, 1}, lengths = {0, 1, 129, 300};
-  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
   using kernels::SsdSequential;
-  for (const Shape& z : shapes) {
+  for (const SeqShape& z : shapes) {
     const int64_t N = z.N, G = z.G, P = z.P, Di = H * P;
     ASSERT_TRUE(cuda::ssdPrefillSequential(B, L, H, P, z.Np, Q, z.dtype, SsdSequential::kForce));
     ASSERT_FALSE(cuda::ssdPrefillSequential(B, L, H, P, z.Np, Q, z.dtype, SsdSequential::kOff));
     torch::manual_seed(N * 17 + G + P);
     torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(z.dtype);
-    torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-    for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+    torch::Tensor dt = raggedDt(B, L, H, lengths);
     torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2), D = torch::randn({H});
     torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype).to(torch::kFloat32);
     const auto [yRef, stateRef] = reference(xbc, dt, A, D, state, lengths, slots, cont, H, P, G, N);
@@ -368,7 +371,7 @@ TEST_F(SsdPrefillTest, SequentialChunkMatchesReferenceAndChunkedKernels) {
       pool = state.to(kCuda, z.stateDtype);
       poison({1 << 24}, torch::kFloat32);
       poison({B, L, Di}, torch::kFloat32);
-      return cuda::ssdPrefill(pool, ints(slots), ints(cont), ints(lengths), xin, dt.to(kCuda), A.to(kCuda),
+      return cuda::ssdPrefill(pool, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xin, dt.to(kCuda), A.to(kCuda),
                               D.to(kCuda), G, Q, z.Np != N ? z.Np : 0, true, mode)
           .cpu();
     };
@@ -398,25 +401,18 @@ TEST_F(SsdPrefillTest, SequentialChunkMatchesReferenceAndChunkedKernels) {
 // G = 1 and 2 (the sums of a group are its heads' parts), P = 64 and 80 (a half-empty tile),
 // compacted N at its pitch, fp16 and bf16 operands, both pool types.
 TEST_F(SsdPrefillTest, SequentialChunkGatedOutputMatchesGatedNorm) {
-  struct Shape {
-    int64_t N, Np, G, P;
-    torch::ScalarType dtype, stateDtype;
-  };
-  const Shape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
-                          {64, 64, 2, 80, torch::kFloat16, torch::kBFloat16},
-                          {38, 40, 1, 64, torch::kBFloat16, torch::kFloat32}};
+  const SeqShape shapes[] = {{128, 128, 1, 64, torch::kBFloat16, torch::kFloat32},
+                             {64, 64, 2, 80, torch::kFloat16, torch::kBFloat16},
+                             {38, 40, 1, 64, torch::kBFloat16, torch::kFloat32}};
   const int64_t B = 4, H = 4, S = 6, L = 300;
   const std::vector<int32_t> slots = {3, 0, 5, 1}, cont = {0, 1, 1, 1}, lengths = {0, 1, 129, 300};
-  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
   using kernels::SsdSequential;
-  for (const Shape& z : shapes) {
+  for (const SeqShape& z : shapes) {
     const int64_t N = z.N, G = z.G, P = z.P, Di = H * P, parts = kernels::ssdGateParts(H, P);
     torch::manual_seed(N * 31 + G + P);
     torch::Tensor xbc = torch::randn({B, L, Di + 2 * G * N}).to(z.dtype);
     torch::Tensor xin = (z.Np != N ? padStateBlocks(xbc, Di, G, N, z.Np) : xbc).to(kCuda);
-    torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-    for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
-    dt = dt.to(kCuda);
+    torch::Tensor dt = raggedDt(B, L, H, lengths).to(kCuda);
     torch::Tensor A = (-torch::exp(torch::rand({H}) * 3 - 2)).to(kCuda), D = torch::randn({H}).to(kCuda);
     torch::Tensor state = torch::randn({S, H, P, N}).to(z.stateDtype);
     // zxbcdt-like rows: z in the first Di columns of a wider matrix.
@@ -424,11 +420,11 @@ TEST_F(SsdPrefillTest, SequentialChunkGatedOutputMatchesGatedNorm) {
     torch::Tensor w = (1 + 0.3 * torch::randn({Di})).to(z.dtype).to(kCuda);
     const int64_t pitch = z.Np != N ? z.Np : 0;
     torch::Tensor poolPlain = state.to(kCuda), poolGated = state.to(kCuda);
-    torch::Tensor y = cuda::ssdPrefill(poolPlain, ints(slots), ints(cont), ints(lengths), xin, dt, A, D, G, 256, pitch,
-                                       true, SsdSequential::kForce);
+    torch::Tensor y = cuda::ssdPrefill(poolPlain, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xin, dt, A, D, G,
+                                       256, pitch, true, SsdSequential::kForce);
     poison({B, L, Di}, z.dtype);
-    cuda::SsdGatedResult g = cuda::ssdPrefillGated(poolGated, ints(slots), ints(cont), ints(lengths), xin, dt, A, D,
-                                                   G, pitch, zx, w, SsdSequential::kForce);
+    cuda::SsdGatedResult g = cuda::ssdPrefillGated(poolGated, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xin,
+                                                   dt, A, D, G, pitch, zx, w, SsdSequential::kForce);
     const auto what = ::testing::Message() << "N=" << N << " G=" << G << " P=" << P << " " << z.dtype;
     ASSERT_EQ(g.gated.sizes(), y.sizes()) << what;
     ASSERT_EQ(g.sumSq.size(0), B * L) << what;
@@ -473,16 +469,15 @@ TEST_F(SsdPrefillTest, SequentialChunkIsTheDefaultForLargeCalls) {
     cont[b] = b % 2;
     lengths[b] = static_cast<int32_t>(L - 97 * b);
   }
-  auto ints = [](const std::vector<int32_t>& v) { return torch::tensor(v, torch::kInt).to(kCuda); };
   torch::Tensor xbc = torch::randn({B, L, Di + 2 * N}).to(torch::kBFloat16).to(kCuda);
-  torch::Tensor dt = F::softplus(torch::randn({B, L, H}) * 0.5 - 2.0);
-  for (int64_t b = 0; b < B; ++b) dt[b].narrow(0, lengths[b], L - lengths[b]).zero_();
+  torch::Tensor dt = raggedDt(B, L, H, lengths);
   torch::Tensor A = -torch::exp(torch::rand({H}) * 3 - 2).to(kCuda), D = torch::randn({H}).to(kCuda);
   torch::Tensor state = torch::randn({S, H, P, N});
   torch::Tensor pAuto = state.to(kCuda), pOff = state.to(kCuda);
-  torch::Tensor yAuto = cuda::ssdPrefill(pAuto, ints(slots), ints(cont), ints(lengths), xbc, dt.to(kCuda), A, D, 1, Q);
-  torch::Tensor yOff = cuda::ssdPrefill(pOff, ints(slots), ints(cont), ints(lengths), xbc, dt.to(kCuda), A, D, 1, Q,
-                                        0, true, SsdSequential::kOff);
+  torch::Tensor yAuto =
+      cuda::ssdPrefill(pAuto, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xbc, dt.to(kCuda), A, D, 1, Q);
+  torch::Tensor yOff = cuda::ssdPrefill(pOff, cudaInts(slots), cudaInts(cont), cudaInts(lengths), xbc, dt.to(kCuda), A,
+                                        D, 1, Q, 0, true, SsdSequential::kOff);
   EXPECT_LE(relErr(yAuto.cpu(), yOff.cpu()), tol(torch::kBFloat16));
   EXPECT_LE(relErr(pAuto.cpu(), pOff.cpu()), tol(torch::kBFloat16));
   EXPECT_FALSE(torch::equal(yAuto.cpu(), yOff.cpu())) << "identical bits: did the default take the chunked kernels?";
