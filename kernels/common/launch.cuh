@@ -7,7 +7,10 @@
 // launcher, as kernels/decode_gemm's cluster launch does) calls pdlEnter() before its first
 // access to memory that an earlier kernel writes (constant weights may be read before it, to
 // overlap their loads with the previous kernel). pdlEnter waits until the previous kernel has
-// completed and its writes are visible, then lets the next kernel begin launching. Kernels of
+// completed and its writes are visible, then lets the next kernel begin launching. Hence a
+// kernel that has started may also read, before pdlEnter, memory last written two or more
+// kernels back (the previous kernel cannot have let it start before completing its own wait);
+// it may write nothing before pdlEnter (the previous kernel may still read any buffer). Kernels of
 // other libraries (cuBLAS, LibTorch) are ordinary stream neighbours: they neither wait early
 // nor start early.
 // MAMBA_DISABLE_PDL=1 in the environment turns the attribute off (for A/B timing); a

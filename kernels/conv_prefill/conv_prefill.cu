@@ -1,3 +1,4 @@
+#include "kernels/common/env_tuning.h"
 #include "kernels/conv_prefill/conv_prefill.cuh"
 
 namespace mamba::kernels {
@@ -24,6 +25,14 @@ void launchConvPrefill(const ConvPrefillParams& p, Stream stream) {
   } else {
     MAMBA_DISPATCH_ELEM(p.inputElem, launchConvPrefillTyped<T, T>(p, stream));
   }
+}
+
+int convVecSteps() {
+  static const int steps = [] {
+    const int v = envOneOf("MAMBA_CONV_VEC_STEPS", {8, 16, 32});
+    return v != 0 ? v : 16;
+  }();
+  return steps;
 }
 
 int64_t convPrefillOutWidth(const ConvPrefillParams& p) { return convOutWidth(p); }

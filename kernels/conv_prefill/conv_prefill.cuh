@@ -1,7 +1,7 @@
 // Kernel of launchConvPrefill (conv_prefill.h). Grid (column block, time block, sequence):
 // each thread owns one column (a conv channel, or a dt head past the channels) and a run of
-// `steps` time steps (kConvPrefillSteps, or fewer when that would leave the GPU idle: short
-// prompts are latency-bound), sliding a K-wide window of raw inputs through registers, so
+// `steps` time steps (kConvPrefillSteps, 16 in the vector form, or fewer when that would leave
+// the GPU idle: short prompts are latency-bound), sliding a K-wide window of raw inputs through registers, so
 // every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
 // window is right-aligned in a compile-time array of KB >= K entries (the weights are padded
 // with zeros on the left), so the common K = 4 runs without local memory.
@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "kernels/common/async_copy.cuh"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/dispatch.cuh"
 #include "kernels/common/launch.cuh"
@@ -182,9 +183,18 @@ constexpr int kConvVec = 16 / static_cast<int>(sizeof(TIn));
 // kConvVec<TIn>), loads them with one 16-byte load per step and stores V outputs at once;
 // columns past channels / V are the dt heads. Each channel's arithmetic is convPrefillKernel's
 // (the same ConvWindow), so both forms agree bit for bit. Needs convVectorizable(p).
+//
+// The thread's whole run of input rows (its KB-1 halo and `steps` rows) is first copied by
+// cp.async into its own column of a shared-memory stage, (steps + KB - 1) rows x
+// kConvPrefillThreads vectors, so every load of the run is in flight at once without holding
+// registers (each thread reads only its own copies: no barrier). H200, 130m bf16, 8 x 16384,
+// per launch: 396 us against 429 us for batches of 4 rows through registers (150 registers,
+// 3 blocks per SM; bench/results/h200_2026-12-01/session14).
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   constexpr int V = kConvVec<TIn>;
+  using Vec = Pack<TIn, V>;
+  extern __shared__ __align__(16) unsigned char convStage[];
   pdlEnter();
   const ConvRun run(p, steps);
   const int t0 = run.t0, tEnd = run.tEnd, b = run.b, len = run.len;
@@ -197,6 +207,15 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   const bool history = slot >= 0 && p.cont[b] != 0;
   float* st = slot >= 0 ? p.state + (static_cast<int64_t>(slot) * p.channels + c0) * K : nullptr;
   const TIn* in = static_cast<const TIn*>(p.input) + rowBase * p.inputStride + c0;
+  // Row i of the stage holds input step t0 - (KB-1) + i.
+  Vec* stage = reinterpret_cast<Vec*>(convStage) + threadIdx.x;
+  for (int i = 0; i < tEnd - t0 + KB - 1; ++i) {
+    const int tau = t0 - (KB - 1) + i;
+    if (tau < 0) continue;  // the history rows come from the pool window below
+    cpAsync16(smemAddr(stage + i * kConvPrefillThreads), in + static_cast<int64_t>(tau) * p.inputStride, 16);
+  }
+  cpAsyncWaitAll();
+  auto inputRow = [&](int tau) -> Vec { return stage[(tau - t0 + KB - 1) * kConvPrefillThreads]; };
   // raw(tau) of convPrefillKernel for the window's warm-up steps t0 - (KB-1) .. t0 - 1, all V
   // channels at once: input rows as vectors, the history per channel.
   float warm[KB - 1][V];
@@ -204,7 +223,7 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   for (int i = 0; i + 1 < KB; ++i) {
     const int tau = t0 - (KB - 1) + i;
     if (tau >= 0) {
-      const Pack<TIn, V> x = *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(tau) * p.inputStride);
+      const Vec x = inputRow(tau);
 #pragma unroll
       for (int j = 0; j < V; ++j) warm[i][j] = toFloat(x.v[j]);
     } else {
@@ -219,15 +238,13 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
                     [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
   }
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
-  batchedRows<4, Pack<TIn, V>>(
-      t0, tEnd,
-      [&](int t) { return *reinterpret_cast<const Pack<TIn, V>*>(in + static_cast<int64_t>(t) * p.inputStride); },
-      [&](int t, const Pack<TIn, V>& x) {
-        Pack<TOut, V> y;
+  for (int t = t0; t < tEnd; ++t) {
+    const Vec x = inputRow(t);
+    Pack<TOut, V> y;
 #pragma unroll
-        for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x.v[j]))));
-        *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(t) * p.channels) = y;
-      });
+    for (int j = 0; j < V; ++j) y.v[j] = fromFloat<TOut>(silu(window[j].step(toFloat(x.v[j]))));
+    *reinterpret_cast<Pack<TOut, V>*>(out + static_cast<int64_t>(t) * p.channels) = y;
+  }
 
   if (blockIdx.y != 0 || st == nullptr) return;
 #pragma unroll 1
@@ -261,6 +278,11 @@ bool convVectorizable(const ConvPrefillParams& p) {
   return convFullRunBlocks(p, V) >= 4 * static_cast<int64_t>(deviceSmCount());
 }
 
+// Steps per thread of the vector form (convPrefillVecKernel): 16 unless MAMBA_CONV_VEC_STEPS
+// (8, 16 or 32) overrides it, for tuning runs. H200, 130m bf16, prefill 8 x 16384: 104.4 /
+// 99.0 / 99.1 ms (bench/results/h200_2026-12-01/session14).
+int convVecSteps();
+
 template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   if (p.batch == 0 || p.channels + (p.dtOut ? p.nHeads : 0) == 0) return;
@@ -268,7 +290,7 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   const int v = vec ? kConvVec<TIn> : 1;
   // Short runs for small grids (1 x 64 tokens: 30 blocks of 32 serial steps otherwise), never
   // shorter than K - 1 (see the pool-window note above).
-  int steps = kConvPrefillSteps;
+  int steps = vec ? convVecSteps() : kConvPrefillSteps;
   if (convFullRunBlocks(p, v) < kConvPrefillMinBlocks) steps = std::max(4, p.kernelSize);
   // seqLen 0 still runs one time block: it rewrites the windows (unchanged for len 0).
   const int timeBlocks = p.seqLen > 0 ? (p.seqLen + steps - 1) / steps : 1;
@@ -276,7 +298,10 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   auto s = static_cast<cudaStream_t>(stream);
   const bool narrow = p.kernelSize <= 4;
   if (vec) {
-    launchKernel(convPrefillVecKernel<TIn, TOut, 4>, grid, dim3(kConvPrefillThreads), 0, s, p, steps);
+    static DynamicSmemLimit limit;
+    constexpr auto kernel = convPrefillVecKernel<TIn, TOut, 4>;
+    limit.ensure(kernel, (kConvPrefillSteps + 3) * kConvPrefillThreads * 16);  // the largest stage
+    launchKernel(kernel, grid, dim3(kConvPrefillThreads), (steps + 3) * kConvPrefillThreads * 16, s, p, steps);
   } else {
     launchKernel(narrow ? convPrefillKernel<TIn, TOut, 4> : convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid,
                  dim3(kConvPrefillThreads), 0, s, p, steps);

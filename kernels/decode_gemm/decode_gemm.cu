@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kernels/common/device_info.h"
+#include "kernels/common/env_tuning.h"
 #include "kernels/decode_gemm/decode_gemm.cuh"
 
 namespace mamba::kernels {
@@ -20,18 +21,6 @@ extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kRmsNorm
                                                                              Stream);
 extern template void launchDecodeGemmTyped<__nv_bfloat16, GemvPrologue::kGatedRmsNorm>(const dgemm::Args&, const DecodeGemmConfig&,
                                                                              Stream);
-
-namespace {
-
-// The integer value of environment variable `name` when it is one of `allowed`, else 0 (the
-// tuning overrides of decodeGemmConfig).
-int envOneOf(const char* name, std::initializer_list<int> allowed) {
-  const char* e = std::getenv(name);
-  const int v = e != nullptr ? std::atoi(e) : 0;
-  return std::find(allowed.begin(), allowed.end(), v) != allowed.end() ? v : 0;
-}
-
-}  // namespace
 
 DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, int groups, bool convState) {
   DecodeGemmConfig c;

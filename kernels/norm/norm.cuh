@@ -1,7 +1,8 @@
 // Kernels of norm.h: one block per row (per row and group for the gated norm), block reduction
 // through shared memory. addRmsNormKernel and gatedRmsNormKernel make two passes over the row
 // (sum of squares, then scale; the decode GEMV prologues copy addRmsNormKernel's order bit for
-// bit); gatedRmsNormVecKernel reads its row once, 8 channels per thread in 16-byte vectors.
+// bit); gatedRmsNormVecKernel reads its row once, 8 channels per thread in 16-byte vectors;
+// addRmsNormVecKernel, for prefill's many rows, gives each row one warp and 16-byte vectors.
 #pragma once
 
 #include "kernels/common/cuda_check.cuh"
@@ -29,18 +30,22 @@ __device__ __forceinline__ float blockSum(float v) {
   return total;
 }
 
+// The factor of delta's row (AddRmsNormParams::deltaSumSq), summed by each warp in one fixed
+// order; 1 without sums (exact: delta * 1 + residual rounds as delta + residual).
+__device__ __forceinline__ float deltaRowFactor(const AddRmsNormParams& p, int64_t row) {
+  if (p.deltaSumSq == nullptr) return 1.f;
+  float part = 0.f;
+  for (int k = threadIdx.x % 32; k < p.deltaSumSqParts; k += 32) part += p.deltaSumSq[row * p.deltaSumSqParts + k];
+  return rsqrtf(warpSum(part) / static_cast<float>(p.deltaNormWidth) + p.deltaEps);
+}
+
 template <typename T>
 __global__ void addRmsNormKernel(AddRmsNormParams p) {
   pdlEnter();
   const int64_t row = blockIdx.x;
   float* res = p.residual + row * p.width;
   const T* delta = p.delta ? static_cast<const T*>(p.delta) + row * p.width : nullptr;
-  float scale = 1.f;  // exact: delta * 1 + residual rounds as delta + residual
-  if (p.deltaSumSq != nullptr) {  // every warp sums all parts itself (same order): no block barrier
-    float part = 0.f;
-    for (int k = threadIdx.x % 32; k < p.deltaSumSqParts; k += 32) part += p.deltaSumSq[row * p.deltaSumSqParts + k];
-    scale = rsqrtf(warpSum(part) / static_cast<float>(p.deltaNormWidth) + p.deltaEps);
-  }
+  const float scale = deltaRowFactor(p, row);  // every warp sums the parts itself: no block barrier
   float ss = 0.f;
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) {
     float v = delta ? toFloat(delta[i]) * scale : 0.f;
@@ -52,6 +57,83 @@ __global__ void addRmsNormKernel(AddRmsNormParams p) {
   const T* w = static_cast<const T*>(p.weight);
   T* out = static_cast<T*>(p.out) + row * p.width;
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) out[i] = fromFloat<T>(res[i] * inv * toFloat(w[i]));
+}
+
+// Channels per lane and chunk of addRmsNormVecKernel, and chunks loaded before any is used.
+constexpr int kAddNormVec = 8;
+constexpr int kAddNormChunks = 4;
+
+// addRmsNormKernel's function (up to summation order) with one warp per row: lane l owns the
+// 8-channel chunks l, l + 32, ..., reading kAddNormChunks of them (residual, delta) before
+// using any, writing the residual, then (after the warp's sum) re-reading its own residual
+// writes for the output. Needs addNormVectorizable(p); block = kNormThreads threads, one row
+// per warp.
+template <typename T>
+__global__ void __launch_bounds__(kNormThreads) addRmsNormVecKernel(AddRmsNormParams p) {
+  constexpr int V = kAddNormVec;
+  pdlEnter();
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kNormThreads / 32) + threadIdx.x / 32;
+  if (row >= p.rows) return;
+  float* res = p.residual + row * p.width;
+  const T* delta = p.delta ? static_cast<const T*>(p.delta) + row * p.width : nullptr;
+  const float scale = deltaRowFactor(p, row);
+  float ss = 0.f;
+  for (int base = lane * V; base < p.width; base += 32 * V * kAddNormChunks) {
+    float4 r[kAddNormChunks][2];
+    Pack<T, V> d[kAddNormChunks];
+#pragma unroll
+    for (int k = 0; k < kAddNormChunks; ++k) {
+      const int c = base + k * 32 * V;
+      if (c >= p.width) break;
+      r[k][0] = r[k][1] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (!p.assign) {
+        r[k][0] = *reinterpret_cast<const float4*>(res + c);
+        r[k][1] = *reinterpret_cast<const float4*>(res + c + 4);
+      }
+      if (delta) d[k] = *reinterpret_cast<const Pack<T, V>*>(delta + c);
+    }
+#pragma unroll
+    for (int k = 0; k < kAddNormChunks; ++k) {
+      const int c = base + k * 32 * V;
+      if (c >= p.width) break;
+      float v[V];
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        const float x = delta ? toFloat(d[k].v[j]) * scale : 0.f;
+        const float rj = j < 4 ? (&r[k][0].x)[j] : (&r[k][1].x)[j - 4];
+        v[j] = p.assign ? x : rj + x;
+        ss += v[j] * v[j];
+      }
+      *reinterpret_cast<float4*>(res + c) = make_float4(v[0], v[1], v[2], v[3]);
+      *reinterpret_cast<float4*>(res + c + 4) = make_float4(v[4], v[5], v[6], v[7]);
+    }
+  }
+  const float inv = rsqrtf(warpSum(ss) / static_cast<float>(p.width) + p.eps);
+  const T* w = static_cast<const T*>(p.weight);
+  T* out = static_cast<T*>(p.out) + row * p.width;
+  for (int c = lane * V; c < p.width; c += 32 * V) {
+    const float4 r0 = *reinterpret_cast<const float4*>(res + c), r1 = *reinterpret_cast<const float4*>(res + c + 4);
+    const Pack<T, V> wv = *reinterpret_cast<const Pack<T, V>*>(w + c);
+    const float v[V] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
+    Pack<T, V> o;
+#pragma unroll
+    for (int j = 0; j < V; ++j) o.v[j] = fromFloat<T>(v[j] * inv * toFloat(wv.v[j]));
+    *reinterpret_cast<Pack<T, V>*>(out + c) = o;
+  }
+}
+
+// Rows from which addRmsNormVecKernel may run: fewer (every decode batch) keep the two-pass
+// kernel, whose order the decode products copy bit for bit.
+constexpr int kAddNormVecMinRows = 1024;
+
+// Whether addRmsNormVecKernel may run: enough rows, whole 8-channel vectors, 16-byte aligned
+// rows of the residual and of delta, weight and out at the vector's alignment.
+template <typename T>
+bool addNormVectorizable(const AddRmsNormParams& p) {
+  constexpr size_t kAlign = alignof(Pack<T, kAddNormVec>);
+  return p.allowVector && p.rows >= kAddNormVecMinRows && p.width % kAddNormVec == 0 && isAligned(p.residual, 16) &&
+         (p.delta == nullptr || isAligned(p.delta, kAlign)) && isAligned(p.weight, kAlign) && isAligned(p.out, kAlign);
 }
 
 template <typename T>
@@ -130,7 +212,14 @@ bool gatedNormVectorizable(const GatedRmsNormParams& p) {
 template <typename T>
 void launchAddRmsNormTyped(const AddRmsNormParams& p, Stream stream) {
   if (p.rows == 0) return;
-  launchKernel(addRmsNormKernel<T>, dim3(p.rows), dim3(kNormThreads), 0, static_cast<cudaStream_t>(stream), p);
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (addNormVectorizable<T>(p)) {
+    constexpr int kRowsPerBlock = kNormThreads / 32;
+    launchKernel(addRmsNormVecKernel<T>, dim3((p.rows + kRowsPerBlock - 1) / kRowsPerBlock), dim3(kNormThreads), 0, s,
+                 p);
+  } else {
+    launchKernel(addRmsNormKernel<T>, dim3(p.rows), dim3(kNormThreads), 0, s, p);
+  }
 }
 
 template <typename T>

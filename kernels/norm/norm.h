@@ -26,6 +26,9 @@ struct AddRmsNormParams {
   int deltaSumSqParts = 0;
   int deltaNormWidth = 0;
   float deltaEps = 1e-5f;
+  // Lets the launcher take the one-warp-per-row vector kernel where rows, shapes and alignment
+  // allow (the same function up to summation order); false: the two-pass kernel always.
+  bool allowVector = true;
 };
 void launchAddRmsNorm(const AddRmsNormParams& p, Stream stream);
 

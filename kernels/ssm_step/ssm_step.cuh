@@ -61,9 +61,13 @@ template <int VEC>
 __device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<float, VEC>::load(p, v); }
 
 // Grid (sequence, head, row block). `teamBits` = log2(T).
+//
+// The state slot is written only by this layer's previous step (or its prefill), at least two
+// kernels back in the stream, so under PDL its first pass is loaded BEFORE pdlEnter: those loads
+// overlap the tail of the in_proj kernel this step waits for (launch.cuh: a kernel that has
+// started implies every kernel two back has completed). Nothing is written before pdlEnter.
 template <typename TDt, typename TState, int VEC, int VECS>
 __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
-  pdlEnter();
   const int b = blockIdx.x, h = blockIdx.y;
   const int T = 1 << teamBits;
   const int t = threadIdx.x & (T - 1);             // thread within its team
@@ -72,9 +76,26 @@ __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p
   const int N = p.stateSize, P = p.headDim;
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
+  const int rowBase = blockIdx.z * teamsPerBlock * kSsmRowsPerTeam;
+  constexpr int kPass = VECS * VEC;  // values per thread per pass
+  TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(max(slot, 0)) * p.nHeads + h) * P * N;
+  // State values of this thread's rows for the pass starting at `base`.
+  float s[kSsmRowsPerTeam][VECS][VEC];
+  auto loadState = [&](int base) {
+#pragma unroll
+    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
+      const int i = rowBase + team + k * teamsPerBlock;
+#pragma unroll
+      for (int j = 0; j < VECS; ++j) {
+        const int n = base + (j * T + t) * VEC;
+        if (i < P && n < N) StateVec<TState, VEC>::load(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
+      }
+    }
+  };
+  if (slot >= 0) loadState(0);
+  pdlEnter();
   const float* row = p.xbc + b * p.xbcStride;
   float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
-  const int rowBase = blockIdx.z * teamsPerBlock * kSsmRowsPerTeam;
   if (slot < 0) {  // padding row: uniform over the block
     for (int r = threadIdx.x; r < teamsPerBlock * kSsmRowsPerTeam; r += kSsmStepThreads) {
       if (rowBase + r < P) y[rowBase + r] = 0.f;
@@ -88,8 +109,6 @@ __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p
   const float Dh = p.D[h];
   const float* Bg = row + p.dInner + g * N;
   const float* Cg = row + p.dInner + p.nGroups * N + g * N;
-  TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(slot) * p.nHeads + h) * P * N;
-  constexpr int kPass = VECS * VEC;  // values per thread per pass
 
   // Rows of this team: rowBase + team + k * teamsPerBlock, k < kSsmRowsPerTeam.
   float acc[kSsmRowsPerTeam];
@@ -110,16 +129,7 @@ __global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p
         loadF32<VEC>(Cg + n, Cv[j]);
       }
     }
-    float s[kSsmRowsPerTeam][VECS][VEC];
-#pragma unroll
-    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
-      const int i = rowBase + team + k * teamsPerBlock;
-#pragma unroll
-      for (int j = 0; j < VECS; ++j) {
-        const int n = base + (j * T + t) * VEC;
-        if (i < P && n < N) StateVec<TState, VEC>::load(headState + static_cast<int64_t>(i) * N + n, s[k][j]);
-      }
-    }
+    if (base > 0) loadState(base);
 #pragma unroll
     for (int k = 0; k < kSsmRowsPerTeam; ++k) {
       const int i = rowBase + team + k * teamsPerBlock;

@@ -242,8 +242,8 @@ void zeroSlot(const std::vector<torch::Tensor>& pools, int64_t slot) {
   launch([&] { kernels::launchZeroFill(p, stream()); });
 }
 
-torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
-                         const torch::Tensor& weight, double eps, const DeltaRowScale& deltaScale) {
+torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign, const torch::Tensor& weight,
+                         double eps, const DeltaRowScale& deltaScale, bool allowVector) {
   checkF32(residual, "residual");
   checkCuda(weight, "norm weight");
   const int64_t R = residual.size(0), W = residual.size(1);
@@ -264,6 +264,7 @@ torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bo
   p.out = out.data_ptr();
   p.eps = static_cast<float>(eps);
   p.elem = elemOf(weight);
+  p.allowVector = allowVector;
   if (deltaScale.sumSq.defined()) {
     checkF32(deltaScale.sumSq, "delta row scale sums");
     TORCH_CHECK(delta.defined() && !assign, "a delta row scale needs a delta that is added");

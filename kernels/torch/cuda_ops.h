@@ -37,9 +37,11 @@ struct DeltaRowScale {
 
 // residual: (R, W) fp32, updated in place (= delta if assign, += delta otherwise; delta may be
 // undefined; scaled per row by deltaScale where its sumSq is defined). Returns
-// RMSNorm(residual) * weight as (R, W) of weight's dtype.
-torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign,
-                         const torch::Tensor& weight, double eps, const DeltaRowScale& deltaScale = {});
+// RMSNorm(residual) * weight as (R, W) of weight's dtype. allowVector = false keeps the two-pass
+// kernel where the one-warp-per-row vector kernel would run (R >= 1024 rows: prefill; the same
+// function up to summation order; tests and A/B).
+torch::Tensor addRmsNorm(torch::Tensor& residual, const torch::Tensor& delta, bool assign, const torch::Tensor& weight,
+                         double eps, const DeltaRowScale& deltaScale = {}, bool allowVector = true);
 
 // ---- Small-batch products of decode (kernels/gemv), for batch <= kGemvMaxBatch.
 // Whether gemv/gatedRmsNormGemv take B rows of K inputs (batch and shared-memory limits, and

@@ -137,9 +137,11 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     // The row factor that h still needs when the last mixer fused its gated norm into the SSD
     // (mixerPrefillCuda), applied by the next add + RMSNorm.
     cuda::DeltaRowScale hScale{torch::Tensor(), config_.dInner, config_.normEps};
+    // MAMBA_NORM_VEC=0: the two-pass norm kernels (A/B runs).
+    static const bool normVec = envFlagOn("MAMBA_NORM_VEC");
     for (int64_t l = 0; l < config_.nLayer; ++l) {
       torch::Tensor u = cuda::addRmsNorm(residual, h.reshape({B * L, Dm}), l == 0, weights_.layers[l].norm,
-                                         config_.normEps, hScale);
+                                         config_.normEps, hScale, normVec);
       h = fusedMixer ? mixerPrefillCuda(l, u, B, L, meta32, pool, &hScale.sumSq)
                      : mixerPrefill(l, u.view({B, L, Dm}), batch, pool, observer);
     }
@@ -153,7 +155,8 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
       res = residual;
       delta = h.reshape({B * L, Dm});
     }
-    torch::Tensor out = cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps, hScale);
+    torch::Tensor out =
+        cuda::addRmsNorm(res, delta, /*assign=*/false, weights_.normF, config_.normEps, hScale, normVec);
     torch::Tensor logits = F::linear(out, weights_.lmHead).to(torch::kFloat32);
     return mode == LogitsMode::kAll ? logits.view({B, L, -1}) : logits;
   }

@@ -101,9 +101,10 @@ TEST_F(CudaOpsTest, NormsMatchReference) {
     // The gated norm's vector kernel takes groups of whole 8-channel vectors with z rows of them
     // (zPad 40: 768, 1536 / 2, 2560, 5120 wide groups); the two-pass kernel the rest and
     // allowVector = false.
-    for (auto [R, W, G, zPad] : {std::tuple{1, 768, 1, 37}, std::tuple{5, 1536, 2, 37}, std::tuple{3, 100, 4, 37},
-                                 std::tuple{1, 768, 1, 40}, std::tuple{70, 1536, 2, 40}, std::tuple{2, 5120, 1, 40},
-                                 std::tuple{3, 2560, 1, 40}, std::tuple{4, 96, 4, 40}}) {
+    for (auto [R, W, G, zPad] :
+         {std::tuple{1, 768, 1, 37}, std::tuple{5, 1536, 2, 37}, std::tuple{3, 100, 4, 37}, std::tuple{1, 768, 1, 40},
+          std::tuple{70, 1536, 2, 40}, std::tuple{2, 5120, 1, 40}, std::tuple{3, 2560, 1, 40}, std::tuple{4, 96, 4, 40},
+          std::tuple{1030, 768, 1, 40}, std::tuple{1024, 2560, 1, 40}}) {
       torch::manual_seed(R * W + zPad);
       torch::Tensor y = torch::randn({R, W}), zx = torch::randn({R, W + zPad}).to(dt), w = torch::rand({W}).to(dt);
       torch::Tensor ref = gatedRmsNorm(y, zx.narrow(1, 0, W), w, G, 1e-5, dt);
@@ -117,11 +118,15 @@ TEST_F(CudaOpsTest, NormsMatchReference) {
       torch::Tensor res = torch::randn({R, W}), delta = torch::randn({R, W}).to(dt);
       torch::Tensor refRes = res + delta.to(torch::kFloat32);
       torch::Tensor refOut = rmsNorm(refRes, w, 1e-5, dt);
-      torch::Tensor gRes = res.to(kCuda);
-      poison({R, W}, dt);
-      torch::Tensor gotOut = cuda::addRmsNorm(gRes, delta.to(kCuda), false, w.to(kCuda), 1e-5);
-      EXPECT_LE(relErr(gRes, refRes), 1e-6);
-      EXPECT_LE(relErr(gotOut, refOut), tol(dt)) << "add+norm " << dt;
+      // R >= 1024: the one-warp-per-row vector kernel unless allowVector = false.
+      for (bool allowVector : {true, false}) {
+        torch::Tensor gRes = res.to(kCuda);
+        poison({R, W}, dt);
+        torch::Tensor gotOut = cuda::addRmsNorm(gRes, delta.to(kCuda), false, w.to(kCuda), 1e-5, {}, allowVector);
+        EXPECT_TRUE(torch::equal(gRes.cpu(), refRes)) << "add+norm residual " << R << "x" << W << " " << dt;
+        EXPECT_LE(relErr(gotOut, refOut), tol(dt))
+            << "add+norm " << R << "x" << W << " " << dt << (allowVector ? "" : " two-pass");
+      }
     }
   }
 }

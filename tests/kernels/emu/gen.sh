@@ -169,6 +169,9 @@ sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsign
 sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/alignas(128) static unsigned char smem[1 << 18];/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
 grep -q "static unsigned char smem\[1 << 18\];" "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
+sed -i 's/extern __shared__ __align__(16) unsigned char convStage\[\];/alignas(16) static unsigned char convStage[1 << 17];/' \
+  "$OUT.tmp/kernels/conv_prefill/conv_prefill.cuh"
+grep -q "static unsigned char convStage\[1 << 17\];" "$OUT.tmp/kernels/conv_prefill/conv_prefill.cuh"
 sed -i 's/extern __shared__ float smem\[\];/static float smem[16384];/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
 grep -q "static float smem\[16384\];" "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
 sed -i 's/extern __shared__ float xs\[\];/static float xs[12288];/' "$OUT.tmp/kernels/gemv/gemv.cuh"

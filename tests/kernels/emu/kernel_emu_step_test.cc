@@ -259,6 +259,11 @@ TEST(KernelEmu, NormsMatchReference) {
   addNormCase<float>(2, 100);
   addNormCase<__nv_bfloat16>(3, 768, 48);  // the 130m shape's gate parts
   addNormCase<float>(2, 100, 300);        // more parts than threads
+  // >= 1024 rows: the one-warp-per-row vector kernel (a partial last block; 776 = 97 vectors,
+  // lanes without a last chunk; 2560 = three chunk batches, the last one partial).
+  addNormCase<__nv_bfloat16>(1030, 768);
+  addNormCase<__half>(1024, 776, 48);
+  addNormCase<float>(1024, 2560, 40);
 }
 
 TEST(KernelEmu, ConvStepMatchesReference) {
