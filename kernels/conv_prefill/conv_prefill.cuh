@@ -42,17 +42,26 @@ struct ConvWindow {
   // weight: the channel's K taps; raw(tau) as in conv_prefill.h.
   template <typename Raw>
   __device__ __forceinline__ void start(const float* weight, float channelBias, int K, int t0, Raw raw) {
+    setWeights(weight, channelBias, K);
+    warmUp(K, t0, raw);
+  }
+  // start() in two parts, so that the weight loads can be issued before the inputs have landed.
+  __device__ __forceinline__ void setWeights(const float* weight, float channelBias, int K) {
 #pragma unroll
     for (int j = 0; j < KB; ++j) {
       const int k = j - (KB - K);
       w[j] = k >= 0 ? weight[k] : 0.f;
-      win[j] = 0.f;
     }
+    bias = channelBias;
+  }
+  template <typename Raw>
+  __device__ __forceinline__ void warmUp(int K, int t0, Raw raw) {
+#pragma unroll
+    for (int j = 0; j < KB; ++j) win[j] = 0.f;
 #pragma unroll
     for (int j = 0; j + 1 < KB; ++j) {
       if (j >= KB - K) win[j] = raw(t0 - (KB - 1) + j);
     }
-    bias = channelBias;
   }
 
   __device__ __forceinline__ float step(float input) {
@@ -187,9 +196,12 @@ constexpr int kConvVec = 16 / static_cast<int>(sizeof(TIn));
 // The thread's whole run of input rows (its KB-1 halo and `steps` rows) is first copied by
 // cp.async into its own column of a shared-memory stage, (steps + KB - 1) rows x
 // kConvPrefillThreads vectors, so every load of the run is in flight at once without holding
-// registers (each thread reads only its own copies: no barrier). H200, 130m bf16, 8 x 16384,
-// per launch: 396 us against 429 us for batches of 4 rows through registers (150 registers,
-// 3 blocks per SM; bench/results/h200_2026-12-01/session14).
+// registers (each thread reads only its own copies: no barrier), in two commit groups (halo and
+// first half, second half) so that the first half is computed while the second lands; the
+// weights are loaded while the copies fly. H200, 130m bf16, 8 x 16384, per launch: 396 us
+// (one group, weights after it) against 429 us for batches of 4 rows through registers (150
+// registers, 3 blocks per SM); the two groups then took prefill 8 x 2048 from 13.71 to 13.55 ms
+// and 8 x 16384 from 99.75 to 99.30 (bench/results/h200_2026-12-01/session14).
 template <typename TIn, typename TOut, int KB>
 __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   constexpr int V = kConvVec<TIn>;
@@ -209,12 +221,22 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   const TIn* in = static_cast<const TIn*>(p.input) + rowBase * p.inputStride + c0;
   // Row i of the stage holds input step t0 - (KB-1) + i.
   Vec* stage = reinterpret_cast<Vec*>(convStage) + threadIdx.x;
-  for (int i = 0; i < tEnd - t0 + KB - 1; ++i) {
-    const int tau = t0 - (KB - 1) + i;
-    if (tau < 0) continue;  // the history rows come from the pool window below
-    cpAsync16(smemAddr(stage + i * kConvPrefillThreads), in + static_cast<int64_t>(tau) * p.inputStride, 16);
-  }
-  cpAsyncWaitAll();
+  auto stageRows = [&](int i0, int i1) {
+    for (int i = i0; i < i1; ++i) {
+      const int tau = t0 - (KB - 1) + i;
+      if (tau < 0) continue;  // the history rows come from the pool window below
+      cpAsync16(smemAddr(stage + i * kConvPrefillThreads), in + static_cast<int64_t>(tau) * p.inputStride, 16);
+    }
+    cpAsyncCommit();
+  };
+  const int tMid = t0 + (tEnd - t0 + 1) / 2;  // steps [t0, tMid) in the first group
+  stageRows(0, tMid - t0 + KB - 1);
+  stageRows(tMid - t0 + KB - 1, tEnd - t0 + KB - 1);
+  ConvWindow<KB> window[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j)
+    window[j].setWeights(p.weight + static_cast<int64_t>(c0 + j) * K, p.bias ? p.bias[c0 + j] : 0.f, K);
+  cpAsyncWaitGroup<1>();
   auto inputRow = [&](int tau) -> Vec { return stage[(tau - t0 + KB - 1) * kConvPrefillThreads]; };
   // raw(tau) of convPrefillKernel for the window's warm-up steps t0 - (KB-1) .. t0 - 1, all V
   // channels at once: input rows as vectors, the history per channel.
@@ -231,14 +253,11 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
       for (int j = 0; j < V; ++j) warm[i][j] = history && tau >= -K ? st[j * K + K + tau] : 0.f;
     }
   }
-  ConvWindow<KB> window[V];
 #pragma unroll
-  for (int j = 0; j < V; ++j) {
-    window[j].start(p.weight + static_cast<int64_t>(c0 + j) * K, p.bias ? p.bias[c0 + j] : 0.f, K, t0,
-                    [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
-  }
+  for (int j = 0; j < V; ++j) window[j].warmUp(K, t0, [&](int tau) { return warm[tau - (t0 - (KB - 1))][j]; });
   TOut* out = static_cast<TOut*>(p.out) + rowBase * p.channels + c0;
   for (int t = t0; t < tEnd; ++t) {
+    if (t == tMid) cpAsyncWaitGroup<0>();
     const Vec x = inputRow(t);
     Pack<TOut, V> y;
 #pragma unroll
