@@ -405,10 +405,19 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t l
                                                                        const torch::Tensor& slots, StatePool& pool,
                                                                        bool gemm) const {
   const auto li = static_cast<size_t>(layer);
-  auto* op = gemm ? &cuda::rmsNormGemmConvStep : &cuda::rmsNormGemvConvStep;
-  cuda::RmsNormGemvConvResult r = op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
-                                     inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner,
-                                     convWeightF32_[li], convBiasF32_[li]);
+  const LayerWeights& w = weights_.layers[li];
+  if (gemm) {
+    // MAMBA_DECODE_STATE_L2_PREFETCH=1: the product requests the batch's SSM state slots into L2
+    // for the SSM step that follows it (off until measured: it competes with the weights for L2).
+    static const bool l2Prefetch = envFlagSet("MAMBA_DECODE_STATE_L2_PREFETCH");
+    cuda::RmsNormGemvConvResult r = cuda::rmsNormGemmConvStep(
+        residual, w.norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li], pool.conv(layer), slots,
+        config_.dInner, convWeightF32_[li], convBiasF32_[li], l2Prefetch ? pool.ssm(layer) : torch::Tensor());
+    return {r.zxbcdt, r.xbc};
+  }
+  cuda::RmsNormGemvConvResult r =
+      cuda::rmsNormGemvConvStep(residual, w.norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li],
+                                pool.conv(layer), slots, config_.dInner, convWeightF32_[li], convBiasF32_[li]);
   return {r.zxbcdt, r.xbc};
 }
 
