@@ -1,8 +1,8 @@
 // Kernel of launchConvPrefill (conv_prefill.h). Grid (column block, time block, sequence):
 // each thread owns one column (a conv channel, or a dt head past the channels) and a run of
-// `steps` time steps (kConvPrefillSteps, 16 in the vector form, or fewer when that would leave
-// the GPU idle: short prompts are latency-bound), sliding a K-wide window of raw inputs through registers, so
-// every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
+// `steps` time steps (kConvPrefillSteps, 16 in the vector form, or fewer when that would
+// leave the GPU idle: short prompts are latency-bound), sliding a K-wide window of raw inputs
+// through registers, so every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
 // window is right-aligned in a compile-time array of KB >= K entries (the weights are padded
 // with zeros on the left), so the common K = 4 runs without local memory.
 //
@@ -302,6 +302,10 @@ bool convVectorizable(const ConvPrefillParams& p) {
 // 99.0 / 99.1 ms (bench/results/h200_2026-12-01/session14).
 int convVecSteps();
 
+// Shared-memory stage of convPrefillVecKernel<.., KB = 4> for runs of `steps`: steps + 3 rows of
+// one 16-byte vector per thread.
+constexpr int convVecStageBytes(int steps) { return (steps + 3) * kConvPrefillThreads * 16; }
+
 template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   if (p.batch == 0 || p.channels + (p.dtOut ? p.nHeads : 0) == 0) return;
@@ -319,8 +323,8 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   if (vec) {
     static DynamicSmemLimit limit;
     constexpr auto kernel = convPrefillVecKernel<TIn, TOut, 4>;
-    limit.ensure(kernel, (kConvPrefillSteps + 3) * kConvPrefillThreads * 16);  // the largest stage
-    launchKernel(kernel, grid, dim3(kConvPrefillThreads), (steps + 3) * kConvPrefillThreads * 16, s, p, steps);
+    limit.ensure(kernel, convVecStageBytes(kConvPrefillSteps));  // the largest stage
+    launchKernel(kernel, grid, dim3(kConvPrefillThreads), convVecStageBytes(steps), s, p, steps);
   } else {
     launchKernel(narrow ? convPrefillKernel<TIn, TOut, 4> : convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid,
                  dim3(kConvPrefillThreads), 0, s, p, steps);

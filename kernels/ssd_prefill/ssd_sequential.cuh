@@ -27,8 +27,8 @@
 // Steps past a sequence's length are staged as zeros with dt = 0 (decay 1, weight 0), so they
 // change nothing; their y rows are written as 0. The kGate form (a gated call, ssd_prefill.h)
 // writes v * weight with v = y silu(z) instead of y, and each warp's per-row sum of v^2; its z
-// is copied by each warp for its own epilogue rows, one chunk ahead. fp16/bf16 operands, N <= kSsdSeqMaxN, P and
-// the state pitch multiples of 8 (ssdPrefillSequential checks).
+// is copied by each warp for its own epilogue rows, one chunk ahead. fp16/bf16 operands,
+// N <= kSsdSeqMaxN, P and the state pitch multiples of 8 (ssdPrefillSequential checks).
 #pragma once
 
 #include "kernels/common/async_copy.cuh"

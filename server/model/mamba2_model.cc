@@ -137,8 +137,7 @@ torch::Tensor Mamba2Model::prefillTensors(const torch::Tensor& idT, const torch:
     // The row factor that h still needs when the last mixer fused its gated norm into the SSD
     // (mixerPrefillCuda), applied by the next add + RMSNorm.
     cuda::DeltaRowScale hScale{torch::Tensor(), config_.dInner, config_.normEps};
-    // MAMBA_NORM_VEC=0: the two-pass norm kernels (A/B runs).
-    static const bool normVec = envFlagOn("MAMBA_NORM_VEC");
+    const bool normVec = prefillVectorNorms();
     for (int64_t l = 0; l < config_.nLayer; ++l) {
       torch::Tensor u = cuda::addRmsNorm(residual, h.reshape({B * L, Dm}), l == 0, weights_.layers[l].norm,
                                          config_.normEps, hScale, normVec);
@@ -405,19 +404,16 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t l
                                                                        const torch::Tensor& slots, StatePool& pool,
                                                                        bool gemm) const {
   const auto li = static_cast<size_t>(layer);
-  const LayerWeights& w = weights_.layers[li];
-  if (gemm) {
-    // MAMBA_DECODE_STATE_L2_PREFETCH=1: the product requests the batch's SSM state slots into L2
-    // for the SSM step that follows it (off until measured: it competes with the weights for L2).
-    static const bool l2Prefetch = envFlagSet("MAMBA_DECODE_STATE_L2_PREFETCH");
-    cuda::RmsNormGemvConvResult r = cuda::rmsNormGemmConvStep(
-        residual, w.norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li], pool.conv(layer), slots,
-        config_.dInner, convWeightF32_[li], convBiasF32_[li], l2Prefetch ? pool.ssm(layer) : torch::Tensor());
-    return {r.zxbcdt, r.xbc};
-  }
-  cuda::RmsNormGemvConvResult r =
-      cuda::rmsNormGemvConvStep(residual, w.norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li],
-                                pool.conv(layer), slots, config_.dInner, convWeightF32_[li], convBiasF32_[li]);
+  // The GEMV or the GEMM form, the latter with its optional L2 prefetch as `extra`.
+  auto run = [&](auto op, const auto&... extra) {
+    return op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li],
+              pool.conv(layer), slots, config_.dInner, convWeightF32_[li], convBiasF32_[li], extra...);
+  };
+  // MAMBA_DECODE_STATE_L2_PREFETCH=1: the GEMM requests the batch's SSM state slots into L2 for
+  // the SSM step that follows it (off until measured: it competes with the weights for L2).
+  static const bool l2Prefetch = envFlagSet("MAMBA_DECODE_STATE_L2_PREFETCH");
+  cuda::RmsNormGemvConvResult r = gemm ? run(&cuda::rmsNormGemmConvStep, l2Prefetch ? pool.ssm(layer) : torch::Tensor())
+                                       : run(&cuda::rmsNormGemvConvStep);
   return {r.zxbcdt, r.xbc};
 }
 

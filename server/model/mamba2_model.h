@@ -133,6 +133,9 @@ class Mamba2Model {
   // into the SSD: then *outRowSumSq is (B*L, parts) fp32 and the returned rows still need the
   // factor rsqrt(row sum / d_inner + eps) (cuda::DeltaRowScale); else it is left undefined.
   bool cudaPrefillSupported(StatePool& pool) const;
+  // Whether the CUDA prefill's norms may take their vector kernels (MAMBA_NORM_VEC, read once;
+  // mamba2_prefill_cuda.cc's A/B knobs).
+  static bool prefillVectorNorms();
   torch::Tensor mixerPrefillCuda(int64_t layer, const torch::Tensor& u, int64_t B, int64_t L, const torch::Tensor& meta,
                                  StatePool& pool, torch::Tensor* outRowSumSq = nullptr) const;
   torch::Tensor mixerStep(int64_t layer, const torch::Tensor& u, std::span<const int32_t> slots, StatePool& pool) const;

@@ -19,7 +19,8 @@ namespace {
 
 // A/B knobs (timing only, read once per process): MAMBA_CONV_VEC=0 keeps the per-channel conv
 // kernel and MAMBA_SSD_SINGLE_TILE=0 short prompts on the three-launch SSD (both bit for bit the
-// same), MAMBA_NORM_VEC=0 the two-pass gated norm (another summation order), MAMBA_SSD_SEQUENTIAL
+// same), MAMBA_NORM_VEC=0 the two-pass gated and add + RMSNorm kernels (another summation order; the
+// add + RMSNorm's through prefillVectorNorms), MAMBA_SSD_SEQUENTIAL
 // =0 every SSD call on the chunked kernels and =1 every call the sequential-chunk kernel supports
 // on it (unset: by shape), MAMBA_PREFILL_GATE_FUSION=0 the gated norm as its own kernel after
 // every SSD (the last three: the same function to rounding).
@@ -49,6 +50,8 @@ int64_t convStatePitch(int64_t N, torch::ScalarType dtype) {
 }
 
 }  // namespace
+
+bool Mamba2Model::prefillVectorNorms() { return knobs().normVec; }
 
 bool Mamba2Model::prefillFusesGatedNorm(int64_t B, int64_t L, int64_t l) const {
   const int64_t N = config_.stateSize(l), pitch = convStatePitch(N, dtype());
