@@ -114,28 +114,6 @@ __device__ __forceinline__ float elemOf4(const uint2& raw, int i) {
 // log2 of a power of two.
 __device__ __forceinline__ int log2Pow2(int v) { return __ffs(v) - 1; }
 
-// GemvParams' L2 prefetch hint: the grid's threads share the (row, 32 KB piece) items, one bulk
-// prefetch each. Slots are bounds-checked here, so any slot value (even one read before the
-// kernel that wrote it completed) stays a harmless hint.
-constexpr int64_t kPrefetchPiece = 32 * 1024;
-__device__ __forceinline__ void prefetchSlotsToL2(const GemvParams& p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (p.prefetchBase == nullptr || p.conv.slots == nullptr) return;
-  const int64_t pieces = (p.prefetchSlotBytes + kPrefetchPiece - 1) / kPrefetchPiece;
-  const int64_t items = pieces * p.batch;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < items;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int b = static_cast<int>(i / pieces);
-    const int64_t off = (i - b * pieces) * kPrefetchPiece;
-    const int slot = p.conv.slots[b];
-    if (slot < 0 || slot >= p.prefetchSlots) continue;
-    const unsigned bytes = static_cast<unsigned>(min(kPrefetchPiece, p.prefetchSlotBytes - off));
-    const char* src = static_cast<const char*>(p.prefetchBase) + slot * p.prefetchSlotBytes + off;
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");
-  }
-#endif
-}
-
 template <typename T, GemvPrologue PRO, int MT, int NW8>
 __device__ __forceinline__ void decodeGemmBody(const Args& a) {
   constexpr int kTileN = 64 * NW8;  // weight rows per cluster
@@ -175,7 +153,7 @@ __device__ __forceinline__ void decodeGemmBody(const Args& a) {
   const int nEpi = n0 + colLoc;
   const GemvConvStep& cv = p.conv;
 
-  // ---- Before pdlEnter: constant weights only (launch.cuh's contract), and the L2 hint below.
+  // ---- Before pdlEnter: constant weights only (launch.cuh's contract).
   {
     const T* W = static_cast<const T*>(p.weight);
     const int chunks = sliceK / 8;  // 16-byte chunks of one W row slice
@@ -199,7 +177,6 @@ __device__ __forceinline__ void decodeGemmBody(const Args& a) {
     }
     cpAsyncCommit();
   }
-  prefetchSlotsToL2(p);
   // Raw loads now, converted after pdlEnter (a conversion here would stall until they land).
   const T* biasP = static_cast<const T*>(p.bias);
   T biasRaw[4];

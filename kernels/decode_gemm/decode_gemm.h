@@ -40,8 +40,6 @@
 //   scale) of its row in one round of distributed-shared-memory loads, and sums the partials in
 //   rank order, each times rsqrt(group's sum of squares / width + eps) / that rank's local
 //   scale. Fixed orders everywhere and no atomics: bit-identical results run to run.
-// * Optionally (GemvParams::prefetchBase), the batch's slots of the next kernel's state are
-//   requested into L2 before pdlEnter, one bulk prefetch per 32 KB (a hint; off by default).
 // * The conv step's states of the CTA's own columns are prefetched with cp.async into shared
 //   memory right after the prologue (kernelSize 4 with 16-byte aligned state and weights; other
 //   sizes step in global memory), so their latency hides behind the MMAs and the cluster sync.

@@ -72,14 +72,6 @@ struct GemvParams {
   float* residual = nullptr;          // kResidualAdd: (B, M) fp32
   GemvConvStep conv;                  // kStoreConvStep
   ElemType elem = ElemType::kF32;
-  // Optional L2 prefetch hint, taken by the decode GEMM (kernels/decode_gemm) on sm_90 and
-  // ignored by the GEMV: for each batch row whose slot s = conv.slots[b] is in [0,
-  // prefetchSlots), the prefetchSlotBytes bytes at prefetchBase + s * prefetchSlotBytes are
-  // requested into L2 before pdlEnter (the next kernel's SSM state, so that its reads overlap
-  // this kernel). No effect on any result. Base 16-byte aligned, slot bytes a multiple of 16.
-  const void* prefetchBase = nullptr;
-  int64_t prefetchSlotBytes = 0;
-  int prefetchSlots = 0;
 };
 
 // Shared-memory bytes the kernel needs for `batch` rows: B * K fp32 inputs, B rounded up to

@@ -96,26 +96,13 @@ void gatedRmsNormGemmResidual(torch::Tensor& residual, const torch::Tensor& y, c
 RmsNormGemvConvResult rmsNormGemmConvStep(const torch::Tensor& residual, const torch::Tensor& normWeight, double eps,
                                           const torch::Tensor& weight, const torch::Tensor& bias,
                                           torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
-                                          const torch::Tensor& convWeight, const torch::Tensor& convBias,
-                                          const torch::Tensor& l2PrefetchState) {
+                                          const torch::Tensor& convWeight, const torch::Tensor& convBias) {
   checkF32(residual, "residual");
   checkAligned16(residual, "residual");
   TORCH_CHECK(residual.dim() == 2, "residual must be (B, K)");
   RmsNormGemvConvResult r;
   kernels::GemvParams p = gemmParams(residual.size(0), residual.size(1), weight, bias, 1, &r.zxbcdt);
   setRmsNormConvStep(p, residual, normWeight, eps, weight, convState, slots, xbcOffset, convWeight, convBias, &r.xbc);
-  if (l2PrefetchState.defined()) {
-    checkCuda(l2PrefetchState, "l2PrefetchState");
-    checkAligned16(l2PrefetchState, "l2PrefetchState");
-    checkSameDevice({&weight, &l2PrefetchState});
-    TORCH_CHECK(l2PrefetchState.dim() >= 1 && l2PrefetchState.is_contiguous(),
-                "l2PrefetchState must be a contiguous pool with the slot as dim 0");
-    const int64_t slotBytes = l2PrefetchState.stride(0) * static_cast<int64_t>(l2PrefetchState.element_size());
-    TORCH_CHECK(slotBytes % 16 == 0, "l2PrefetchState: a slot must be a multiple of 16 bytes");
-    p.prefetchBase = l2PrefetchState.data_ptr();
-    p.prefetchSlotBytes = slotBytes;
-    p.prefetchSlots = static_cast<int>(l2PrefetchState.size(0));
-  }
   launch([&] { kernels::launchDecodeGemm(p, stream()); });
   return r;
 }

@@ -25,14 +25,11 @@ torch::Tensor gatedRmsNormGemm(const torch::Tensor& y, const torch::Tensor& zxbc
 
 // rmsNormGemvConvStep (cuda_ops.h) on tensor cores: zxbcdt = RMSNorm(residual) W^T + bias and
 // the conv step of its xBC rows, convState stepped in place exactly as convStep steps it for
-// that zxbcdt (slot -1: padding row, state untouched, xbc row 0). l2PrefetchState (optional: a
-// pool whose dim 0 is the slot, contiguous, e.g. the layer's SSM state): the batch's slots of it
-// are requested into L2 while the product runs (GemvParams::prefetchBase; no effect on results).
+// that zxbcdt (slot -1: padding row, state untouched, xbc row 0).
 RmsNormGemvConvResult rmsNormGemmConvStep(const torch::Tensor& residual, const torch::Tensor& normWeight, double eps,
                                           const torch::Tensor& weight, const torch::Tensor& bias,
                                           torch::Tensor& convState, const torch::Tensor& slots, int64_t xbcOffset,
-                                          const torch::Tensor& convWeight, const torch::Tensor& convBias,
-                                          const torch::Tensor& l2PrefetchState = {});
+                                          const torch::Tensor& convWeight, const torch::Tensor& convBias);
 
 // gatedRmsNormGemvResidual (cuda_ops.h) on tensor cores: residual (B, N) fp32 += the rounded
 // gatedRmsNormGemm output, in place.

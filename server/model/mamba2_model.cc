@@ -404,16 +404,10 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t l
                                                                        const torch::Tensor& slots, StatePool& pool,
                                                                        bool gemm) const {
   const auto li = static_cast<size_t>(layer);
-  // The GEMV or the GEMM form, the latter with its optional L2 prefetch as `extra`.
-  auto run = [&](auto op, const auto&... extra) {
-    return op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li],
-              pool.conv(layer), slots, config_.dInner, convWeightF32_[li], convBiasF32_[li], extra...);
-  };
-  // MAMBA_DECODE_STATE_L2_PREFETCH=1: the GEMM requests the batch's SSM state slots into L2 for
-  // the SSM step that follows it (off until measured: it competes with the weights for L2).
-  static const bool l2Prefetch = envFlagSet("MAMBA_DECODE_STATE_L2_PREFETCH");
-  cuda::RmsNormGemvConvResult r = gemm ? run(&cuda::rmsNormGemmConvStep, l2Prefetch ? pool.ssm(layer) : torch::Tensor())
-                                       : run(&cuda::rmsNormGemvConvStep);
+  auto* op = gemm ? &cuda::rmsNormGemmConvStep : &cuda::rmsNormGemvConvStep;
+  cuda::RmsNormGemvConvResult r = op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
+                                     inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner,
+                                     convWeightF32_[li], convBiasF32_[li]);
   return {r.zxbcdt, r.xbc};
 }
 
