@@ -357,7 +357,10 @@ int64_t Mamba2Model::decodeParts(int64_t batch) {
   // tests and A/B runs toggle them). H200, 130m bf16, graph decode in one process, two streams
   // vs one: B64 1.177 vs 1.341 ms, B32 0.739 vs 0.779; B16 split in two 0.560 vs 0.559-0.573;
   // three streams B64 1.287, four 1.384 (bench/results/h200_2026-12-01/session8), so two. After
-  // session 10's decode GEMM change, streams 1 / 2 / 3 / 4 at B64: 1.389 / 1.122 / 1.153 / 1.133.
+  // session 10's decode GEMM change, streams 1 / 2 / 3 / 4 at B64: 1.389 / 1.122 / 1.153 / 1.133;
+  // session 15: 1.319 / 1.112 / 1.144 / 1.127, compacted N = 64 0.991 / 0.789 / 0.842 / 0.822.
+  // Only the fused form splits: the unfused one (above kFusedDecodeMaxBatch) on two streams
+  // was slower, B128 2.43 vs 2.16-2.21 ms and B256 4.02 vs 3.90-3.95 (session 15).
   const int64_t streams = std::min<int64_t>(envPositiveInt("MAMBA_DECODE_STREAMS", 2), 4);
   const int64_t threshold = std::max<int64_t>(envPositiveInt("MAMBA_DECODE_SPLIT_MIN_BATCH", 32), 2);
   if (streams < 2 || batch < threshold) return 1;
@@ -413,7 +416,7 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t l
 
 bool Mamba2Model::fusedDecode(int64_t batch) const {
   const int64_t Dm = config_.dModel, Di = config_.dInner;
-  if (!device().is_cuda() || !config_.residualInFp32 || Di > kGemvMaxDInner || config_.convKernel > 16 ||
+  if (!envFlagOn("MAMBA_DECODE_FUSED") || !device().is_cuda() || !config_.residualInFp32 || Di > kGemvMaxDInner || config_.convKernel > 16 ||
       batch < 1 || batch > kFusedDecodeMaxBatch) {
     return false;
   }

@@ -52,12 +52,16 @@ class Mamba2Model {
   // and 6.1 at 2; whole step 0.37 vs 0.43 ms at batch 1 and 0.39 vs 0.54 at 2. Against the
   // unfused path (cuBLAS projections, separate norm and conv kernels) the fused step was 0.39
   // vs 0.74 ms at batch 3, 0.45 vs 0.75 at 8, 0.56 vs 0.82 at 16, 0.79 vs 1.01 at 32 and 1.40
-  // vs 1.47 at 64 (mamba-bench --breakdown times each kernel).
+  // vs 1.47 at 64 (mamba-bench --breakdown times each kernel). Again in session 15 (H200, graph
+  // decode, fused on two streams vs MAMBA_DECODE_FUSED=0 on one): B32 0.697 vs 0.926, B64 1.115
+  // vs 1.387; N = 64: 0.535 vs 0.736, 0.789 vs 0.998 (the unfused kernels' in-graph sum, 42.3 us
+  // per layer at B64 against the fused 46.7, did not carry over to the chained step).
   static constexpr int64_t kGemvDecodeMaxBatch = 2;
   static constexpr int64_t kFusedDecodeMaxBatch = 64;
   // Whether CUDA decode of `batch` rows runs the fused three-kernel layer (in_proj with the
   // pre-norm and the conv step, the SSM step, out_proj with the gated norm and the residual
-  // add) instead of cuBLAS projections with separate norm and conv kernels.
+  // add) instead of cuBLAS projections with separate norm and conv kernels
+  // (MAMBA_DECODE_FUSED=0, read per call, always takes the latter: for A/B runs).
   bool fusedDecode(int64_t batch) const;
   // Whether that fused layer's products at `batch` are the tensor-core kernels (else the GEMVs).
   bool fusedDecodeUsesGemm(int64_t batch) const;
