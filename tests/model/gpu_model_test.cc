@@ -261,7 +261,9 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
             EXPECT_LE(testing::maxRelErr(a[i], b[i]), tol) << what << " row " << i << ": persistent vs fused layers";
             EXPECT_LE(testing::maxRelErr(g[i], a[i]), 1e-6) << what << " row " << i << ": graph vs eager";
             EXPECT_LE(testing::maxRelErr(a5[i], b[i]), tol) << what << " row " << i << ": 5 CTAs vs fused layers";
-            if (f32) EXPECT_LE(testing::maxRelErr(a[i], c[j]), tol) << what << " row " << i << ": GPU vs CPU";
+            if (f32) {
+              EXPECT_LE(testing::maxRelErr(a[i], c[j]), tol) << what << " row " << i << ": GPU vs CPU";
+            }
             ++j;
           }
         }
@@ -272,7 +274,9 @@ TEST_F(GpuModelTest, PersistentDecodeMatchesFusedLayersAndCpu) {
         EXPECT_LE(testing::maxRelErr(graphed.ssm(l).cpu(), pers.ssm(l).cpu()), 1e-6) << name << " graph ssm " << l;
         EXPECT_LE(testing::maxRelErr(pers5.ssm(l).cpu(), fused.ssm(l).cpu()), tol) << name << " 5 CTAs ssm " << l;
         EXPECT_LE(testing::maxRelErr(pers5.conv(l).cpu(), fused.conv(l).cpu()), tol) << name << " 5 CTAs conv " << l;
-        if (f32) EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), pc.ssm(l)), tol) << name << " ssm vs CPU " << l;
+        if (f32) {
+          EXPECT_LE(testing::maxRelErr(pers.ssm(l).cpu(), pc.ssm(l)), tol) << name << " ssm vs CPU " << l;
+        }
       }
     }
   }
