@@ -408,16 +408,16 @@ std::pair<torch::Tensor, torch::Tensor> Mamba2Model::inProjectConvStep(int64_t l
                                                                        bool gemm) const {
   const auto li = static_cast<size_t>(layer);
   auto* op = gemm ? &cuda::rmsNormGemmConvStep : &cuda::rmsNormGemvConvStep;
-  cuda::RmsNormGemvConvResult r = op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li],
-                                     inProjBiasPadded_[li], pool.conv(layer), slots, config_.dInner,
-                                     convWeightF32_[li], convBiasF32_[li]);
+  cuda::RmsNormGemvConvResult r =
+      op(residual, weights_.layers[li].norm, config_.normEps, inProjPadded_[li], inProjBiasPadded_[li],
+         pool.conv(layer), slots, config_.dInner, convWeightF32_[li], convBiasF32_[li]);
   return {r.zxbcdt, r.xbc};
 }
 
 bool Mamba2Model::fusedDecode(int64_t batch) const {
   const int64_t Dm = config_.dModel, Di = config_.dInner;
-  if (!envFlagOn("MAMBA_DECODE_FUSED") || !device().is_cuda() || !config_.residualInFp32 || Di > kGemvMaxDInner || config_.convKernel > 16 ||
-      batch < 1 || batch > kFusedDecodeMaxBatch) {
+  if (!envFlagOn("MAMBA_DECODE_FUSED") || !device().is_cuda() || !config_.residualInFp32 || Di > kGemvMaxDInner ||
+      config_.convKernel > 16 || batch < 1 || batch > kFusedDecodeMaxBatch) {
     return false;
   }
   if (fusedDecodeUsesGemm(batch)) return true;
