@@ -13,6 +13,8 @@
 #     warp-state sections of two launches of the matching kernels, and the source-level stall
 #     hot spots (scripts/ncu_source_hotspots.py).
 #   VARIANTS: mamba-variant-bench arguments (dense/masked/compacted in interleaved rounds).
+#   SSD_TRACE: ";"-separated bench/ssd-phase-trace argument lists ("" = its default, the 130m
+#     layer at 8 x 16384): cycles per phase of a chunk of the prefill SSD walk.
 #   CTEST_ARGS [-L gpu]; SKIP_TESTS=1 skips the tests. CASE_TIMEOUT [300]: seconds per case.
 #   SERVER=1: build with gRPC (scripts/gpu_server_bench.sh, tests included) and end with the
 #     server end-to-end bench for each of SERVER_MODES ["true false"] (pipelined decode on /
@@ -28,7 +30,7 @@ if [ "${SERVER:-0}" = 1 ]; then
       bash "$ROOT/scripts/gpu_server_bench.sh" > "$O/build.log" 2>&1; then
     tail -40 "$O/build.log"; exit 1
   fi
-elif ! TARGETS="kernel_tests model_gpu_tests model_tests engine_gpu_tests mamba-bench mamba-variant-bench" \
+elif ! TARGETS="kernel_tests model_gpu_tests model_tests engine_gpu_tests mamba-bench mamba-variant-bench ssd-phase-trace" \
     SKIP_TESTS=1 BUILD_DIR=$B bash "$ROOT/scripts/gpu_test.sh" > "$O/build.log" 2>&1; then
   tail -40 "$O/build.log"; exit 1
 fi
@@ -63,6 +65,14 @@ if [ -n "${VARIANTS:-}" ]; then
   "$B/bench/mamba-variant-bench" $VARIANTS --json "$O/variants.json" --markdown "$O/variants.md" > "$O/variants.txt" 2>&1 \
     || tail -5 "$O/variants.txt"
   cat "$O/variants.md" 2>/dev/null
+fi
+if [ -n "${SSD_TRACE+set}" ]; then
+  IFS=';' read -ra traces <<< "${SSD_TRACE:- }"
+  for t in "${traces[@]}"; do
+    echo "== ssd-phase-trace $t"
+    # shellcheck disable=SC2086
+    timeout "${CASE_TIMEOUT:-300}" "$B/bench/ssd-phase-trace" $t 2>&1 | tee -a "$O/ssd_phase_trace.txt"
+  done
 fi
 if [ -n "${NCU_CASES:-}" ]; then  # per-kernel times (scripts/gpu_profile.sh, into $O/ncu)
   LAUNCH_COUNT= SKIP_BUILD=1 BUILD_DIR=$B OUT=$O/ncu PROFILE_CASES=$NCU_CASES bash "$ROOT/scripts/gpu_profile.sh" \

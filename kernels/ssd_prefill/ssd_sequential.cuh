@@ -46,6 +46,27 @@ constexpr int kSeqLdX = kSeqLanes + 8;  // 144 bytes per x row: ldmatrix rows in
 
 __host__ __device__ inline int seqPadN(int N) { return (N + 15) / 16 * 16; }
 
+// Phase trace (debug builds of bench/ssd_phase_trace.cu only, which define
+// MAMBA_SSD_PHASE_TRACE): lane 0 of each warp of block (0, 0) records clock64() at the phase
+// boundaries of the first kSeqTraceChunks chunks into gSeqPhaseTrace, (chunk, warp, phase).
+// Phases: 0 loop top, 1 after barrier 1, 2 after cumsum and the decay arrays, 3 after C B^T and
+// C S^T, 4 after M x, 5 after the epilogue, 6 after the S update, 7 after barrier 2,
+// 8 after S's operand copy. Compiled out otherwise.
+constexpr int kSeqTracePhases = 9, kSeqTraceChunks = 64;
+#ifdef MAMBA_SSD_PHASE_TRACE
+__device__ long long* gSeqPhaseTrace = nullptr;
+#define MAMBA_SEQ_STAMP(c, k)                                                                         \
+  do {                                                                                                \
+    if (blockIdx.x == 0 && blockIdx.y == 0 && (c) < kSeqTraceChunks && lane == 0 && gSeqPhaseTrace) { \
+      gSeqPhaseTrace[((c) * (kSeqThreads / 32) + warp) * kSeqTracePhases + (k)] = clock64();          \
+    }                                                                                                 \
+  } while (0)
+#else
+#define MAMBA_SEQ_STAMP(c, k) \
+  do {                        \
+  } while (0)
+#endif
+
 // Elements per B, C and S row in shared memory, for every N (a compile-time pitch keeps every
 // ldmatrix offset a constant): 136 = 17 16-byte units, odd, so ldmatrix is conflict-free.
 constexpr int kSeqLdN = kSsdSeqMaxN + 8;
@@ -220,6 +241,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   }
   const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
+    MAMBA_SEQ_STAMP(c, 0);
     // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it.
     if constexpr (kGate) {
       cpAsyncWaitGroup<1>();
@@ -227,6 +249,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
       cpAsyncWaitAll();
     }
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
+    MAMBA_SEQ_STAMP(c, 1);
     if (c + 1 < chunks) issue(c + 1);
     const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
     // Cumulative log decay of the chunk (every warp computes it: no block barrier).
@@ -256,6 +279,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     colW[lane + 32] = __expf(fminf(csRef - c1, 0.f)) * dt1;
     __syncwarp();
     if (c + 1 < chunks) loadDt(c + 1);
+    MAMBA_SEQ_STAMP(c, 2);
     const T* Xs = stage(c);
     const T* Bs = Xs + kSeqChunk * kSeqLdX;
     const T* Cs = Bs + kSeqChunk * ldn;
@@ -293,6 +317,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
+    MAMBA_SEQ_STAMP(c, 3);
     const float cs0 = csW[t0], cs1 = csW[t1];
     const float e0 = __expf(cs0), e1 = __expf(cs1);  // <= 1: cs falls
     const float r0 = __expf(fminf(cs0 - csRef, 0.f)), r1 = __expf(fminf(cs1 - csRef, 0.f));
@@ -333,6 +358,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
+    MAMBA_SEQ_STAMP(c, 4);
     // y rows t0, t1 of the chunk, lanes p0y ..: + D x; steps past the length are 0, rows past
     // seqLen not stored. Gated: v = y silu(z), stored as v * weight, and the rows' sums of v^2
     // over the warp's 32 lanes (a quad's four threads hold a row's 32 lanes).
@@ -387,6 +413,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         if (c + 1 < chunks) issueZ(c + 1);
       }
     }
+    MAMBA_SEQ_STAMP(c, 5);
     // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that
     // hold real steps.
     const float decay = __expf(csEnd);
@@ -417,8 +444,11 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(s[2 * jn + 1], a, {r[2], r[3]});
       }
     }
+    MAMBA_SEQ_STAMP(c, 6);
     __syncthreads();  // every warp has read S's operand copy (C S^T) and the stage
+    MAMBA_SEQ_STAMP(c, 7);
     seqStoreStateOperand<T>(Ss, s, rg, n0, nPad);
+    MAMBA_SEQ_STAMP(c, 8);
   }
 
   if (pool != nullptr) {
