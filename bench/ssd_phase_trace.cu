@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/cuda_check.cuh"
 #include "kernels/ssd_prefill/ssd_sequential.cuh"
 
 namespace {
@@ -24,13 +25,6 @@ namespace {
 using mamba::kernels::ElemType;
 using mamba::kernels::SsdPrefillParams;
 namespace ssd = mamba::kernels::ssd;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "ssd-phase-trace: %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
 
 // Deterministic pseudo-random values in [lo, hi): a hash of the index and seed.
 template <typename T>
@@ -49,9 +43,9 @@ __global__ void fillKernel(T* p, int64_t n, uint32_t seed, float lo, float hi) {
 template <typename T>
 T* deviceFilled(int64_t n, uint32_t seed, float lo, float hi) {
   T* p = nullptr;
-  check(cudaMalloc(&p, std::max<int64_t>(n, 1) * sizeof(T)), "cudaMalloc");
+  MAMBA_CUDA_CHECK(cudaMalloc(&p, std::max<int64_t>(n, 1) * sizeof(T)));
   fillKernel<T><<<1024, 256>>>(p, n, seed, lo, hi);
-  check(cudaGetLastError(), "fill");
+  MAMBA_CUDA_CHECK_LAUNCH();
   return p;
 }
 
@@ -73,48 +67,48 @@ template <bool kGate>
 void run(SsdPrefillParams p) {
   auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate>;
   const int smem = ssd::seqSharedBytes<__nv_bfloat16, kGate>();
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem limit");
+  MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const dim3 grid(p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes), p.batch);
   const int chunks = (p.seqLen + ssd::kSeqChunk - 1) / ssd::kSeqChunk;
   const int traced = std::min(chunks, ssd::kSeqTraceChunks);
   constexpr int kWarps = ssd::kSeqThreads / 32;
   const size_t stamps = static_cast<size_t>(traced) * kWarps * ssd::kSeqTracePhases;
   long long* trace = nullptr;
-  check(cudaMalloc(&trace, stamps * sizeof(long long)), "cudaMalloc trace");
+  MAMBA_CUDA_CHECK(cudaMalloc(&trace, stamps * sizeof(long long)));
   long long* none = nullptr;
 
   // Untraced: two warm-up launches, then the median of five timed ones.
-  check(cudaMemcpyToSymbol(ssd::gSeqPhaseTrace, &none, sizeof(none)), "trace symbol");
+  MAMBA_CUDA_CHECK(cudaMemcpyToSymbol(ssd::gSeqPhaseTrace, &none, sizeof(none)));
   cudaEvent_t t0, t1;
-  check(cudaEventCreate(&t0), "event");
-  check(cudaEventCreate(&t1), "event");
+  MAMBA_CUDA_CHECK(cudaEventCreate(&t0));
+  MAMBA_CUDA_CHECK(cudaEventCreate(&t1));
   std::vector<float> ms;
   for (int i = 0; i < 7; ++i) {
-    check(cudaEventRecord(t0), "record");
+    MAMBA_CUDA_CHECK(cudaEventRecord(t0));
     kernel<<<grid, ssd::kSeqThreads, smem>>>(p);
-    check(cudaGetLastError(), "launch");
-    check(cudaEventRecord(t1), "record");
-    check(cudaEventSynchronize(t1), "sync");
+    MAMBA_CUDA_CHECK_LAUNCH();
+    MAMBA_CUDA_CHECK(cudaEventRecord(t1));
+    MAMBA_CUDA_CHECK(cudaEventSynchronize(t1));
     float m = 0.f;
-    check(cudaEventElapsedTime(&m, t0, t1), "elapsed");
+    MAMBA_CUDA_CHECK(cudaEventElapsedTime(&m, t0, t1));
     if (i >= 2) ms.push_back(m);
   }
   std::sort(ms.begin(), ms.end());
   const float kernelMs = ms[ms.size() / 2];
 
-  check(cudaMemcpyToSymbol(ssd::gSeqPhaseTrace, &trace, sizeof(trace)), "trace symbol");
+  MAMBA_CUDA_CHECK(cudaMemcpyToSymbol(ssd::gSeqPhaseTrace, &trace, sizeof(trace)));
   kernel<<<grid, ssd::kSeqThreads, smem>>>(p);
-  check(cudaGetLastError(), "launch");
-  check(cudaDeviceSynchronize(), "traced run");
+  MAMBA_CUDA_CHECK_LAUNCH();
+  MAMBA_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<long long> h(stamps);
-  check(cudaMemcpy(h.data(), trace, stamps * sizeof(long long), cudaMemcpyDeviceToHost), "copy trace");
+  MAMBA_CUDA_CHECK(cudaMemcpy(h.data(), trace, stamps * sizeof(long long), cudaMemcpyDeviceToHost));
   auto at = [&](int c, int w, int k) { return h[(static_cast<size_t>(c) * kWarps + w) * ssd::kSeqTracePhases + k]; };
 
   int clockKHz = 0, dev = 0;
-  check(cudaGetDevice(&dev), "device");
-  check(cudaDeviceGetAttribute(&clockKHz, cudaDevAttrClockRate, dev), "clock rate");
+  MAMBA_CUDA_CHECK(cudaGetDevice(&dev));
+  MAMBA_CUDA_CHECK(cudaDeviceGetAttribute(&clockKHz, cudaDevAttrClockRate, dev));
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, dev), "properties");
+  MAMBA_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
   std::printf("%s, %d SMs; B=%d L=%d H=%d P=%d N=%d %s: %d blocks of %d threads, %d B shared memory\n", prop.name,
               prop.multiProcessorCount, p.batch, p.seqLen, p.nHeads, p.headDim, p.stateSize, kGate ? "gated" : "plain",
               grid.x * grid.y, ssd::kSeqThreads, smem);
@@ -157,12 +151,10 @@ void run(SsdPrefillParams p) {
   }
   loop /= static_cast<double>(c1 - c0) * kWarps;
   std::printf("| whole chunk (loop top to loop top) | %.0f | | | |\n", loop);
-  check(cudaFree(trace), "free");
+  MAMBA_CUDA_CHECK(cudaFree(trace));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int traceMain(int argc, char** argv) {
   SsdPrefillParams p;
   p.batch = argInt(argc, argv, "--batch", 8);
   p.seqLen = argInt(argc, argv, "--len", 16384);
@@ -190,10 +182,10 @@ int main(int argc, char** argv) {
   std::vector<int32_t> slots(B), zeros(B, 0), lengths(B, static_cast<int32_t>(L));
   for (int64_t b = 0; b < B; ++b) slots[b] = static_cast<int32_t>(b);
   int32_t* meta = nullptr;
-  check(cudaMalloc(&meta, 3 * B * sizeof(int32_t)), "cudaMalloc meta");
-  check(cudaMemcpy(meta, slots.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice), "copy slots");
-  check(cudaMemcpy(meta + B, zeros.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice), "copy cont");
-  check(cudaMemcpy(meta + 2 * B, lengths.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice), "copy lengths");
+  MAMBA_CUDA_CHECK(cudaMalloc(&meta, 3 * B * sizeof(int32_t)));
+  MAMBA_CUDA_CHECK(cudaMemcpy(meta, slots.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
+  MAMBA_CUDA_CHECK(cudaMemcpy(meta + B, zeros.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
+  MAMBA_CUDA_CHECK(cudaMemcpy(meta + 2 * B, lengths.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
   p.slots = meta;
   p.cont = meta + B;
   p.lengths = meta + 2 * B;
@@ -209,4 +201,15 @@ int main(int argc, char** argv) {
     run<false>(p);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return traceMain(argc, argv);
+  } catch (const mamba::kernels::CudaError& e) {
+    std::fprintf(stderr, "ssd-phase-trace: %s\n", e.what());
+    return 1;
+  }
 }

@@ -302,9 +302,12 @@ bool convVectorizable(const ConvPrefillParams& p) {
 // 99.0 / 99.1 ms (bench/results/h200_2026-12-01/session14).
 int convVecSteps();
 
-// Shared-memory stage of convPrefillVecKernel<.., KB = 4> for runs of `steps`: steps + 3 rows of
-// one 16-byte vector per thread.
-constexpr int convVecStageBytes(int steps) { return (steps + 3) * kConvPrefillThreads * 16; }
+// Shared-memory stage of convPrefillVecKernel<.., KB> for runs of `steps`: steps + KB - 1 rows
+// of one 16-byte vector per thread.
+template <int KB>
+constexpr int convVecStageBytes(int steps) {
+  return (steps + KB - 1) * kConvPrefillThreads * 16;
+}
 
 template <typename TIn, typename TOut>
 void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
@@ -322,9 +325,10 @@ void launchConvPrefillTyped(const ConvPrefillParams& p, Stream stream) {
   const bool narrow = p.kernelSize <= 4;
   if (vec) {
     static DynamicSmemLimit limit;
-    constexpr auto kernel = convPrefillVecKernel<TIn, TOut, 4>;
-    limit.ensure(kernel, convVecStageBytes(kConvPrefillSteps));  // the largest stage
-    launchKernel(kernel, grid, dim3(kConvPrefillThreads), convVecStageBytes(steps), s, p, steps);
+    constexpr int kKB = 4;  // K <= 4 (convVectorizable)
+    constexpr auto kernel = convPrefillVecKernel<TIn, TOut, kKB>;
+    limit.ensure(kernel, convVecStageBytes<kKB>(kConvPrefillSteps));  // the largest stage
+    launchKernel(kernel, grid, dim3(kConvPrefillThreads), convVecStageBytes<kKB>(steps), s, p, steps);
   } else {
     launchKernel(narrow ? convPrefillKernel<TIn, TOut, 4> : convPrefillKernel<TIn, TOut, kConvPrefillMaxKernel>, grid,
                  dim3(kConvPrefillThreads), 0, s, p, steps);

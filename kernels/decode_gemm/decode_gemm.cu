@@ -1,6 +1,4 @@
 #include <algorithm>
-#include <cstdlib>
-#include <initializer_list>
 #include <string>
 
 #include "kernels/common/device_info.h"
