@@ -118,13 +118,16 @@ void run(SsdPrefillParams p) {
   // Chunks 2 .. traced - 2: past the first stage's cold start, each with a following chunk.
   const int c0 = std::min(2, traced - 1), c1 = std::max(c0 + 1, traced - 1);
   const char* names[] = {"barrier 1 (stage landed)",
+                         "next stage issued (cp.async)",
                          "cumsum + decay arrays",
                          "C B^T + C S^T",
                          "M x",
+                         "z landed (gated)",
                          "epilogue",
                          "S update",
                          "barrier 2",
                          "S operand copy"};
+  static_assert(sizeof(names) / sizeof(names[0]) == ssd::kSeqTracePhases - 1, "one name per phase");
   std::printf("\nblock (0, 0), chunks %d..%d; cycles per chunk (clock64; %d kHz nominal clock)\n", c0, c1 - 1,
               clockKHz);
   std::printf("| phase | mean over warps | slowest warp (mean) | per warp rg0..3 half0 | per warp rg0..3 half1 |\n");

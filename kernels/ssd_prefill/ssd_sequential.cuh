@@ -49,10 +49,11 @@ __host__ __device__ inline int seqPadN(int N) { return (N + 15) / 16 * 16; }
 // Phase trace (debug builds of bench/ssd_phase_trace.cu only, which define
 // MAMBA_SSD_PHASE_TRACE): lane 0 of each warp of block (0, 0) records clock64() at the phase
 // boundaries of the first kSeqTraceChunks chunks into gSeqPhaseTrace, (chunk, warp, phase).
-// Phases: 0 loop top, 1 after barrier 1, 2 after cumsum and the decay arrays, 3 after C B^T and
-// C S^T, 4 after M x, 5 after the epilogue, 6 after the S update, 7 after barrier 2,
-// 8 after S's operand copy. Compiled out otherwise.
-constexpr int kSeqTracePhases = 9, kSeqTraceChunks = 64;
+// Phases: 0 loop top, 1 after barrier 1, 2 after issuing the next chunk's stage, 3 after cumsum
+// and the decay arrays, 4 after C B^T and C S^T, 5 after M x, 6 after the wait for z (gated),
+// 7 after the epilogue, 8 after the S update, 9 after barrier 2, 10 after S's operand copy.
+// Compiled out otherwise.
+constexpr int kSeqTracePhases = 11, kSeqTraceChunks = 64;
 #ifdef MAMBA_SSD_PHASE_TRACE
 __device__ long long* gSeqPhaseTrace = nullptr;
 #define MAMBA_SEQ_STAMP(c, k)                                                                         \
@@ -251,6 +252,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     __syncthreads();  // the stage of chunk c and S's operand copy are in place
     MAMBA_SEQ_STAMP(c, 1);
     if (c + 1 < chunks) issue(c + 1);
+    MAMBA_SEQ_STAMP(c, 2);
     const int cBase = c * kSeqChunk, clen = min(kSeqChunk, len - cBase);
     // Cumulative log decay of the chunk (every warp computes it: no block barrier).
     float c0 = dt0 * A, c1 = dt1 * A;
@@ -279,7 +281,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     colW[lane + 32] = __expf(fminf(csRef - c1, 0.f)) * dt1;
     __syncwarp();
     if (c + 1 < chunks) loadDt(c + 1);
-    MAMBA_SEQ_STAMP(c, 2);
+    MAMBA_SEQ_STAMP(c, 3);
     const T* Xs = stage(c);
     const T* Bs = Xs + kSeqChunk * kSeqLdX;
     const T* Cs = Bs + kSeqChunk * ldn;
@@ -317,7 +319,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
-    MAMBA_SEQ_STAMP(c, 3);
+    MAMBA_SEQ_STAMP(c, 4);
     const float cs0 = csW[t0], cs1 = csW[t1];
     const float e0 = __expf(cs0), e1 = __expf(cs1);  // <= 1: cs falls
     const float r0 = __expf(fminf(cs0 - csRef, 0.f)), r1 = __expf(fminf(cs1 - csRef, 0.f));
@@ -358,7 +360,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(ya[2 * jp + 1], a, {r[2], r[3]});
       }
     }
-    MAMBA_SEQ_STAMP(c, 4);
+    MAMBA_SEQ_STAMP(c, 5);
     // y rows t0, t1 of the chunk, lanes p0y ..: + D x; steps past the length are 0, rows past
     // seqLen not stored. Gated: v = y silu(z), stored as v * weight, and the rows' sums of v^2
     // over the warp's 32 lanes (a quad's four threads hold a row's 32 lanes).
@@ -372,6 +374,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         }
         __syncwarp();
       }
+      MAMBA_SEQ_STAMP(c, 6);
       const uint32_t* x0 = reinterpret_cast<const uint32_t*>(Xs + t0 * kSeqLdX + p0y);
       const uint32_t* x1 = reinterpret_cast<const uint32_t*>(Xs + t1 * kSeqLdX + p0y);
       const bool store0 = t0 < rows, store1 = t1 < rows, real0 = t0 < clen, real1 = t1 < clen;
@@ -413,7 +416,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         if (c + 1 < chunks) issueZ(c + 1);
       }
     }
-    MAMBA_SEQ_STAMP(c, 5);
+    MAMBA_SEQ_STAMP(c, 7);
     // S (lanes 16 rg .., columns n0 ..) <- exp(cs_end) S + (x o w)^T B over the k-steps that
     // hold real steps.
     const float decay = __expf(csEnd);
@@ -444,11 +447,11 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
         mma16816<T>(s[2 * jn + 1], a, {r[2], r[3]});
       }
     }
-    MAMBA_SEQ_STAMP(c, 6);
-    __syncthreads();  // every warp has read S's operand copy (C S^T) and the stage
-    MAMBA_SEQ_STAMP(c, 7);
-    seqStoreStateOperand<T>(Ss, s, rg, n0, nPad);
     MAMBA_SEQ_STAMP(c, 8);
+    __syncthreads();  // every warp has read S's operand copy (C S^T) and the stage
+    MAMBA_SEQ_STAMP(c, 9);
+    seqStoreStateOperand<T>(Ss, s, rg, n0, nPad);
+    MAMBA_SEQ_STAMP(c, 10);
   }
 
   if (pool != nullptr) {

@@ -12,13 +12,11 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdint>
 #include <type_traits>
 
 #include "kernels/common/cuda_check.cuh"
-#include "kernels/common/dispatch.cuh"
-#include "kernels/common/env_tuning.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/common/dispatch.cuh"
 #include "kernels/ssm_step/ssm_step.h"
 
 namespace mamba::kernels {
@@ -62,15 +60,15 @@ template <> struct StateVec<__nv_bfloat16, 1> {
 template <int VEC>
 __device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<float, VEC>::load(p, v); }
 
-// One work item: sequence b, head h, row block z (rows z * rowsPerBlock ...). `teamBits` =
-// log2(T). `enter`: call pdlEnter (the CTA's first item).
+// Grid (sequence, head, row block). `teamBits` = log2(T).
 //
 // The state slot is written only by this layer's previous step (or its prefill), at least two
 // kernels back in the stream, so under PDL its first pass is loaded BEFORE pdlEnter: those loads
 // overlap the tail of the in_proj kernel this step waits for (launch.cuh: a kernel that has
 // started implies every kernel two back has completed). Nothing is written before pdlEnter.
 template <typename TDt, typename TState, int VEC, int VECS>
-__device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits, int b, int h, int z, bool enter) {
+__global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
+  const int b = blockIdx.x, h = blockIdx.y;
   const int T = 1 << teamBits;
   const int t = threadIdx.x & (T - 1);             // thread within its team
   const int team = threadIdx.x >> teamBits;        // team within the block
@@ -78,7 +76,7 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
   const int N = p.stateSize, P = p.headDim;
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
-  const int rowBase = z * teamsPerBlock * kSsmRowsPerTeam;
+  const int rowBase = blockIdx.z * teamsPerBlock * kSsmRowsPerTeam;
   constexpr int kPass = VECS * VEC;  // values per thread per pass
   TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(max(slot, 0)) * p.nHeads + h) * P * N;
   // State values of this thread's rows for the pass starting at `base`.
@@ -95,7 +93,7 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
     }
   };
   if (slot >= 0) loadState(0);
-  if (enter) pdlEnter();
+  pdlEnter();
   const float* row = p.xbc + b * p.xbcStride;
   float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
   if (slot < 0) {  // padding row: uniform over the block
@@ -159,54 +157,19 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
   }
 }
 
-// Grid (B, H, Z): one item per CTA.
-template <typename TDt, typename TState, int VEC, int VECS>
-__global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
-  ssmStepItem<TDt, TState, VEC, VECS>(p, teamBits, blockIdx.x, blockIdx.y, blockIdx.z, true);
-}
-
-// A capped 1-D grid (see launchSsmStepShaped; rows of one pass only): item = b + B (h + H z),
-// the (B, H, Z) grid's order; CTA i takes items i, i + gridDim.x, ... (gridDim.x <= items). At most 64 registers, so
-// that 4 resident CTAs of it leave half an SM's register file free.
-template <typename TDt, typename TState, int VEC>
-__global__ void __launch_bounds__(kSsmStepThreads, 8) ssmStepCappedKernel(SsmStepParams p, int teamBits, int zBlocks) {
-  const int items = p.batch * p.nHeads * zBlocks;
-  for (int item = blockIdx.x; item < items; item += gridDim.x) {
-    ssmStepItem<TDt, TState, VEC, 1>(p, teamBits, item % p.batch, (item / p.batch) % p.nHeads,
-                                     item / (p.batch * p.nHeads), item == static_cast<int>(blockIdx.x));
-  }
-}
-
-// The cap where SsmStepParams::ctasPerSm is 0: MAMBA_SSM_STEP_CTAS_PER_SM (2, 3, 4, 6 or 8;
-// unset: uncapped), for tuning runs. Why a cap: at 61 registers 8 resident CTAs of the uncapped
-// kernel fill an SM's register file, so a step on one decode stream leaves no room for the other
-// row block's decode GEMM (128 registers x 256 threads) until it drains.
-inline int ssmStepCtasPerSm() {
-  static const int v = envOneOf("MAMBA_SSM_STEP_CTAS_PER_SM", {2, 3, 4, 6, 8});
-  return v;
-}
-
 template <typename TDt, typename TState, int VEC>
 void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
   const int vecs = (p.stateSize + VEC - 1) / VEC;
   int teamBits = 0;
   while ((1 << teamBits) < vecs && teamBits < 5) ++teamBits;
   const int rowsPerBlock = (kSsmStepThreads >> teamBits) * kSsmRowsPerTeam;
-  const int zBlocks = (p.headDim + rowsPerBlock - 1) / rowsPerBlock;
-  const int64_t items = static_cast<int64_t>(p.batch) * p.nHeads * zBlocks;
-  if (items > INT32_MAX) throw CudaError("launchSsmStep: batch x heads x row blocks exceeds 2^31");
-  const int cap = p.ctasPerSm > 0 ? p.ctasPerSm : ssmStepCtasPerSm();
-  // Rows of more than one pass (N > 32 VEC) stay uncapped: at 64 registers their capped form spills.
-  const bool capped = cap > 0 && vecs <= 32 && items > int64_t{cap} * deviceSmCount();
+  dim3 grid(p.batch, p.nHeads, (p.headDim + rowsPerBlock - 1) / rowsPerBlock);
   auto s = static_cast<cudaStream_t>(stream);
-  if (!capped) {
-    const dim3 grid(p.batch, p.nHeads, static_cast<unsigned>(zBlocks));
-    auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits); };
-    vecs <= 32 ? launch(ssmStepKernel<TDt, TState, VEC, 1>) : launch(ssmStepKernel<TDt, TState, VEC, 4>);
+  auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits); };
+  if (vecs <= 32) {
+    launch(ssmStepKernel<TDt, TState, VEC, 1>);
   } else {
-    const dim3 grid(static_cast<unsigned>(int64_t{cap} * deviceSmCount()));
-    auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits, zBlocks); };
-    launch(ssmStepCappedKernel<TDt, TState, VEC>);
+    launch(ssmStepKernel<TDt, TState, VEC, 4>);
   }
 }
 
