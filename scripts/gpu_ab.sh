@@ -6,7 +6,8 @@
 # ... for ROUNDS rounds, so drift of the machine hits both alike, and the summary gives each
 # figure's median per tree and the ratio B / A.
 # Environment: BASE_TREE (required); CASES [";"-separated mamba-bench argument lists, each
-# with --preset 130m --dtype bf16 unless it names a --preset]; ROUNDS [3]; NCU_CASES (the
+# with --preset 130m --dtype bf16 unless it names a --preset; leading NAME=value words set
+# that case's environment]; ROUNDS [3]; NCU_CASES (the
 # same form: each profiled per kernel once per tree by scripts/gpu_profile.sh, into
 # OUT/ncu_a and OUT/ncu_b); OUT [bench/results/tmp].
 set -uo pipefail
@@ -33,8 +34,11 @@ for r in $(seq 1 "${ROUNDS:-3}"); do
       i=$((i + 1))
       preset=(--preset 130m --dtype bf16)
       [[ " $c " == *" --preset "* ]] && preset=()
-      # shellcheck disable=SC2086
-      timeout 300 /tmp/ab-$tree/bench/mamba-bench "${preset[@]}" $c --json "$O/${tree}_r${r}_case$i.json" \
+      # Leading NAME=value words: that case's environment (both trees).
+      read -ra words <<< "$c"
+      envs=()
+      while [[ ${#words[@]} -gt 0 && ${words[0]} =~ ^[A-Z_][A-Z0-9_]*= ]]; do envs+=("${words[0]}"); words=("${words[@]:1}"); done
+      timeout 300 env "${envs[@]}" /tmp/ab-$tree/bench/mamba-bench "${preset[@]}" "${words[@]}" --json "$O/${tree}_r${r}_case$i.json" \
         > "$O/${tree}_r${r}_case$i.txt" 2>&1 || tail -5 "$O/${tree}_r${r}_case$i.txt"
     done
   done
