@@ -30,21 +30,11 @@
 
 namespace mamba::kernels {
 
-__device__ __forceinline__ void pdlWait() {
+__device__ __forceinline__ void pdlEnter() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-// Lets the next kernel begin launching (it still waits for this one's completion in its own
-// pdlWait); only after pdlWait, so that "started implies two back completed" holds.
-__device__ __forceinline__ void pdlTrigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
-}
-__device__ __forceinline__ void pdlEnter() {
-  pdlWait();
-  pdlTrigger();
 }
 
 // Of the current device (kernels/common/device_info.h: cached per device; throw CudaError

@@ -12,13 +12,11 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdint>
 #include <type_traits>
 
 #include "kernels/common/cuda_check.cuh"
-#include "kernels/common/dispatch.cuh"
-#include "kernels/common/env_tuning.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/common/dispatch.cuh"
 #include "kernels/ssm_step/ssm_step.h"
 
 namespace mamba::kernels {
@@ -62,17 +60,15 @@ template <> struct StateVec<__nv_bfloat16, 1> {
 template <int VEC>
 __device__ __forceinline__ void loadF32(const float* p, float* v) { StateVec<float, VEC>::load(p, v); }
 
-// One work item: sequence b, head h, row block z (rows z * rowsPerBlock ..., rowsPerBlock =
-// teams per block x kRows). `teamBits` = log2(T). `enter`: wait for the previous kernel (the
-// CTA's first item); kTrigger: then let the next kernel launch too (pdlEnter), else the caller
-// triggers it.
+// Grid (sequence, head, row block). `teamBits` = log2(T).
 //
 // The state slot is written only by this layer's previous step (or its prefill), at least two
 // kernels back in the stream, so under PDL its first pass is loaded BEFORE pdlEnter: those loads
 // overlap the tail of the in_proj kernel this step waits for (launch.cuh: a kernel that has
 // started implies every kernel two back has completed). Nothing is written before pdlEnter.
-template <typename TDt, typename TState, int VEC, int VECS, int kRows, bool kTrigger>
-__device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits, int b, int h, int z, bool enter) {
+template <typename TDt, typename TState, int VEC, int VECS>
+__global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
+  const int b = blockIdx.x, h = blockIdx.y;
   const int T = 1 << teamBits;
   const int t = threadIdx.x & (T - 1);             // thread within its team
   const int team = threadIdx.x >> teamBits;        // team within the block
@@ -80,14 +76,14 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
   const int N = p.stateSize, P = p.headDim;
   const int g = h / (p.nHeads / p.nGroups);
   const int slot = p.slots[b];
-  const int rowBase = z * teamsPerBlock * kRows;
+  const int rowBase = blockIdx.z * teamsPerBlock * kSsmRowsPerTeam;
   constexpr int kPass = VECS * VEC;  // values per thread per pass
   TState* headState = static_cast<TState*>(p.state) + (static_cast<int64_t>(max(slot, 0)) * p.nHeads + h) * P * N;
   // State values of this thread's rows for the pass starting at `base`.
-  float s[kRows][VECS][VEC];
+  float s[kSsmRowsPerTeam][VECS][VEC];
   auto loadState = [&](int base) {
 #pragma unroll
-    for (int k = 0; k < kRows; ++k) {
+    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
       const int i = rowBase + team + k * teamsPerBlock;
 #pragma unroll
       for (int j = 0; j < VECS; ++j) {
@@ -97,17 +93,11 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
     }
   };
   if (slot >= 0) loadState(0);
-  if (enter) {
-    if constexpr (kTrigger) {
-      pdlEnter();
-    } else {
-      pdlWait();
-    }
-  }
+  pdlEnter();
   const float* row = p.xbc + b * p.xbcStride;
   float* y = p.y + static_cast<int64_t>(b) * p.dInner + h * P;
   if (slot < 0) {  // padding row: uniform over the block
-    for (int r = threadIdx.x; r < teamsPerBlock * kRows; r += kSsmStepThreads) {
+    for (int r = threadIdx.x; r < teamsPerBlock * kSsmRowsPerTeam; r += kSsmStepThreads) {
       if (rowBase + r < P) y[rowBase + r] = 0.f;
     }
     return;
@@ -120,11 +110,11 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
   const float* Bg = row + p.dInner + g * N;
   const float* Cg = row + p.dInner + p.nGroups * N + g * N;
 
-  // Rows of this team: rowBase + team + k * teamsPerBlock, k < kRows.
-  float acc[kRows];
-  float xs[kRows];
+  // Rows of this team: rowBase + team + k * teamsPerBlock, k < kSsmRowsPerTeam.
+  float acc[kSsmRowsPerTeam];
+  float xs[kSsmRowsPerTeam];
 #pragma unroll
-  for (int k = 0; k < kRows; ++k) {
+  for (int k = 0; k < kSsmRowsPerTeam; ++k) {
     const int i = rowBase + team + k * teamsPerBlock;
     acc[k] = 0.f;
     xs[k] = i < P ? row[h * P + i] : 0.f;
@@ -141,7 +131,7 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
     }
     if (base > 0) loadState(base);
 #pragma unroll
-    for (int k = 0; k < kRows; ++k) {
+    for (int k = 0; k < kSsmRowsPerTeam; ++k) {
       const int i = rowBase + team + k * teamsPerBlock;
       const float dx = dt * xs[k];
 #pragma unroll
@@ -159,7 +149,7 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
     }
   }
 #pragma unroll
-  for (int k = 0; k < kRows; ++k) {
+  for (int k = 0; k < kSsmRowsPerTeam; ++k) {
     float v = acc[k];
     for (int o = T / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     const int i = rowBase + team + k * teamsPerBlock;
@@ -167,62 +157,20 @@ __device__ __forceinline__ void ssmStepItem(const SsmStepParams& p, int teamBits
   }
 }
 
-// Grid (B, H, Z): one item of kSsmRowsPerTeam rows per team per CTA.
-template <typename TDt, typename TState, int VEC, int VECS>
-__global__ void __launch_bounds__(kSsmStepThreads) ssmStepKernel(SsmStepParams p, int teamBits) {
-  ssmStepItem<TDt, TState, VEC, VECS, kSsmRowsPerTeam, true>(p, teamBits, blockIdx.x, blockIdx.y, blockIdx.z, true);
-}
-
-// A capped 1-D grid (see launchSsmStepShaped; rows of one pass only): item = b + B (h + H z),
-// the (B, H, Z) grid's order; CTA i takes items i, i + gridDim.x, ... (gridDim.x <= items), each
-// team kRows rows of an item at once (16 x 16 bytes of fp32 state in flight per thread at
-// kRows = 16), so that few resident CTAs keep as many bytes in flight as eight of the uncapped
-// kernel. At most 128 registers: two resident CTAs take half an SM's register file, leaving the
-// other half to a CTA of the other decode stream's GEMM (256 threads x 128 registers). The next
-// kernel of the stream is let launch (griddepcontrol.launch_dependents) only when the CTA's
-// items are done: launched earlier, its CTAs would wait in that room instead.
-template <typename TDt, typename TState, int VEC, int kRows>
-__global__ void __launch_bounds__(kSsmStepThreads, 4) ssmStepCappedKernel(SsmStepParams p, int teamBits, int zBlocks) {
-  const int items = p.batch * p.nHeads * zBlocks;
-  for (int item = blockIdx.x; item < items; item += gridDim.x) {
-    ssmStepItem<TDt, TState, VEC, 1, kRows, false>(p, teamBits, item % p.batch, (item / p.batch) % p.nHeads,
-                                                    item / (p.batch * p.nHeads), item == static_cast<int>(blockIdx.x));
-  }
-  pdlTrigger();
-}
-
-// The cap where SsmStepParams::ctasPerSm is 0: MAMBA_SSM_STEP_CTAS_PER_SM (1..4; unset:
-// uncapped), for tuning runs. Why: at 61 registers 8 resident CTAs of the uncapped kernel fill an
-// SM's register file, so a step on one decode stream leaves no room for the other row block's
-// decode GEMM until it drains (the streams' kernels barely overlap: session 15's breakdown).
-inline int ssmStepCtasPerSm() {
-  static const int v = envOneOf("MAMBA_SSM_STEP_CTAS_PER_SM", {1, 2, 3, 4});
-  return v;
-}
-
 template <typename TDt, typename TState, int VEC>
 void launchSsmStepShaped(const SsmStepParams& p, Stream stream) {
   const int vecs = (p.stateSize + VEC - 1) / VEC;
   int teamBits = 0;
   while ((1 << teamBits) < vecs && teamBits < 5) ++teamBits;
-  const int teamsPerBlock = kSsmStepThreads >> teamBits;
+  const int rowsPerBlock = (kSsmStepThreads >> teamBits) * kSsmRowsPerTeam;
+  dim3 grid(p.batch, p.nHeads, (p.headDim + rowsPerBlock - 1) / rowsPerBlock);
   auto s = static_cast<cudaStream_t>(stream);
-  // Capped: rows of one pass (N <= 32 VEC) and heads of at least 8 rows per team.
-  const int cap = p.ctasPerSm > 0 ? p.ctasPerSm : ssmStepCtasPerSm();
-  const int rows = p.headDim / teamsPerBlock >= 16 ? 16 : p.headDim / teamsPerBlock >= 8 ? 8 : 0;
-  if (cap > 0 && vecs <= 32 && rows > 0) {
-    const int zBlocks = (p.headDim + teamsPerBlock * rows - 1) / (teamsPerBlock * rows);
-    const int64_t items = static_cast<int64_t>(p.batch) * p.nHeads * zBlocks;
-    if (items > INT32_MAX) throw CudaError("launchSsmStep: batch x heads x row blocks exceeds 2^31");
-    const dim3 grid(static_cast<unsigned>(std::min<int64_t>(items, int64_t{cap} * deviceSmCount())));
-    auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits, zBlocks); };
-    rows == 16 ? launch(ssmStepCappedKernel<TDt, TState, VEC, 16>) : launch(ssmStepCappedKernel<TDt, TState, VEC, 8>);
-    return;
-  }
-  const int zBlocks = (p.headDim + teamsPerBlock * kSsmRowsPerTeam - 1) / (teamsPerBlock * kSsmRowsPerTeam);
-  const dim3 grid(p.batch, p.nHeads, static_cast<unsigned>(zBlocks));
   auto launch = [&](auto kernel) { launchKernel(kernel, grid, dim3(kSsmStepThreads), 0, s, p, teamBits); };
-  vecs <= 32 ? launch(ssmStepKernel<TDt, TState, VEC, 1>) : launch(ssmStepKernel<TDt, TState, VEC, 4>);
+  if (vecs <= 32) {
+    launch(ssmStepKernel<TDt, TState, VEC, 1>);
+  } else {
+    launch(ssmStepKernel<TDt, TState, VEC, 4>);
+  }
 }
 
 // Flat variant for rows that are not 16-byte aligned (N % 4 != 0, e.g. a compacted N = 115):

@@ -31,11 +31,6 @@ struct SsmStepParams {
   const float* D = nullptr;        // (H)
   float dtMin = 0.f, dtMax = 3.4e38f;
   float* y = nullptr;              // (batch, Di) fp32
-  // Grid cap: at most ctasPerSm CTAs per SM, each walking several (sequence, head, row block)
-  // items with 8 or 16 rows per team in flight (rows of one pass: N <= 128 when N % 4 == 0, and
-  // heads of >= 8 rows per team); 0 = uncapped, one CTA per item (environment
-  // MAMBA_SSM_STEP_CTAS_PER_SM, when set, replaces 0). Results do not depend on it.
-  int ctasPerSm = 0;
 };
 
 void launchSsmStep(const SsmStepParams& p, Stream stream);

@@ -25,8 +25,6 @@ cat > "$OUT.tmp/kernels/common/launch.cuh" <<'X'
 #include "kernels/common/device_info.h"
 namespace mamba::kernels {
 inline void pdlEnter() {}
-inline void pdlWait() {}
-inline void pdlTrigger() {}
 inline int deviceMajor() { return 8; }
 inline int deviceSmCount() { return 1; }
 inline bool pdlEnabled() { return false; }
