@@ -28,8 +28,11 @@ void launchConvPrefill(const ConvPrefillParams& p, Stream stream) {
 }
 
 int convVecSteps() {
+  // launchConvPrefillTyped sizes the vector form's shared-memory limit for kConvPrefillSteps.
+  constexpr int kLongest = 32;
+  static_assert(kLongest <= kConvPrefillSteps, "a vector run longer than the stage the launcher allows");
   static const int steps = [] {
-    const int v = envOneOf("MAMBA_CONV_VEC_STEPS", {8, 16, 32});
+    const int v = envOneOf("MAMBA_CONV_VEC_STEPS", {8, 16, kLongest});
     return v != 0 ? v : 16;
   }();
   return steps;

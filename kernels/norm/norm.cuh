@@ -59,6 +59,11 @@ __global__ void addRmsNormKernel(AddRmsNormParams p) {
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) out[i] = fromFloat<T>(res[i] * inv * toFloat(w[i]));
 }
 
+// Component i (0..3) of v; with i known at compile time this is a register, not a memory index.
+__device__ __forceinline__ float float4At(const float4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
 // Channels per lane and chunk of addRmsNormVecKernel, and chunks loaded before any is used.
 constexpr int kAddNormVec = 8;
 constexpr int kAddNormChunks = 4;
@@ -101,7 +106,7 @@ __global__ void __launch_bounds__(kNormThreads) addRmsNormVecKernel(AddRmsNormPa
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         const float x = delta ? toFloat(d[k].v[j]) * scale : 0.f;
-        const float rj = j < 4 ? (&r[k][0].x)[j] : (&r[k][1].x)[j - 4];
+        const float rj = float4At(r[k][j / 4], j % 4);
         v[j] = p.assign ? x : rj + x;
         ss += v[j] * v[j];
       }
