@@ -7,8 +7,8 @@
 # figure's median per tree and the ratio B / A.
 # Environment: BASE_TREE (required); CASES [";"-separated mamba-bench argument lists, each
 # with --preset 130m --dtype bf16 unless it names a --preset; leading NAME=value words set
-# that case's environment]; ROUNDS [3]; NCU_CASES (the
-# same form: each profiled per kernel once per tree by scripts/gpu_profile.sh, into
+# that case's environment in both trees]; ROUNDS [3]; NCU_CASES (the same form, without
+# environment words: each profiled per kernel once per tree by scripts/gpu_profile.sh, into
 # OUT/ncu_a and OUT/ncu_b); OUT [bench/results/tmp].
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
