@@ -65,7 +65,7 @@ bool argFlag(int argc, char** argv, const char* name) {
 
 template <bool kGate>
 void run(SsdPrefillParams p) {
-  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate>;
+  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate, true>;  // bulk staging: sm_90+
   const int smem = ssd::seqSharedBytes<__nv_bfloat16, kGate>();
   MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const dim3 grid(p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes), p.batch);

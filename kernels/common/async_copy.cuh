@@ -1,5 +1,5 @@
-// Asynchronous global -> shared copies (cp.async, sm_80+), shared by the kernels that stage
-// constant operands ahead of their use. Each thread waits only for its own copies: follow a
+// Asynchronous global -> shared copies (cp.async, sm_80+; bulk copies on an mbarrier, sm_90+),
+// shared by the kernels that stage operands ahead of their use. Each thread waits only for its own copies: follow a
 // wait with __syncthreads before reading what other threads copied.
 #pragma once
 
@@ -25,6 +25,60 @@ __device__ __forceinline__ void cpAsyncWaitAll() { asm volatile("cp.async.wait_a
 template <int kPending>
 __device__ __forceinline__ void cpAsyncWaitGroup() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// Bulk copies (sm_90+: cp.async.bulk, executed by the TMA unit): one thread's instruction copies
+// `bytes` (a multiple of 16; both addresses 16-byte aligned) global -> shared and adds them to
+// the transaction count of the mbarrier `bar` (8-byte aligned shared memory). The barrier's
+// phase completes when its expected arrivals have arrived (mbarrierArriveExpectTx, which also
+// announces the bytes) and all announced bytes have landed, in either order. On older devices
+// these trap: callers choose them only on sm_90+.
+__device__ __forceinline__ void mbarrierInit(uint32_t bar, int arrivals) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(arrivals) : "memory");
+#else
+  __trap();
+#endif
+}
+// After mbarrierInit, before any thread uses the barrier (then a block barrier).
+__device__ __forceinline__ void mbarrierInitFence() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#else
+  __trap();
+#endif
+}
+__device__ __forceinline__ void mbarrierArriveExpectTx(uint32_t bar, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+#else
+  __trap();
+#endif
+}
+// Waits until the barrier's phase with parity `parity` (0, 1, 0, ... per completed phase) has
+// completed; the copies it counted are then visible to the waiting thread.
+__device__ __forceinline__ void mbarrierWait(uint32_t bar, uint32_t parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t done = 0;
+  while (done == 0) {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  }
+#else
+  __trap();
+#endif
+}
+__device__ __forceinline__ void bulkCopyToShared(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+#else
+  __trap();
+#endif
 }
 
 }  // namespace mamba::kernels

@@ -45,6 +45,11 @@ constexpr int kSsdSeqMaxN = 128;  // the sequential-chunk kernel's largest state
 // kOff never, kForce whenever the kernel supports the call (the tests compare the forms).
 enum class SsdSequential { kAuto, kOff, kForce };
 
+// How the sequential-chunk kernel stages a chunk's x, B and C: kAuto by device (bulk copies on
+// sm_90+, unless MAMBA_SSD_STAGE_COPY=1 asks for cp.async), kCpAsync 16-byte cp.async per thread,
+// kBulk one bulk copy per row on an mbarrier (sm_90+ only; the CPU kernel emulator runs it too).
+enum class SsdStageCopy { kAuto, kCpAsync, kBulk };
+
 struct SsdPrefillParams {
   int batch = 0, seqLen = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0;
   int chunkSize = 0;                 // Q in 1..kSsdMaxChunk
@@ -71,6 +76,7 @@ struct SsdPrefillParams {
   // false: short calls also take the three-launch path (the tests compare the two bit for bit).
   bool allowSingleTile = true;
   SsdSequential sequential = SsdSequential::kAuto;
+  SsdStageCopy stageCopy = SsdStageCopy::kAuto;
   // Gated output (sequential-chunk calls only; launchSsdPrefill throws for any other): with
   // `gated` set the kernel writes, instead of y, the row-local part of the gated RMSNorm of spec
   // §4.2 step 6, with v = y * silu(z) in fp32 (y as above):

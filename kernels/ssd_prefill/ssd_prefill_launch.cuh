@@ -2,6 +2,7 @@
 // files: the single-tile kernel for short calls, else prepare, state pass and scan.
 #pragma once
 
+#include "kernels/common/env_tuning.h"
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
 #include "kernels/ssd_prefill/ssd_sequential.cuh"
 #include "kernels/ssd_prefill/ssd_single_tile.cuh"
@@ -9,14 +10,23 @@
 namespace mamba::kernels {
 
 // The sequential-chunk launch (ssd_sequential.cuh), fp16/bf16 operands only.
-template <typename T, typename TState, bool kGate>
-void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
-  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate>;
+template <typename T, typename TState, bool kGate, bool kBulk>
+void launchSsdSequentialStaged(const SsdPrefillParams& p, cudaStream_t s) {
+  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate, kBulk>;
   static DynamicSmemLimit limit;
   limit.ensure(kernel, ssd::seqSharedBytes<T, kGate>());
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
   launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
                ssd::seqSharedBytes<T, kGate>(), s, p);
+}
+
+template <typename T, typename TState, bool kGate>
+void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
+  static const bool cpAsyncAsked = envOneOf("MAMBA_SSD_STAGE_COPY", {1}) == 1;
+  const bool bulk =
+      p.stageCopy == SsdStageCopy::kBulk || (p.stageCopy == SsdStageCopy::kAuto && deviceMajor() >= 9 && !cpAsyncAsked);
+  bulk ? launchSsdSequentialStaged<T, TState, kGate, true>(p, s)
+       : launchSsdSequentialStaged<T, TState, kGate, false>(p, s);
 }
 
 template <typename T>

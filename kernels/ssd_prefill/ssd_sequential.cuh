@@ -77,11 +77,11 @@ constexpr int kSeqLdN = kSsdSeqMaxN + 8;
 // update's step weights) and per row group colW[64] (the off-diagonal column factors of M), and
 // for a gated call the chunk's z tile (64 steps x 64 lanes of T, 16-byte units swizzled by the
 // row: unit k of row t at k ^ (t % 8), so the epilogue's reads are conflict-free) and the
-// block's 64 lanes of the gate weight (32 words). Every warp computes cs, dt and w (and both
-// warps of a row group colW) from the same inputs in the same order, and writes them itself
-// before reading them: the copies are bit-identical, so warps that share an array need no
-// barrier (two barriers per chunk separate one chunk's reads from the next chunk's writes).
-// Sharing them keeps a gated block within half an SM's shared memory (two blocks per SM).
+// block's 64 lanes of the gate weight (32 words); last the stages' two mbarriers. Every warp computes cs, dt and w (and
+// both warps of a row group colW) from the same inputs in the same order, and writes them itself before reading them:
+// the copies are bit-identical, so warps that share an array need no barrier (two barriers per chunk separate one
+// chunk's reads from the next chunk's writes). Sharing them keeps a gated block within half an SM's shared memory (two
+// blocks per SM).
 constexpr int kSeqStageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * kSeqLdN;
 constexpr int kSeqStateOff = 2 * kSeqStageElems;  // elements
 constexpr int kSeqZWords = kSeqChunk * kSeqLanes / 2;  // the z tile in 4-byte words
@@ -93,9 +93,14 @@ template <typename T>
 constexpr int seqZOffset() {
   return seqCsOffset<T>() + (3 + 4) * kSeqChunk * 4;
 }
+// The two stages' mbarriers (bulk-copy staging), 8-byte aligned, last.
+template <typename T, bool kGate>
+constexpr int seqBarrierOffset() {
+  return (seqZOffset<T>() + (kGate ? (kSeqZWords + kSeqLanes / 2) * 4 : 0) + 7) / 8 * 8;
+}
 template <typename T, bool kGate>
 constexpr int seqSharedBytes() {
-  return seqZOffset<T>() + (kGate ? (kSeqZWords + kSeqLanes / 2) * 4 : 0);
+  return seqBarrierOffset<T, kGate>() + 2 * 8;
 }
 
 // Stages chunk rows [0, rows) of x (xCols lanes from x), B and C (N states, read in 8-element
@@ -130,6 +135,52 @@ __device__ __forceinline__ void seqStageChunk(T* stage, const T* x, const T* bsr
   cpAsyncCommit();
 }
 
+// A shared-memory address as async_copy.cuh takes it.
+using SmemAddr = decltype(smemAddr(nullptr));
+
+// seqStageChunk's result by bulk copies (sm_90+): threads 0..191 each own row i % 64 of tile
+// i / 64 (x, B, C) and copy its xCols lanes or its N states rounded up to 8 (the pitch covers
+// them) as one bulk copy counted on `bar`, or, for rows past `rows`, write the row's zeros
+// themselves; thread 0 announces the bytes. The columns no copy writes (x lanes >= xCols, states
+// >= N rounded up to 8) must already be zero (seqZeroStageMargins). Readers wait on `bar`, then
+// a block barrier (for the zero rows).
+template <typename T>
+__device__ __forceinline__ void seqStageChunkBulk(T* stage, const T* x, const T* bsrc, const T* csrc, int64_t ld,
+                                                  int rows, int xCols, int N, SmemAddr bar) {
+  static_assert(sizeof(T) == 2 && kSeqThreads >= 3 * kSeqChunk, "16-bit operands, a thread per row and tile");
+  const int n8 = (N + 7) / 8 * 8;
+  if (threadIdx.x == 0) mbarrierArriveExpectTx(bar, static_cast<uint32_t>(rows * (xCols + 2 * n8) * 2));
+  const int tile = threadIdx.x / kSeqChunk, r = threadIdx.x % kSeqChunk;
+  if (tile >= 3) return;
+  T* dst =
+      tile == 0 ? stage + r * kSeqLdX : stage + kSeqChunk * kSeqLdX + (tile - 1) * kSeqChunk * kSeqLdN + r * kSeqLdN;
+  if (r < rows) {
+    const T* src = (tile == 0 ? x : tile == 1 ? bsrc : csrc) + r * ld;
+    bulkCopyToShared(smemAddr(dst), src, static_cast<uint32_t>((tile == 0 ? xCols : n8) * 2), bar);
+  } else {
+    const int units = tile == 0 ? kSeqLanes / 8 : seqPadN(N) / 8;  // 16-byte units of the row that are read
+    for (int u = 0; u < units; ++u) reinterpret_cast<uint4*>(dst)[u] = make_uint4(0, 0, 0, 0);
+  }
+}
+
+// Zeros, in both stages, the columns that seqStageChunkBulk never writes: x lanes [xCols, 64)
+// and B, C states [N rounded up to 8, N rounded up to 16). Before the first copy's readers.
+template <typename T>
+__device__ __forceinline__ void seqZeroStageMargins(T* stages, int xCols, int N) {
+  const int xUnits = (kSeqLanes - xCols) / 8, nUnits = (seqPadN(N) - (N + 7) / 8 * 8) / 8;
+  for (int i = threadIdx.x; i < 2 * kSeqChunk; i += kSeqThreads) {  // (stage, row)
+    T* stage = stages + (i / kSeqChunk) * kSeqStageElems;
+    const int r = i % kSeqChunk;
+    uint4* xr = reinterpret_cast<uint4*>(stage + r * kSeqLdX + xCols);
+    for (int u = 0; u < xUnits; ++u) xr[u] = make_uint4(0, 0, 0, 0);
+    for (int t = 0; t < 2; ++t) {
+      uint4* br = reinterpret_cast<uint4*>(stage + kSeqChunk * kSeqLdX + t * kSeqChunk * kSeqLdN + r * kSeqLdN +
+                                           (N + 7) / 8 * 8);
+      for (int u = 0; u < nUnits; ++u) br[u] = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
 // Ss[p][n] <- T(S) for the warp's 16 lanes (rows 16 rg + g (+8)) and its state columns
 // n0 + 8j + 2q (+1) below nEnd (N rounded up to 16: the staged columns).
 template <typename T, int kNT>
@@ -145,8 +196,11 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
   }
 }
 
-// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y.
-template <typename T, typename TState, bool kGate>
+// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kBulk: chunks
+// staged by bulk copies on an mbarrier per stage (seqStageChunkBulk; sm_90+), else by cp.async
+// (seqStageChunk). H200, 8 x 16384 phase trace: issuing a chunk's 10 cp.async per thread took
+// ~1400 of the ~14150 cycles of a chunk.
+template <typename T, typename TState, bool kGate, bool kBulk>
 __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
@@ -223,11 +277,27 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   auto zPair = [&](int t, int w) { return zS[t * (kSeqLanes / 2) + 4 * ((w / 4) ^ (t % 8)) + w % 4]; };
   const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
   auto stage = [&](int c) { return stages + (c & 1) * kSeqStageElems; };
+  // The stages' mbarriers (kBulk): the k-th use of stage s (chunk c = 2k + s) completes phase k.
+  const auto stageBar = [&](int c) { return smemAddr(smem + seqBarrierOffset<T, kGate>() + 8 * (c & 1)); };
   auto issue = [&](int c) {
     const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
-    seqStageChunk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
-                     min(kSeqChunk, len - c * kSeqChunk), xCols, N);
+    if constexpr (kBulk) {
+      seqStageChunkBulk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
+                           min(kSeqChunk, len - c * kSeqChunk), xCols, N, stageBar(c));
+    } else {
+      seqStageChunk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
+                       min(kSeqChunk, len - c * kSeqChunk), xCols, N);
+    }
   };
+  if constexpr (kBulk) {
+    if (threadIdx.x == 0) {
+      mbarrierInit(stageBar(0), 1);
+      mbarrierInit(stageBar(1), 1);
+      mbarrierInitFence();
+    }
+    seqZeroStageMargins<T>(stages, xCols, N);
+    __syncthreads();  // the barriers are initialised before any thread uses them
+  }
   // dt of steps c * 64 + lane and + 32 (0 past the length), one chunk ahead.
   float dt0 = 0.f, dt1 = 0.f;
   auto loadDt = [&](int c) {
@@ -243,8 +313,11 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
     MAMBA_SEQ_STAMP(c, 0);
-    // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it.
-    if constexpr (kGate) {
+    // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it. Bulk
+    // staging: the stage is on its mbarrier, and z (the only cp.async) is waited for in the epilogue.
+    if constexpr (kBulk) {
+      mbarrierWait(stageBar(c), static_cast<uint32_t>((c >> 1) & 1));
+    } else if constexpr (kGate) {
       cpAsyncWaitGroup<1>();
     } else {
       cpAsyncWaitAll();
@@ -367,10 +440,10 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     {
       const int rows = min(kSeqChunk, L - cBase);
       if constexpr (kGate) {  // chunk c's z (then only the stage of chunk c + 1 may be in flight)
-        if (c + 1 < chunks) {
-          cpAsyncWaitGroup<1>();
-        } else {
+        if (kBulk || c + 1 >= chunks) {
           cpAsyncWaitAll();
+        } else {
+          cpAsyncWaitGroup<1>();
         }
         __syncwarp();
       }

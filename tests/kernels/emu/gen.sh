@@ -62,6 +62,7 @@ X
 # another here: the tests launch bigger grids one step at a time, which takes no barrier).
 cat > "$OUT.tmp/kernels/common/async_copy.cuh" <<'X'
 #pragma once
+#include <cstdint>
 #include <cstring>
 namespace mamba::kernels {
 inline void* smemAddr(const void* p) { return const_cast<void*>(p); }
@@ -72,6 +73,12 @@ inline void cpAsync4(void* dst, const void* src) { std::memcpy(dst, src, 4); }
 inline void cpAsyncCommit() {}
 inline void cpAsyncWaitAll() {}
 template <int kPending> inline void cpAsyncWaitGroup() {}
+// Bulk copies land at once, so the barrier calls have nothing to do.
+inline void mbarrierInit(void*, int) {}
+inline void mbarrierInitFence() {}
+inline void mbarrierArriveExpectTx(void*, uint32_t) {}
+inline void mbarrierWait(void*, uint32_t) {}
+inline void bulkCopyToShared(void* dst, const void* src, uint32_t bytes, void*) { std::memcpy(dst, src, bytes); }
 }  // namespace mamba::kernels
 X
 # ldmatrix and mma.sync m16n8k16 with the PTX fragment layouts (kernels/common/mma_sm80.cuh):
@@ -166,7 +173,7 @@ sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDyna
 grep -q "(void)kernel;" "$OUT.tmp/kernels/decode_persistent/decode_persistent.cuh"
 sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsigned char smem[1];/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
-sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/alignas(128) static unsigned char smem[1 << 18];/' \
+sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/alignas(128) static unsigned char smem[1 << 18]; ::emu::poisonShared(smem, sizeof(smem));/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
 grep -q "static unsigned char smem\[1 << 18\];" "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
 sed -i 's/extern __shared__ __align__(16) unsigned char convStage\[\];/alignas(16) static unsigned char convStage[1 << 17];/' \

@@ -95,8 +95,10 @@ void convCase(int N, int G, int K, bool alignedRows = false) {
 // mode: which SSD form runs (kOff: the chunked kernels; kForce: the sequential-chunk one, which
 // the case asserts). Np > N: B and C blocks at that pitch, zeros past N (the model's layout).
 // gate: the gated output (sequential only): v = y silu(z) times the weight, and the per-part sums of v^2.
+// copy: how the sequential kernel stages its chunks (kAuto: cp.async on the emulated sm_80).
 template <typename T, typename TS>
-void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOff, int Np = 0, bool gate = false) {
+void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOff, int Np = 0, bool gate = false,
+             SsdStageCopy copy = SsdStageCopy::kAuto) {
   if (Np == 0) Np = N;
   const int B = 4, L = 300, H = 4, S = 8, Di = H * P, CD = Di + 2 * G * Np;
   const std::vector<int32_t> slots = {6, 1, 4, 2}, cont = {0, 1, 1, 0}, lengths = {1, 7, 129, 300};
@@ -125,7 +127,9 @@ void ssdCase(int N, int G, int P, int Q, SsdSequential mode = SsdSequential::kOf
   p.batch = B; p.seqLen = L; p.nHeads = H; p.headDim = P; p.nGroups = G; p.stateSize = N; p.chunkSize = Q;
   p.state = st.data(); p.stateElem = elemOfT<TS>(); p.slots = slots.data(); p.cont = cont.data(); p.lengths = lengths.data();
   p.xbc = xbc.data(); p.elem = elemOfT<T>(); p.dt = dt.data(); p.A = A.data(); p.D = D.data(); p.y = y.data();
-  p.statePitch = Np; p.sequential = mode;
+  p.statePitch = Np;
+  p.sequential = mode;
+  p.stageCopy = copy;
   if (gate) {
     p.y = nullptr; p.gateZ = z.data(); p.gateZStride = zStride; p.gateWeight = gw.data(); p.gated = gated.data();
     p.gateSumSq = sumSq.data();
@@ -235,6 +239,13 @@ TEST(KernelEmu, SsdPrefillSequentialMatchesReference) {
   ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce);
   ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16);
   ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40);
+  // Bulk-copy staging (sm_90's default): partial last chunks (zero rows), P = 80 (x lanes past
+  // the second tile's 16 zeroed once), N = 24 and 38 (states from N rounded up to 8 to N rounded
+  // up to 16 zeroed once), N = 12 at its pitch of 16.
+  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, false, SsdStageCopy::kBulk);
+  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, false, SsdStageCopy::kBulk);
+  ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16, false, SsdStageCopy::kBulk);
+  ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40, false, SsdStageCopy::kBulk);
 }
 
 // The sequential-chunk form's gated output (the row-local part of the gated RMSNorm fused into
@@ -244,4 +255,6 @@ TEST(KernelEmu, SsdPrefillSequentialGatedMatchesReference) {
   ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true);
   ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, true);
   ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true);
+  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true, SsdStageCopy::kBulk);
+  ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true, SsdStageCopy::kBulk);
 }

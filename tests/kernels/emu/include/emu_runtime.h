@@ -13,6 +13,7 @@
 #include <barrier>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -81,6 +82,17 @@ T shuffle(T v, F srcLane) {
 #define gridDim (::emu::gGridDim)
 
 inline void __syncthreads() { emu::gBlockBarrier->arrive_and_wait(); }
+
+namespace emu {
+// Fills a block's shared memory with 0xFF bytes (NaN in every float type) at the block's start,
+// then a block barrier: a kernel that reads shared memory it did not write (or wrote for another
+// block) then shows it in its results. Called by every thread, first thing (emu/gen.sh puts it
+// after the shared-memory declarations it rewrites).
+inline void poisonShared(void* p, size_t bytes) {
+  if (linearTid() == 0) std::memset(p, 0xFF, bytes);
+  __syncthreads();
+}
+}  // namespace emu
 inline float __shfl_up_sync(unsigned, float v, int d) {
   return emu::shuffle(v, [d](int lane) { return lane >= d ? lane - d : lane; });
 }
