@@ -4,7 +4,8 @@
 // random inputs at a model shape (default: the 130m layer at 8 x 16384, gated, bf16 operands,
 // fp32 state) and prints, per phase, the cycles per chunk averaged over warps and chunks (and
 // the slowest warp's), beside the kernel's time from CUDA events without the trace. A program
-// for the GPU machine, not a test; the stamps add a few instructions per phase.
+// for the GPU machine (sm_90+: the kernel as it runs there, bulk-copy staging), not a test; the
+// stamps add a few instructions per phase.
 // Usage: ssd-phase-trace [--batch 8] [--len 16384] [--heads 24] [--headdim 64] [--state 128]
 //                        [--plain] (y instead of the gated output)
 #include <cuda_bf16.h>
@@ -118,7 +119,7 @@ void run(SsdPrefillParams p) {
   // Chunks 2 .. traced - 2: past the first stage's cold start, each with a following chunk.
   const int c0 = std::min(2, traced - 1), c1 = std::max(c0 + 1, traced - 1);
   const char* names[] = {"barrier 1 (stage landed)",
-                         "next stage issued (cp.async)",
+                         "next stage issued",
                          "cumsum + decay arrays",
                          "C B^T + C S^T",
                          "M x",

@@ -198,8 +198,12 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
 
 // kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kBulk: chunks
 // staged by bulk copies on an mbarrier per stage (seqStageChunkBulk; sm_90+), else by cp.async
-// (seqStageChunk). H200, 8 x 16384 phase trace: issuing a chunk's 10 cp.async per thread took
-// ~1400 of the ~14150 cycles of a chunk.
+// (seqStageChunk). H200, 130m layer at 8 x 16384 (bench/results/h200_2026-12-01/session16):
+// issuing a chunk's 10 cp.async per thread took ~1400 of a chunk's 14152 cycles; with bulk copies
+// the six issuing warps take ~2400 (the copies queue one per lane) and the others ~220, yet the
+// chunk is 13967 cycles (the other phases contend less for the load/store path) and prefill
+// 8 x 16384 / 8 x 2048 0.984x / 0.986x. A 2-D tensor-map copy (three instructions a chunk)
+// would also remove the issue time.
 template <typename T, typename TState, bool kGate, bool kBulk>
 __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
   pdlEnter();
