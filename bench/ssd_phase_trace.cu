@@ -4,7 +4,7 @@
 // random inputs at a model shape (default: the 130m layer at 8 x 16384, gated, bf16 operands,
 // fp32 state) and prints, per phase, the cycles per chunk averaged over warps and chunks (and
 // the slowest warp's), beside the kernel's time from CUDA events without the trace. A program
-// for the GPU machine (sm_90+: the kernel as it runs there, bulk-copy staging), not a test; the
+// for the GPU machine (sm_90+: the kernel as it runs there, tensor-map staging), not a test; the
 // stamps add a few instructions per phase.
 // Usage: ssd-phase-trace [--batch 8] [--len 16384] [--heads 24] [--headdim 64] [--state 128]
 //                        [--plain] (y instead of the gated output)
@@ -66,7 +66,9 @@ bool argFlag(int argc, char** argv, const char* name) {
 
 template <bool kGate>
 void run(SsdPrefillParams p) {
-  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate, true>;  // bulk staging: sm_90+
+  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate, ssd::kSeqStageTensor>;  // sm_90's staging
+  CUtensorMap tmX{}, tmBC{};
+  ssd::seqTensorMaps(p, tmX, tmBC);
   const int smem = ssd::seqSharedBytes<__nv_bfloat16, kGate>();
   MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const dim3 grid(p.nHeads * ((p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes), p.batch);
@@ -86,7 +88,7 @@ void run(SsdPrefillParams p) {
   std::vector<float> ms;
   for (int i = 0; i < 7; ++i) {
     MAMBA_CUDA_CHECK(cudaEventRecord(t0));
-    kernel<<<grid, ssd::kSeqThreads, smem>>>(p);
+    kernel<<<grid, ssd::kSeqThreads, smem>>>(p, tmX, tmBC);
     MAMBA_CUDA_CHECK_LAUNCH();
     MAMBA_CUDA_CHECK(cudaEventRecord(t1));
     MAMBA_CUDA_CHECK(cudaEventSynchronize(t1));
@@ -98,7 +100,7 @@ void run(SsdPrefillParams p) {
   const float kernelMs = ms[ms.size() / 2];
 
   MAMBA_CUDA_CHECK(cudaMemcpyToSymbol(ssd::gSeqPhaseTrace, &trace, sizeof(trace)));
-  kernel<<<grid, ssd::kSeqThreads, smem>>>(p);
+  kernel<<<grid, ssd::kSeqThreads, smem>>>(p, tmX, tmBC);
   MAMBA_CUDA_CHECK_LAUNCH();
   MAMBA_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<long long> h(stamps);

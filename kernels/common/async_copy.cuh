@@ -3,6 +3,8 @@
 // wait with __syncthreads before reading what other threads copied.
 #pragma once
 
+#include <cuda.h>
+
 #include <cstdint>
 
 namespace mamba::kernels {
@@ -76,6 +78,31 @@ __device__ __forceinline__ void bulkCopyToShared(uint32_t dst, const void* src, 
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
                "l"(src), "r"(bytes), "r"(bar)
                : "memory");
+#else
+  __trap();
+#endif
+}
+
+// One box of a 2-D tensor map (kernels/common/tensor_map.h) at element (col, row) -> shared
+// memory at dst (128-byte aligned), counted on `bar` as the box's full size. `map` is the
+// address of a __grid_constant__ kernel parameter. Callers that wrote, with ordinary stores,
+// shared memory such a copy overwrites run fenceProxyAsync between the two (after the barrier
+// that orders them).
+__device__ __forceinline__ void tensorTileToShared(uint32_t dst, const CUtensorMap* map, int col, int row,
+                                                   uint32_t bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+      "[%4];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(col), "r"(row), "r"(bar)
+      : "memory");
+#else
+  __trap();
+#endif
+}
+__device__ __forceinline__ void fenceProxyAsync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #else
   __trap();
 #endif

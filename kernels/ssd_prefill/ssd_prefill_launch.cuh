@@ -2,6 +2,8 @@
 // files: the single-tile kernel for short calls, else prepare, state pass and scan.
 #pragma once
 
+#include <climits>
+
 #include "kernels/common/env_tuning.h"
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
 #include "kernels/ssd_prefill/ssd_sequential.cuh"
@@ -10,23 +12,38 @@
 namespace mamba::kernels {
 
 // The sequential-chunk launch (ssd_sequential.cuh), fp16/bf16 operands only.
-template <typename T, typename TState, bool kGate, bool kBulk>
+template <typename T, typename TState, bool kGate, int kStage>
 void launchSsdSequentialStaged(const SsdPrefillParams& p, cudaStream_t s) {
-  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate, kBulk>;
+  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate, kStage>;
   static DynamicSmemLimit limit;
   limit.ensure(kernel, ssd::seqSharedBytes<T, kGate>());
+  CUtensorMap x{}, bc{};
+  if constexpr (kStage == ssd::kSeqStageTensor) ssd::seqTensorMaps(p, x, bc);
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
-  launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads),
-               ssd::seqSharedBytes<T, kGate>(), s, p);
+  launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads), ssd::seqSharedBytes<T, kGate>(), s, p,
+               x, bc);
 }
 
+// Staging by SsdStageCopy; kAuto: tile copies on sm_90+ unless MAMBA_SSD_STAGE_COPY asks for
+// cp.async (1) or row copies (2), cp.async below sm_90. Tile copies address rows as int32.
 template <typename T, typename TState, bool kGate>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
-  static const bool cpAsyncAsked = envOneOf("MAMBA_SSD_STAGE_COPY", {1}) == 1;
-  const bool bulk =
-      p.stageCopy == SsdStageCopy::kBulk || (p.stageCopy == SsdStageCopy::kAuto && deviceMajor() >= 9 && !cpAsyncAsked);
-  bulk ? launchSsdSequentialStaged<T, TState, kGate, true>(p, s)
-       : launchSsdSequentialStaged<T, TState, kGate, false>(p, s);
+  static const int asked = envOneOf("MAMBA_SSD_STAGE_COPY", {1, 2});
+  SsdStageCopy copy = p.stageCopy;
+  if (copy == SsdStageCopy::kAuto) {
+    copy = deviceMajor() < 9 || asked == 1 ? SsdStageCopy::kCpAsync
+           : asked == 2                    ? SsdStageCopy::kBulk
+                                           : SsdStageCopy::kTensor;
+  }
+  if (copy == SsdStageCopy::kTensor && static_cast<int64_t>(p.batch) * p.seqLen > INT32_MAX) copy = SsdStageCopy::kBulk;
+  switch (copy) {
+    case SsdStageCopy::kTensor:
+      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageTensor>(p, s);
+    case SsdStageCopy::kBulk:
+      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageRows>(p, s);
+    default:
+      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageCpAsync>(p, s);
+  }
 }
 
 template <typename T>

@@ -34,6 +34,7 @@
 #include "kernels/common/async_copy.cuh"
 #include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
+#include "kernels/common/tensor_map.h"
 #include "kernels/ssd_prefill/ssd_prefill.cuh"
 
 namespace mamba::kernels {
@@ -138,6 +139,46 @@ __device__ __forceinline__ void seqStageChunk(T* stage, const T* x, const T* bsr
 // A shared-memory address as async_copy.cuh takes it.
 using SmemAddr = decltype(smemAddr(nullptr));
 
+// How ssdSequentialKernel stages a chunk (SsdStageCopy picks one at launch): cp.async per thread
+// (sm_80+), one bulk copy per row (sm_90+), or one 2-D tensor-map copy per tile (sm_90+).
+enum SeqStage : int { kSeqStageCpAsync = 0, kSeqStageRows = 1, kSeqStageTensor = 2 };
+// Box widths of the tensor-map copies: a box row lands as one dense shared-memory row, so the box
+// spans the tile's padded pitch (the pad columns are never read).
+constexpr int kSeqBoxX = kSeqLdX, kSeqBoxN = kSeqLdN;
+constexpr int kSeqTensorBytes = (kSeqBoxX + 2 * kSeqBoxN) * kSeqChunk * 2;  // one chunk, 16-bit elements
+
+// The tensor maps of the tile copies (kSeqStageTensor) over xbc's (batch x seqLen) rows of
+// Di + 2 G Np elements: x boxes and B/C boxes (ssd_sequential.cuh).
+inline void seqTensorMaps(const SsdPrefillParams& p, CUtensorMap& x, CUtensorMap& bc) {
+  const uint64_t cols = static_cast<uint64_t>(p.nHeads) * p.headDim + 2ull * p.nGroups * ssd::statePitch(p);
+  const uint64_t rows = static_cast<uint64_t>(p.batch) * p.seqLen;
+  x = tensorMap2d16(p.xbc, cols, rows, cols * 2, ssd::kSeqBoxX, ssd::kSeqChunk);
+  bc = tensorMap2d16(p.xbc, cols, rows, cols * 2, ssd::kSeqBoxN, ssd::kSeqChunk);
+}
+
+// The tensor-map stage of chunk rows [0, rows) as seqStageChunk leaves it: after the copies have
+// landed (stage's mbarrier), zero what they brought from outside the tile - rows past `rows`
+// (the next sequence's or nothing), x lanes past xCols (the next head's), states from N rounded
+// up to 8 to N rounded up to 16 (the next block's columns) - before the block barrier. Nothing
+// to do for full chunks of 64 lanes and N a multiple of 16 (the 130m and 2.7b shapes).
+template <typename T>
+__device__ __forceinline__ void seqFixTensorStage(T* stage, int rows, int xCols, int N) {
+  const int n8 = (N + 7) / 8 * 8, nPad = seqPadN(N);
+  if (rows == kSeqChunk && xCols == kSeqLanes && n8 == nPad) return;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  for (int r = threadIdx.x; r < kSeqChunk; r += kSeqThreads) {
+    uint4* xr = reinterpret_cast<uint4*>(stage + r * kSeqLdX);
+    uint4* br = reinterpret_cast<uint4*>(stage + kSeqChunk * kSeqLdX + r * kSeqLdN);
+    uint4* cr = reinterpret_cast<uint4*>(stage + kSeqChunk * kSeqLdX + (kSeqChunk + r) * kSeqLdN);
+    const bool past = r >= rows;
+    for (int u = past ? 0 : xCols / 8; u < kSeqLanes / 8; ++u) xr[u] = zero;
+    for (int u = past ? 0 : n8 / 8; u < nPad / 8; ++u) {
+      br[u] = zero;
+      cr[u] = zero;
+    }
+  }
+}
+
 // seqStageChunk's result by bulk copies (sm_90+): threads 0..191 each own row i % 64 of tile
 // i / 64 (x, B, C) and copy its xCols lanes or its N states rounded up to 8 (the pitch covers
 // them) as one bulk copy counted on `bar`, or, for rows past `rows`, write the row's zeros
@@ -196,16 +237,20 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
   }
 }
 
-// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kBulk: chunks
-// staged by bulk copies on an mbarrier per stage (seqStageChunkBulk; sm_90+), else by cp.async
-// (seqStageChunk). H200, 130m layer at 8 x 16384 (bench/results/h200_2026-12-01/session16):
+// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kStage (SeqStage):
+// chunks staged by cp.async (seqStageChunk), or on an mbarrier per stage by bulk copies per row
+// (seqStageChunkBulk) or per tile (tmX: boxes of kSeqBoxX x 64 over xbc's rows; tmBC: kSeqBoxN x
+// 64; unused otherwise). H200, 130m layer at 8 x 16384 (bench/results/h200_2026-12-01/session16):
 // issuing a chunk's 10 cp.async per thread took ~1400 of a chunk's 14152 cycles; with bulk copies
 // the six issuing warps take ~2400 (the copies queue one per lane) and the others ~220, yet the
 // chunk is 13967 cycles (the other phases contend less for the load/store path) and prefill
 // 8 x 16384 / 8 x 2048 0.984x / 0.986x. A 2-D tensor-map copy (three instructions a chunk)
 // would also remove the issue time.
-template <typename T, typename TState, bool kGate, bool kBulk>
-__global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefillParams p) {
+template <typename T, typename TState, bool kGate, int kStage>
+__global__ void __launch_bounds__(kSeqThreads, 2)
+    ssdSequentialKernel(SsdPrefillParams p, const __grid_constant__ CUtensorMap tmX,
+                        const __grid_constant__ CUtensorMap tmBC) {
+  constexpr bool kBulk = kStage != kSeqStageCpAsync;
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
   // Warp roles: rg = warp % 4 picks the 16 steps t (CB, M, y) and the 16 lanes p (S) it owns;
@@ -285,7 +330,19 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
   const auto stageBar = [&](int c) { return smemAddr(smem + seqBarrierOffset<T, kGate>() + 8 * (c & 1)); };
   auto issue = [&](int c) {
     const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
-    if constexpr (kBulk) {
+    if constexpr (kStage == kSeqStageTensor) {
+      if (threadIdx.x == 0) {
+        fenceProxyAsync();  // the last fix-up's stores to this stage come before the copies
+        const SmemAddr bar = stageBar(c);
+        mbarrierArriveExpectTx(bar, kSeqTensorBytes);
+        const int row = static_cast<int>(rowBase) + c * kSeqChunk;
+        T* st = stage(c);
+        tensorTileToShared(smemAddr(st), &tmX, h * P + p0, row, bar);
+        tensorTileToShared(smemAddr(st + kSeqChunk * kSeqLdX), &tmBC, Di + grp * Np, row, bar);
+        tensorTileToShared(smemAddr(st + kSeqChunk * kSeqLdX + kSeqChunk * kSeqLdN), &tmBC, Di + (G + grp) * Np, row,
+                           bar);
+      }
+    } else if constexpr (kStage == kSeqStageRows) {
       seqStageChunkBulk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
                            min(kSeqChunk, len - c * kSeqChunk), xCols, N, stageBar(c));
     } else {
@@ -299,7 +356,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
       mbarrierInit(stageBar(1), 1);
       mbarrierInitFence();
     }
-    seqZeroStageMargins<T>(stages, xCols, N);
+    if constexpr (kStage == kSeqStageRows) seqZeroStageMargins<T>(stages, xCols, N);
     __syncthreads();  // the barriers are initialised before any thread uses them
   }
   // dt of steps c * 64 + lane and + 32 (0 past the length), one chunk ahead.
@@ -321,6 +378,8 @@ __global__ void __launch_bounds__(kSeqThreads, 2) ssdSequentialKernel(SsdPrefill
     // staging: the stage is on its mbarrier, and z (the only cp.async) is waited for in the epilogue.
     if constexpr (kBulk) {
       mbarrierWait(stageBar(c), static_cast<uint32_t>((c >> 1) & 1));
+      if constexpr (kStage == kSeqStageTensor)
+        seqFixTensorStage<T>(stage(c), min(kSeqChunk, len - c * kSeqChunk), xCols, N);
     } else if constexpr (kGate) {
       cpAsyncWaitGroup<1>();
     } else {

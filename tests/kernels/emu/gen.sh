@@ -60,10 +60,29 @@ inline void clusterSyncRelaxed() { std::abort(); }
 X
 # cp.async as plain copies; the grid barrier only for one-block grids (blocks run one after
 # another here: the tests launch bigger grids one step at a time, which takes no barrier).
+cat > "$OUT.tmp/kernels/common/tensor_map.cc" <<'X'
+#include "kernels/common/tensor_map.h"
+#include <cstring>
+#include "kernels/common/async_copy.cuh"
+namespace mamba::kernels {
+CUtensorMap tensorMap2d16(const void* base, uint64_t cols, uint64_t rows, uint64_t rowStrideBytes, uint32_t boxCols,
+                          uint32_t boxRows) {
+  static_assert(sizeof(EmuTensorMap2d) <= sizeof(CUtensorMap), "the emulated map fits the descriptor");
+  const EmuTensorMap2d m{static_cast<const unsigned char*>(base), cols, rows, rowStrideBytes, boxCols, boxRows};
+  CUtensorMap map{};
+  std::memcpy(&map, &m, sizeof m);
+  return map;
+}
+}  // namespace mamba::kernels
+X
 cat > "$OUT.tmp/kernels/common/async_copy.cuh" <<'X'
 #pragma once
+#include <cuda.h>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
 namespace mamba::kernels {
 inline void* smemAddr(const void* p) { return const_cast<void*>(p); }
 inline void cpAsync16(void* dst, const void* src, int srcBytes) {
@@ -73,12 +92,60 @@ inline void cpAsync4(void* dst, const void* src) { std::memcpy(dst, src, 4); }
 inline void cpAsyncCommit() {}
 inline void cpAsyncWaitAll() {}
 template <int kPending> inline void cpAsyncWaitGroup() {}
-// Bulk copies land at once, so the barrier calls have nothing to do.
-inline void mbarrierInit(void*, int) {}
+// mbarriers with PTX's phase rule (a phase completes when its arrivals have arrived and its
+// announced bytes have landed, in either order; a wait on parity p returns once the phase of
+// that parity has completed), kept beside shared memory by address. Bulk copies land at once,
+// in the issuing thread's order, and then count their bytes: a thread that reads what another
+// thread copied must wait, as on the device.
+struct EmuBarrier { int arrivals = 1, arrived = 0; int64_t tx = 0; unsigned completed = 0; };
+inline std::mutex gEmuBarrierMutex;
+inline std::map<const void*, EmuBarrier> gEmuBarriers;
+inline void emuBarrierUpdate(const void* bar, int arrive, int64_t tx) {
+  std::lock_guard<std::mutex> lock(gEmuBarrierMutex);
+  EmuBarrier& b = gEmuBarriers[bar];
+  b.arrived += arrive;
+  b.tx += tx;
+  if (b.arrived == b.arrivals && b.tx == 0) {
+    b.arrived = 0;
+    ++b.completed;
+  }
+}
+inline void mbarrierInit(void* bar, int arrivals) {
+  std::lock_guard<std::mutex> lock(gEmuBarrierMutex);
+  gEmuBarriers[bar] = EmuBarrier{arrivals, 0, 0, 0};
+}
 inline void mbarrierInitFence() {}
-inline void mbarrierArriveExpectTx(void*, uint32_t) {}
-inline void mbarrierWait(void*, uint32_t) {}
-inline void bulkCopyToShared(void* dst, const void* src, uint32_t bytes, void*) { std::memcpy(dst, src, bytes); }
+inline void mbarrierArriveExpectTx(void* bar, uint32_t bytes) { emuBarrierUpdate(bar, 1, bytes); }
+inline void mbarrierWait(void* bar, uint32_t parity) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(gEmuBarrierMutex);
+      if ((gEmuBarriers[bar].completed & 1u) != parity) return;
+    }
+    std::this_thread::yield();
+  }
+}
+inline void bulkCopyToShared(void* dst, const void* src, uint32_t bytes, void* bar) {
+  std::memcpy(dst, src, bytes);
+  emuBarrierUpdate(bar, 0, -static_cast<int64_t>(bytes));
+}
+// Tensor maps hold an EmuTensorMap2d (tensor_map.cc above); a box copy is row by row, zero
+// outside the tensor.
+struct EmuTensorMap2d { const unsigned char* base; uint64_t cols, rows, stride; uint32_t boxCols, boxRows; };
+inline void tensorTileToShared(void* dst, const CUtensorMap* map, int col, int row, void* bar) {
+  EmuTensorMap2d m;
+  std::memcpy(&m, map, sizeof m);
+  auto* out = static_cast<unsigned char*>(dst);
+  for (uint32_t r = 0; r < m.boxRows; ++r) {
+    for (uint32_t c = 0; c < m.boxCols; ++c) {
+      const uint64_t gr = static_cast<uint64_t>(row) + r, gc = static_cast<uint64_t>(col) + c;
+      unsigned char* o = out + (static_cast<size_t>(r) * m.boxCols + c) * 2;
+      if (gr < m.rows && gc < m.cols) std::memcpy(o, m.base + gr * m.stride + gc * 2, 2); else std::memset(o, 0, 2);
+    }
+  }
+  emuBarrierUpdate(bar, 0, -static_cast<int64_t>(m.boxCols) * m.boxRows * 2);
+}
+inline void fenceProxyAsync() {}
 }  // namespace mamba::kernels
 X
 # ldmatrix and mma.sync m16n8k16 with the PTX fragment layouts (kernels/common/mma_sm80.cuh):

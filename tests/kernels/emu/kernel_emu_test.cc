@@ -239,13 +239,15 @@ TEST(KernelEmu, SsdPrefillSequentialMatchesReference) {
   ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce);
   ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16);
   ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40);
-  // Bulk-copy staging (sm_90's default): partial last chunks (zero rows), P = 80 (x lanes past
-  // the second tile's 16 zeroed once), N = 24 and 38 (states from N rounded up to 8 to N rounded
-  // up to 16 zeroed once), N = 12 at its pitch of 16.
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, false, SsdStageCopy::kBulk);
-  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, false, SsdStageCopy::kBulk);
-  ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16, false, SsdStageCopy::kBulk);
-  ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40, false, SsdStageCopy::kBulk);
+  // Row and tile bulk copies (sm_90): partial last chunks (zero rows), P = 80 (x lanes past the
+  // second tile's 16), N = 24 and 38 (states from N rounded up to 8 to N rounded up to 16), N = 12
+  // at its pitch of 16; the tile copies bring those from outside the tile and zero them after.
+  for (const SsdStageCopy copy : {SsdStageCopy::kBulk, SsdStageCopy::kTensor}) {
+    ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, false, copy);
+    ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, false, copy);
+    ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16, false, copy);
+    ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40, false, copy);
+  }
 }
 
 // The sequential-chunk form's gated output (the row-local part of the gated RMSNorm fused into
@@ -255,6 +257,8 @@ TEST(KernelEmu, SsdPrefillSequentialGatedMatchesReference) {
   ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true);
   ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, true);
   ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true);
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true, SsdStageCopy::kBulk);
-  ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true, SsdStageCopy::kBulk);
+  for (const SsdStageCopy copy : {SsdStageCopy::kBulk, SsdStageCopy::kTensor}) {
+    ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true, copy);
+    ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true, copy);
+  }
 }
