@@ -29,12 +29,11 @@ __device__ __forceinline__ void cpAsyncWaitGroup() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
-// Bulk copies (sm_90+: cp.async.bulk, executed by the TMA unit): one thread's instruction copies
-// `bytes` (a multiple of 16; both addresses 16-byte aligned) global -> shared and adds them to
-// the transaction count of the mbarrier `bar` (8-byte aligned shared memory). The barrier's
-// phase completes when its expected arrivals have arrived (mbarrierArriveExpectTx, which also
-// announces the bytes) and all announced bytes have landed, in either order. On older devices
-// these trap: callers choose them only on sm_90+.
+// Bulk tensor copies (sm_90+, executed by the TMA unit) report their bytes to the transaction
+// count of an mbarrier (8-byte aligned shared memory). The barrier's phase completes when its
+// expected arrivals have arrived (mbarrierArriveExpectTx, which also announces the bytes) and all
+// announced bytes have landed, in either order. On older devices these trap: callers choose them
+// only on sm_90+.
 __device__ __forceinline__ void mbarrierInit(uint32_t bar, int arrivals) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(arrivals) : "memory");
@@ -73,16 +72,6 @@ __device__ __forceinline__ void mbarrierWait(uint32_t bar, uint32_t parity) {
   __trap();
 #endif
 }
-__device__ __forceinline__ void bulkCopyToShared(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
-               "l"(src), "r"(bytes), "r"(bar)
-               : "memory");
-#else
-  __trap();
-#endif
-}
-
 // One box of a 2-D tensor map (kernels/common/tensor_map.h) at element (col, row) -> shared
 // memory at dst (128-byte aligned), counted on `bar` as the box's full size. `map` is the
 // address of a __grid_constant__ kernel parameter. Callers that wrote, with ordinary stores,

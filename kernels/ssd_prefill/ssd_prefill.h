@@ -46,11 +46,10 @@ constexpr int kSsdSeqMaxN = 128;  // the sequential-chunk kernel's largest state
 enum class SsdSequential { kAuto, kOff, kForce };
 
 // How the sequential-chunk kernel stages a chunk's x, B and C: kAuto by device (kTensor on
-// sm_90+ unless MAMBA_SSD_STAGE_COPY asks for 1 = kCpAsync or 2 = kBulk; kCpAsync below),
-// kCpAsync 16-byte cp.async per thread, kBulk one bulk copy per row on an mbarrier, kTensor one
-// 2-D tensor-map copy per tile on an mbarrier (kBulk and kTensor: sm_90+ only; the CPU kernel
-// emulator runs them too).
-enum class SsdStageCopy { kAuto, kCpAsync, kBulk, kTensor };
+// sm_90+ unless MAMBA_SSD_STAGE_COPY=1 asks for kCpAsync; kCpAsync below), kCpAsync 16-byte
+// cp.async per thread, kTensor one 2-D tensor-map copy per tile on an mbarrier (sm_90+ only; the
+// CPU kernel emulator runs it too).
+enum class SsdStageCopy { kAuto, kCpAsync, kTensor };
 
 struct SsdPrefillParams {
   int batch = 0, seqLen = 0, nHeads = 0, headDim = 0, nGroups = 1, stateSize = 0;

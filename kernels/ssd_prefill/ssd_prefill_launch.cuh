@@ -24,25 +24,17 @@ void launchSsdSequentialStaged(const SsdPrefillParams& p, cudaStream_t s) {
                x, bc);
 }
 
-// Staging by SsdStageCopy; kAuto: tile copies on sm_90+ unless MAMBA_SSD_STAGE_COPY asks for
-// cp.async (1) or row copies (2), cp.async below sm_90. Tile copies address rows as int32.
+// Staging by SsdStageCopy; kAuto: tile copies on sm_90+ unless MAMBA_SSD_STAGE_COPY=1 asks for
+// cp.async, cp.async below sm_90. Tile copies address rows as int32: longer calls take cp.async.
 template <typename T, typename TState, bool kGate>
 void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
-  static const int asked = envOneOf("MAMBA_SSD_STAGE_COPY", {1, 2});
-  SsdStageCopy copy = p.stageCopy;
-  if (copy == SsdStageCopy::kAuto) {
-    copy = deviceMajor() < 9 || asked == 1 ? SsdStageCopy::kCpAsync
-           : asked == 2                    ? SsdStageCopy::kBulk
-                                           : SsdStageCopy::kTensor;
-  }
-  if (copy == SsdStageCopy::kTensor && static_cast<int64_t>(p.batch) * p.seqLen > INT32_MAX) copy = SsdStageCopy::kBulk;
-  switch (copy) {
-    case SsdStageCopy::kTensor:
-      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageTensor>(p, s);
-    case SsdStageCopy::kBulk:
-      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageRows>(p, s);
-    default:
-      return launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageCpAsync>(p, s);
+  static const bool cpAsyncAsked = envOneOf("MAMBA_SSD_STAGE_COPY", {1}) == 1;
+  const bool tile = p.stageCopy == SsdStageCopy::kTensor ||
+                    (p.stageCopy == SsdStageCopy::kAuto && deviceMajor() >= 9 && !cpAsyncAsked);
+  if (tile && static_cast<int64_t>(p.batch) * p.seqLen <= INT32_MAX) {
+    launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageTensor>(p, s);
+  } else {
+    launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageCpAsync>(p, s);
   }
 }
 

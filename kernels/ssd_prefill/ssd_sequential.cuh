@@ -140,8 +140,8 @@ __device__ __forceinline__ void seqStageChunk(T* stage, const T* x, const T* bsr
 using SmemAddr = decltype(smemAddr(nullptr));
 
 // How ssdSequentialKernel stages a chunk (SsdStageCopy picks one at launch): cp.async per thread
-// (sm_80+), one bulk copy per row (sm_90+), or one 2-D tensor-map copy per tile (sm_90+).
-enum SeqStage : int { kSeqStageCpAsync = 0, kSeqStageRows = 1, kSeqStageTensor = 2 };
+// (sm_80+) or one 2-D tensor-map copy per tile (sm_90+).
+enum SeqStage : int { kSeqStageCpAsync = 0, kSeqStageTensor = 1 };
 // Box widths of the tensor-map copies: a box row lands as one dense shared-memory row, so the box
 // spans the tile's padded pitch (the pad columns are never read).
 constexpr int kSeqBoxX = kSeqLdX, kSeqBoxN = kSeqLdN;
@@ -179,49 +179,6 @@ __device__ __forceinline__ void seqFixTensorStage(T* stage, int rows, int xCols,
   }
 }
 
-// seqStageChunk's result by bulk copies (sm_90+): threads 0..191 each own row i % 64 of tile
-// i / 64 (x, B, C) and copy its xCols lanes or its N states rounded up to 8 (the pitch covers
-// them) as one bulk copy counted on `bar`, or, for rows past `rows`, write the row's zeros
-// themselves; thread 0 announces the bytes. The columns no copy writes (x lanes >= xCols, states
-// >= N rounded up to 8) must already be zero (seqZeroStageMargins). Readers wait on `bar`, then
-// a block barrier (for the zero rows).
-template <typename T>
-__device__ __forceinline__ void seqStageChunkBulk(T* stage, const T* x, const T* bsrc, const T* csrc, int64_t ld,
-                                                  int rows, int xCols, int N, SmemAddr bar) {
-  static_assert(sizeof(T) == 2 && kSeqThreads >= 3 * kSeqChunk, "16-bit operands, a thread per row and tile");
-  const int n8 = (N + 7) / 8 * 8;
-  if (threadIdx.x == 0) mbarrierArriveExpectTx(bar, static_cast<uint32_t>(rows * (xCols + 2 * n8) * 2));
-  const int tile = threadIdx.x / kSeqChunk, r = threadIdx.x % kSeqChunk;
-  if (tile >= 3) return;
-  T* dst =
-      tile == 0 ? stage + r * kSeqLdX : stage + kSeqChunk * kSeqLdX + (tile - 1) * kSeqChunk * kSeqLdN + r * kSeqLdN;
-  if (r < rows) {
-    const T* src = (tile == 0 ? x : tile == 1 ? bsrc : csrc) + r * ld;
-    bulkCopyToShared(smemAddr(dst), src, static_cast<uint32_t>((tile == 0 ? xCols : n8) * 2), bar);
-  } else {
-    const int units = tile == 0 ? kSeqLanes / 8 : seqPadN(N) / 8;  // 16-byte units of the row that are read
-    for (int u = 0; u < units; ++u) reinterpret_cast<uint4*>(dst)[u] = make_uint4(0, 0, 0, 0);
-  }
-}
-
-// Zeros, in both stages, the columns that seqStageChunkBulk never writes: x lanes [xCols, 64)
-// and B, C states [N rounded up to 8, N rounded up to 16). Before the first copy's readers.
-template <typename T>
-__device__ __forceinline__ void seqZeroStageMargins(T* stages, int xCols, int N) {
-  const int xUnits = (kSeqLanes - xCols) / 8, nUnits = (seqPadN(N) - (N + 7) / 8 * 8) / 8;
-  for (int i = threadIdx.x; i < 2 * kSeqChunk; i += kSeqThreads) {  // (stage, row)
-    T* stage = stages + (i / kSeqChunk) * kSeqStageElems;
-    const int r = i % kSeqChunk;
-    uint4* xr = reinterpret_cast<uint4*>(stage + r * kSeqLdX + xCols);
-    for (int u = 0; u < xUnits; ++u) xr[u] = make_uint4(0, 0, 0, 0);
-    for (int t = 0; t < 2; ++t) {
-      uint4* br = reinterpret_cast<uint4*>(stage + kSeqChunk * kSeqLdX + t * kSeqChunk * kSeqLdN + r * kSeqLdN +
-                                           (N + 7) / 8 * 8);
-      for (int u = 0; u < nUnits; ++u) br[u] = make_uint4(0, 0, 0, 0);
-    }
-  }
-}
-
 // Ss[p][n] <- T(S) for the warp's 16 lanes (rows 16 rg + g (+8)) and its state columns
 // n0 + 8j + 2q (+1) below nEnd (N rounded up to 16: the staged columns).
 template <typename T, int kNT>
@@ -238,19 +195,17 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
 }
 
 // kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kStage (SeqStage):
-// chunks staged by cp.async (seqStageChunk), or on an mbarrier per stage by bulk copies per row
-// (seqStageChunkBulk) or per tile (tmX: boxes of kSeqBoxX x 64 over xbc's rows; tmBC: kSeqBoxN x
-// 64; unused otherwise). H200, 130m layer at 8 x 16384 (bench/results/h200_2026-12-01/session16):
-// issuing a chunk's 10 cp.async per thread took ~1400 of a chunk's 14152 cycles; with bulk copies
-// the six issuing warps take ~2400 (the copies queue one per lane) and the others ~220, yet the
-// chunk is 13967 cycles (the other phases contend less for the load/store path) and prefill
-// 8 x 16384 / 8 x 2048 0.984x / 0.986x. A 2-D tensor-map copy (three instructions a chunk)
-// would also remove the issue time.
+// chunks staged by cp.async (seqStageChunk), or by one tensor-map copy per tile on an mbarrier per
+// stage (tmX: boxes of kSeqBoxX x 64 over xbc's rows; tmBC: kSeqBoxN x 64; unused otherwise).
+// H200, 130m layer at 8 x 16384 (phase trace, bench/results/h200_2026-12-01/session16): a chunk
+// is 14152 cycles with cp.async staging (issuing the 10 copies per thread ~1400 of them), 13967
+// with one bulk copy per row (tried: the six issuing warps ~2400 each), 12379 with tile copies
+// (issue ~160-390); the walk 2.109 / 2.092 / 1.845 ms.
 template <typename T, typename TState, bool kGate, int kStage>
 __global__ void __launch_bounds__(kSeqThreads, 2)
     ssdSequentialKernel(SsdPrefillParams p, const __grid_constant__ CUtensorMap tmX,
                         const __grid_constant__ CUtensorMap tmBC) {
-  constexpr bool kBulk = kStage != kSeqStageCpAsync;
+  constexpr bool kTile = kStage == kSeqStageTensor;
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
   // Warp roles: rg = warp % 4 picks the 16 steps t (CB, M, y) and the 16 lanes p (S) it owns;
@@ -326,10 +281,9 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
   auto zPair = [&](int t, int w) { return zS[t * (kSeqLanes / 2) + 4 * ((w / 4) ^ (t % 8)) + w % 4]; };
   const int chunks = (len + kSeqChunk - 1) / kSeqChunk;
   auto stage = [&](int c) { return stages + (c & 1) * kSeqStageElems; };
-  // The stages' mbarriers (kBulk): the k-th use of stage s (chunk c = 2k + s) completes phase k.
+  // The stages' mbarriers (kTile): the k-th use of stage s (chunk c = 2k + s) completes phase k.
   const auto stageBar = [&](int c) { return smemAddr(smem + seqBarrierOffset<T, kGate>() + 8 * (c & 1)); };
   auto issue = [&](int c) {
-    const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
     if constexpr (kStage == kSeqStageTensor) {
       if (threadIdx.x == 0) {
         fenceProxyAsync();  // the last fix-up's stores to this stage come before the copies
@@ -342,21 +296,18 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
         tensorTileToShared(smemAddr(st + kSeqChunk * kSeqLdX + kSeqChunk * kSeqLdN), &tmBC, Di + (G + grp) * Np, row,
                            bar);
       }
-    } else if constexpr (kStage == kSeqStageRows) {
-      seqStageChunkBulk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
-                           min(kSeqChunk, len - c * kSeqChunk), xCols, N, stageBar(c));
     } else {
+      const T* base = xbc + static_cast<int64_t>(c) * kSeqChunk * CD;
       seqStageChunk<T>(stage(c), base + h * P + p0, base + Di + grp * Np, base + Di + (G + grp) * Np, CD,
                        min(kSeqChunk, len - c * kSeqChunk), xCols, N);
     }
   };
-  if constexpr (kBulk) {
+  if constexpr (kTile) {
     if (threadIdx.x == 0) {
       mbarrierInit(stageBar(0), 1);
       mbarrierInit(stageBar(1), 1);
       mbarrierInitFence();
     }
-    if constexpr (kStage == kSeqStageRows) seqZeroStageMargins<T>(stages, xCols, N);
     __syncthreads();  // the barriers are initialised before any thread uses them
   }
   // dt of steps c * 64 + lane and + 32 (0 past the length), one chunk ahead.
@@ -376,7 +327,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
     MAMBA_SEQ_STAMP(c, 0);
     // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it. Bulk
     // staging: the stage is on its mbarrier, and z (the only cp.async) is waited for in the epilogue.
-    if constexpr (kBulk) {
+    if constexpr (kTile) {
       mbarrierWait(stageBar(c), static_cast<uint32_t>((c >> 1) & 1));
       if constexpr (kStage == kSeqStageTensor)
         seqFixTensorStage<T>(stage(c), min(kSeqChunk, len - c * kSeqChunk), xCols, N);
@@ -503,7 +454,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
     {
       const int rows = min(kSeqChunk, L - cBase);
       if constexpr (kGate) {  // chunk c's z (then only the stage of chunk c + 1 may be in flight)
-        if (kBulk || c + 1 >= chunks) {
+        if (kTile || c + 1 >= chunks) {
           cpAsyncWaitAll();
         } else {
           cpAsyncWaitGroup<1>();

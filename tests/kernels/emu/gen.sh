@@ -94,7 +94,7 @@ inline void cpAsyncWaitAll() {}
 template <int kPending> inline void cpAsyncWaitGroup() {}
 // mbarriers with PTX's phase rule (a phase completes when its arrivals have arrived and its
 // announced bytes have landed, in either order; a wait on parity p returns once the phase of
-// that parity has completed), kept beside shared memory by address. Bulk copies land at once,
+// that parity has completed), kept beside shared memory by address. Tile copies land at once,
 // in the issuing thread's order, and then count their bytes: a thread that reads what another
 // thread copied must wait, as on the device.
 struct EmuBarrier { int arrivals = 1, arrived = 0; int64_t tx = 0; unsigned completed = 0; };
@@ -124,10 +124,6 @@ inline void mbarrierWait(void* bar, uint32_t parity) {
     }
     std::this_thread::yield();
   }
-}
-inline void bulkCopyToShared(void* dst, const void* src, uint32_t bytes, void* bar) {
-  std::memcpy(dst, src, bytes);
-  emuBarrierUpdate(bar, 0, -static_cast<int64_t>(bytes));
 }
 // Tensor maps hold an EmuTensorMap2d (tensor_map.cc above); a box copy is row by row, zero
 // outside the tensor.
