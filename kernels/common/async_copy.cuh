@@ -34,43 +34,33 @@ __device__ __forceinline__ void cpAsyncWaitGroup() {
 // expected arrivals have arrived (mbarrierArriveExpectTx, which also announces the bytes) and all
 // announced bytes have landed, in either order. On older devices these trap: callers choose them
 // only on sm_90+.
-__device__ __forceinline__ void mbarrierInit(uint32_t bar, int arrivals) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(arrivals) : "memory");
+#define MAMBA_SM90_ONLY(...) __VA_ARGS__
 #else
-  __trap();
+#define MAMBA_SM90_ONLY(...) __trap()
 #endif
+__device__ __forceinline__ void mbarrierInit(uint32_t bar, int arrivals) {
+  MAMBA_SM90_ONLY(asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(arrivals) : "memory"));
 }
 // After mbarrierInit, before any thread uses the barrier (then a block barrier).
 __device__ __forceinline__ void mbarrierInitFence() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#else
-  __trap();
-#endif
+  MAMBA_SM90_ONLY(asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"));
 }
 __device__ __forceinline__ void mbarrierArriveExpectTx(uint32_t bar, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-#else
-  __trap();
-#endif
+  MAMBA_SM90_ONLY(asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+                               : "memory"));
 }
 // Waits until the barrier's phase with parity `parity` (0, 1, 0, ... per completed phase) has
 // completed; the copies it counted are then visible to the waiting thread.
 __device__ __forceinline__ void mbarrierWait(uint32_t bar, uint32_t parity) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   uint32_t done = 0;
   while (done == 0) {
-    asm volatile(
+    MAMBA_SM90_ONLY(asm volatile(
         "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
         : "=r"(done)
         : "r"(bar), "r"(parity)
-        : "memory");
+        : "memory"));
   }
-#else
-  __trap();
-#endif
 }
 // One box of a 2-D tensor map (kernels/common/tensor_map.h) at element (col, row) -> shared
 // memory at dst (128-byte aligned), counted on `bar` as the box's full size. `map` is the
@@ -79,22 +69,15 @@ __device__ __forceinline__ void mbarrierWait(uint32_t bar, uint32_t parity) {
 // that orders them).
 __device__ __forceinline__ void tensorTileToShared(uint32_t dst, const CUtensorMap* map, int col, int row,
                                                    uint32_t bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile(
+  MAMBA_SM90_ONLY(asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
       "[%4];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(col), "r"(row), "r"(bar)
-      : "memory");
-#else
-  __trap();
-#endif
+      : "memory"));
 }
 __device__ __forceinline__ void fenceProxyAsync() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#else
-  __trap();
-#endif
+  MAMBA_SM90_ONLY(asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"));
 }
+#undef MAMBA_SM90_ONLY
 
 }  // namespace mamba::kernels

@@ -78,10 +78,11 @@ constexpr int kSeqLdN = kSsdSeqMaxN + 8;
 // update's step weights) and per row group colW[64] (the off-diagonal column factors of M), and
 // for a gated call the chunk's z tile (64 steps x 64 lanes of T, 16-byte units swizzled by the
 // row: unit k of row t at k ^ (t % 8), so the epilogue's reads are conflict-free) and the
-// block's 64 lanes of the gate weight (32 words); last the stages' two mbarriers. Every warp computes cs, dt and w (and
-// both warps of a row group colW) from the same inputs in the same order, and writes them itself before reading them:
-// the copies are bit-identical, so warps that share an array need no barrier (two barriers per chunk separate one
-// chunk's reads from the next chunk's writes). Sharing them keeps a gated block within half an SM's shared memory (two
+// block's 64 lanes of the gate weight (32 words); last the stages' two mbarriers. Every warp
+// computes cs, dt and w (and both warps of a row group colW) from the same inputs in the same
+// order, and writes them itself before reading them: the copies are bit-identical, so warps that
+// share an array need no barrier (two barriers per chunk separate one chunk's reads from the next
+// chunk's writes). Sharing them keeps a gated block within half an SM's shared memory (two
 // blocks per SM).
 constexpr int kSeqStageElems = kSeqChunk * kSeqLdX + 2 * kSeqChunk * kSeqLdN;
 constexpr int kSeqStateOff = 2 * kSeqStageElems;  // elements
@@ -94,7 +95,7 @@ template <typename T>
 constexpr int seqZOffset() {
   return seqCsOffset<T>() + (3 + 4) * kSeqChunk * 4;
 }
-// The two stages' mbarriers (bulk-copy staging), 8-byte aligned, last.
+// The two stages' mbarriers (tile staging), 8-byte aligned, last.
 template <typename T, bool kGate>
 constexpr int seqBarrierOffset() {
   return (seqZOffset<T>() + (kGate ? (kSeqZWords + kSeqLanes / 2) * 4 : 0) + 7) / 8 * 8;
@@ -147,13 +148,13 @@ enum SeqStage : int { kSeqStageCpAsync = 0, kSeqStageTensor = 1 };
 constexpr int kSeqBoxX = kSeqLdX, kSeqBoxN = kSeqLdN;
 constexpr int kSeqTensorBytes = (kSeqBoxX + 2 * kSeqBoxN) * kSeqChunk * 2;  // one chunk, 16-bit elements
 
-// The tensor maps of the tile copies (kSeqStageTensor) over xbc's (batch x seqLen) rows of
-// Di + 2 G Np elements: x boxes and B/C boxes (ssd_sequential.cuh).
+// The tensor maps of the tile copies (kSeqStageTensor; host) over xbc's (batch x seqLen) rows of
+// Di + 2 G Np elements: x boxes and B/C boxes.
 inline void seqTensorMaps(const SsdPrefillParams& p, CUtensorMap& x, CUtensorMap& bc) {
-  const uint64_t cols = static_cast<uint64_t>(p.nHeads) * p.headDim + 2ull * p.nGroups * ssd::statePitch(p);
+  const uint64_t cols = static_cast<uint64_t>(p.nHeads) * p.headDim + 2ull * p.nGroups * statePitch(p);
   const uint64_t rows = static_cast<uint64_t>(p.batch) * p.seqLen;
-  x = tensorMap2d16(p.xbc, cols, rows, cols * 2, ssd::kSeqBoxX, ssd::kSeqChunk);
-  bc = tensorMap2d16(p.xbc, cols, rows, cols * 2, ssd::kSeqBoxN, ssd::kSeqChunk);
+  x = tensorMap2d16(p.xbc, cols, rows, cols * 2, kSeqBoxX, kSeqChunk);
+  bc = tensorMap2d16(p.xbc, cols, rows, cols * 2, kSeqBoxN, kSeqChunk);
 }
 
 // The tensor-map stage of chunk rows [0, rows) as seqStageChunk leaves it: after the copies have
@@ -284,7 +285,7 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
   // The stages' mbarriers (kTile): the k-th use of stage s (chunk c = 2k + s) completes phase k.
   const auto stageBar = [&](int c) { return smemAddr(smem + seqBarrierOffset<T, kGate>() + 8 * (c & 1)); };
   auto issue = [&](int c) {
-    if constexpr (kStage == kSeqStageTensor) {
+    if constexpr (kTile) {
       if (threadIdx.x == 0) {
         fenceProxyAsync();  // the last fix-up's stores to this stage come before the copies
         const SmemAddr bar = stageBar(c);
@@ -325,12 +326,11 @@ __global__ void __launch_bounds__(kSeqThreads, 2)
   const int mr = lane & 7, mLo = (lane >> 3) & 1, mHi = lane >> 4;  // ldmatrix: row in matrix, matrix bits
   for (int c = 0; c < chunks; ++c) {
     MAMBA_SEQ_STAMP(c, 0);
-    // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it. Bulk
+    // Groups in flight: the stage of chunk c, then (gated) chunk c's z, issued after it. Tile
     // staging: the stage is on its mbarrier, and z (the only cp.async) is waited for in the epilogue.
     if constexpr (kTile) {
       mbarrierWait(stageBar(c), static_cast<uint32_t>((c >> 1) & 1));
-      if constexpr (kStage == kSeqStageTensor)
-        seqFixTensorStage<T>(stage(c), min(kSeqChunk, len - c * kSeqChunk), xCols, N);
+      seqFixTensorStage<T>(stage(c), min(kSeqChunk, len - c * kSeqChunk), xCols, N);
     } else if constexpr (kGate) {
       cpAsyncWaitGroup<1>();
     } else {
