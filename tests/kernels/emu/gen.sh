@@ -58,8 +58,7 @@ inline void clusterSync() { std::abort(); }
 inline void clusterSyncRelaxed() { std::abort(); }
 }  // namespace mamba::kernels
 X
-# cp.async as plain copies; the grid barrier only for one-block grids (blocks run one after
-# another here: the tests launch bigger grids one step at a time, which takes no barrier).
+# Tensor maps without a driver: the descriptor's bytes carry an EmuTensorMap2d (async_copy.cuh).
 cat > "$OUT.tmp/kernels/common/tensor_map.cc" <<'X'
 #include "kernels/common/tensor_map.h"
 #include <cstring>
@@ -75,6 +74,9 @@ CUtensorMap tensorMap2d16(const void* base, uint64_t cols, uint64_t rows, uint64
 }
 }  // namespace mamba::kernels
 X
+# cp.async as plain copies, mbarriers and tile copies as below; the grid barrier only for
+# one-block grids (blocks run one after another here: the tests launch bigger grids one step at
+# a time, which takes no barrier).
 cat > "$OUT.tmp/kernels/common/async_copy.cuh" <<'X'
 #pragma once
 #include <cuda.h>
@@ -125,8 +127,8 @@ inline void mbarrierWait(void* bar, uint32_t parity) {
     std::this_thread::yield();
   }
 }
-// Tensor maps hold an EmuTensorMap2d (tensor_map.cc above); a box copy is row by row, zero
-// outside the tensor.
+// Tensor maps hold an EmuTensorMap2d (tensor_map.cc); a box copy is row by row, zero outside
+// the tensor.
 struct EmuTensorMap2d { const unsigned char* base; uint64_t cols, rows, stride; uint32_t boxCols, boxRows; };
 inline void tensorTileToShared(void* dst, const CUtensorMap* map, int col, int row, void* bar) {
   EmuTensorMap2d m;
