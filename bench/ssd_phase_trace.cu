@@ -66,7 +66,7 @@ bool argFlag(int argc, char** argv, const char* name) {
 
 template <bool kGate>
 void run(SsdPrefillParams p) {
-  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate, ssd::kSeqStageTensor>;  // sm_90's staging
+  auto kernel = ssd::ssdSequentialKernel<__nv_bfloat16, float, kGate, true>;  // tile staging, as on sm_90
   CUtensorMap tmX{}, tmBC{};
   ssd::seqTensorMaps(p, tmX, tmBC);
   const int smem = ssd::seqSharedBytes<__nv_bfloat16, kGate>();

@@ -1,6 +1,7 @@
-// Asynchronous global -> shared copies (cp.async, sm_80+; bulk copies on an mbarrier, sm_90+),
-// shared by the kernels that stage operands ahead of their use. Each thread waits only for its own copies: follow a
-// wait with __syncthreads before reading what other threads copied.
+// Asynchronous global -> shared copies (cp.async, sm_80+; tensor-map tile copies on an mbarrier,
+// sm_90+), shared by the kernels that stage operands ahead of their use. A cp.async thread waits
+// only for its own copies: follow a wait with __syncthreads before reading what other threads
+// copied.
 #pragma once
 
 #include <cuda.h>

@@ -12,13 +12,13 @@
 namespace mamba::kernels {
 
 // The sequential-chunk launch (ssd_sequential.cuh), fp16/bf16 operands only.
-template <typename T, typename TState, bool kGate, int kStage>
+template <typename T, typename TState, bool kGate, bool kTile>
 void launchSsdSequentialStaged(const SsdPrefillParams& p, cudaStream_t s) {
-  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate, kStage>;
+  auto kernel = ssd::ssdSequentialKernel<T, TState, kGate, kTile>;
   static DynamicSmemLimit limit;
   limit.ensure(kernel, ssd::seqSharedBytes<T, kGate>());
   CUtensorMap x{}, bc{};
-  if constexpr (kStage == ssd::kSeqStageTensor) ssd::seqTensorMaps(p, x, bc);
+  if constexpr (kTile) ssd::seqTensorMaps(p, x, bc);
   const int tilesP = (p.headDim + ssd::kSeqLanes - 1) / ssd::kSeqLanes;
   launchKernel(kernel, dim3(p.nHeads * tilesP, p.batch), dim3(ssd::kSeqThreads), ssd::seqSharedBytes<T, kGate>(), s, p,
                x, bc);
@@ -32,9 +32,9 @@ void launchSsdSequential(const SsdPrefillParams& p, cudaStream_t s) {
   const bool tile = p.stageCopy == SsdStageCopy::kTensor ||
                     (p.stageCopy == SsdStageCopy::kAuto && deviceMajor() >= 9 && !cpAsyncAsked);
   if (tile && static_cast<int64_t>(p.batch) * p.seqLen <= INT32_MAX) {
-    launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageTensor>(p, s);
+    launchSsdSequentialStaged<T, TState, kGate, true>(p, s);
   } else {
-    launchSsdSequentialStaged<T, TState, kGate, ssd::kSeqStageCpAsync>(p, s);
+    launchSsdSequentialStaged<T, TState, kGate, false>(p, s);
   }
 }
 

@@ -140,15 +140,12 @@ __device__ __forceinline__ void seqStageChunk(T* stage, const T* x, const T* bsr
 // A shared-memory address as async_copy.cuh takes it.
 using SmemAddr = decltype(smemAddr(nullptr));
 
-// How ssdSequentialKernel stages a chunk (SsdStageCopy picks one at launch): cp.async per thread
-// (sm_80+) or one 2-D tensor-map copy per tile (sm_90+).
-enum SeqStage : int { kSeqStageCpAsync = 0, kSeqStageTensor = 1 };
 // Box widths of the tensor-map copies: a box row lands as one dense shared-memory row, so the box
 // spans the tile's padded pitch (the pad columns are never read).
 constexpr int kSeqBoxX = kSeqLdX, kSeqBoxN = kSeqLdN;
 constexpr int kSeqTensorBytes = (kSeqBoxX + 2 * kSeqBoxN) * kSeqChunk * 2;  // one chunk, 16-bit elements
 
-// The tensor maps of the tile copies (kSeqStageTensor; host) over xbc's (batch x seqLen) rows of
+// The tensor maps of the tile copies (kTile; host) over xbc's (batch x seqLen) rows of
 // Di + 2 G Np elements: x boxes and B/C boxes.
 inline void seqTensorMaps(const SsdPrefillParams& p, CUtensorMap& x, CUtensorMap& bc) {
   const uint64_t cols = static_cast<uint64_t>(p.nHeads) * p.headDim + 2ull * p.nGroups * statePitch(p);
@@ -195,18 +192,17 @@ __device__ __forceinline__ void seqStoreStateOperand(T* Ss, const float (&s)[kNT
   }
 }
 
-// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kStage (SeqStage):
-// chunks staged by cp.async (seqStageChunk), or by one tensor-map copy per tile on an mbarrier per
-// stage (tmX: boxes of kSeqBoxX x 64 over xbc's rows; tmBC: kSeqBoxN x 64; unused otherwise).
+// kGate: the gated output of ssd_prefill.h (p.gated, p.gateSumSq) instead of y. kTile (sm_90+):
+// chunks staged by one tensor-map copy per tile on an mbarrier per stage (tmX: boxes of kSeqBoxX
+// x 64 over xbc's rows; tmBC: kSeqBoxN x 64), else by cp.async (seqStageChunk; maps unused).
 // H200, 130m layer at 8 x 16384 (phase trace, bench/results/h200_2026-12-01/session16): a chunk
 // is 14152 cycles with cp.async staging (issuing the 10 copies per thread ~1400 of them), 13967
 // with one bulk copy per row (tried: the six issuing warps ~2400 each), 12379 with tile copies
 // (issue ~160-390); the walk 2.109 / 2.092 / 1.845 ms.
-template <typename T, typename TState, bool kGate, int kStage>
+template <typename T, typename TState, bool kGate, bool kTile>
 __global__ void __launch_bounds__(kSeqThreads, 2)
     ssdSequentialKernel(SsdPrefillParams p, const __grid_constant__ CUtensorMap tmX,
                         const __grid_constant__ CUtensorMap tmBC) {
-  constexpr bool kTile = kStage == kSeqStageTensor;
   pdlEnter();
   extern __shared__ __align__(128) unsigned char smem[];
   // Warp roles: rg = warp % 4 picks the 16 steps t (CB, M, y) and the 16 lanes p (S) it owns;

@@ -230,7 +230,9 @@ inline void gridBarrier(unsigned*, unsigned) {
 inline void gridBarrierRelease(unsigned*) {}
 }  // namespace mamba::kernels
 X
-sed -i 's/extern __shared__ __align__(16) unsigned char smem\[\];/alignas(16) static unsigned char smem[1 << 18];/' \
+# Dynamic shared memory becomes a static array, filled with NaN bytes at every block's start
+# (emu::poisonShared), so a kernel that reads what it did not write fails its test.
+sed -i 's/extern __shared__ __align__(16) unsigned char smem\[\];/alignas(16) static unsigned char smem[1 << 18]; ::emu::poisonShared(smem, sizeof(smem));/' \
   "$OUT.tmp/kernels/decode_persistent/decode_persistent.cuh"
 grep -q "static unsigned char smem\[1 << 18\];" "$OUT.tmp/kernels/decode_persistent/decode_persistent.cuh"
 sed -i 's/MAMBA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));/(void)kernel;/' \
@@ -241,12 +243,12 @@ sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/static unsign
 sed -i 's/extern __shared__ __align__(128) unsigned char smem\[\];/alignas(128) static unsigned char smem[1 << 18]; ::emu::poisonShared(smem, sizeof(smem));/' \
   "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
 grep -q "static unsigned char smem\[1 << 18\];" "$OUT.tmp/kernels/ssd_prefill/ssd_sequential.cuh"
-sed -i 's/extern __shared__ __align__(16) unsigned char convStage\[\];/alignas(16) static unsigned char convStage[1 << 17];/' \
+sed -i 's/extern __shared__ __align__(16) unsigned char convStage\[\];/alignas(16) static unsigned char convStage[1 << 17]; ::emu::poisonShared(convStage, sizeof(convStage));/' \
   "$OUT.tmp/kernels/conv_prefill/conv_prefill.cuh"
 grep -q "static unsigned char convStage\[1 << 17\];" "$OUT.tmp/kernels/conv_prefill/conv_prefill.cuh"
-sed -i 's/extern __shared__ float smem\[\];/static float smem[16384];/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
+sed -i 's/extern __shared__ float smem\[\];/static float smem[16384]; ::emu::poisonShared(smem, sizeof(smem));/' "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
 grep -q "static float smem\[16384\];" "$OUT.tmp/kernels/ssm_step/ssm_step.cuh"
-sed -i 's/extern __shared__ float xs\[\];/static float xs[12288];/' "$OUT.tmp/kernels/gemv/gemv.cuh"
+sed -i 's/extern __shared__ float xs\[\];/static float xs[12288]; ::emu::poisonShared(xs, sizeof(xs));/' "$OUT.tmp/kernels/gemv/gemv.cuh"
 grep -q "static float xs\[12288\];" "$OUT.tmp/kernels/gemv/gemv.cuh"
 grep -q "static unsigned char smem\[1\];" "$OUT.tmp/kernels/ssd_prefill/ssd_single_tile.cuh"
 # Replace OUT only when something changed, so that unchanged sources are not rebuilt.

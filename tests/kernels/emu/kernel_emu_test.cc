@@ -234,28 +234,25 @@ TEST(KernelEmu, SsdPrefillMatchesReference) {
 // operands and a bf16 pool, P = 80 (a second, 16-lane tile), and compacted N at the model's
 // zero-padded pitch (12 of 16, 38 of 40).
 TEST(KernelEmu, SsdPrefillSequentialMatchesReference) {
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce);
-  ssdCase<__half, __nv_bfloat16>(64, 2, 64, 64, SsdSequential::kForce);
-  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce);
-  ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16);
-  ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40);
-  // Tile copies (sm_90's staging): partial last chunks (rows past the length), P = 80 (x lanes
-  // past the second tile's 16), N = 24 and 38 (states from N rounded up to 8 to N rounded up to
-  // 16), N = 12 at its pitch of 16: the boxes bring those from outside the tile, zeroed after.
-  const SsdStageCopy tile = SsdStageCopy::kTensor;
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, false, tile);
-  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, false, tile);
-  ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16, false, tile);
-  ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40, false, tile);
+  // Both stagings: cp.async, and tile copies (sm_90's), whose boxes bring in what lies outside
+  // the tile - rows past the length, x lanes past P = 80's second tile of 16, states from N
+  // rounded up to 8 to N rounded up to 16 (N = 24, 38) - for the kernel to zero after the wait.
+  for (const SsdStageCopy copy : {SsdStageCopy::kCpAsync, SsdStageCopy::kTensor}) {
+    ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, false, copy);
+    ssdCase<__half, __nv_bfloat16>(64, 2, 64, 64, SsdSequential::kForce, 0, false, copy);
+    ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, false, copy);
+    ssdCase<__nv_bfloat16, float>(12, 1, 64, 256, SsdSequential::kForce, 16, false, copy);
+    ssdCase<__half, float>(38, 2, 64, 128, SsdSequential::kForce, 40, false, copy);
+  }
 }
 
 // The sequential-chunk form's gated output (the row-local part of the gated RMSNorm fused into
 // its epilogue): the production shape, P = 80 (a 16-lane tile: one half of its parts empty),
 // a compacted N at its pitch, a bf16 pool.
 TEST(KernelEmu, SsdPrefillSequentialGatedMatchesReference) {
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true);
-  ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, true);
-  ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true);
-  ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true, SsdStageCopy::kTensor);
-  ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true, SsdStageCopy::kTensor);
+  for (const SsdStageCopy copy : {SsdStageCopy::kCpAsync, SsdStageCopy::kTensor}) {
+    ssdCase<__nv_bfloat16, float>(128, 1, 64, 256, SsdSequential::kForce, 0, true, copy);
+    ssdCase<__nv_bfloat16, float>(24, 1, 80, 256, SsdSequential::kForce, 0, true, copy);
+    ssdCase<__half, __nv_bfloat16>(38, 1, 64, 128, SsdSequential::kForce, 40, true, copy);
+  }
 }

@@ -86,8 +86,8 @@ inline void __syncthreads() { emu::gBlockBarrier->arrive_and_wait(); }
 namespace emu {
 // Fills a block's shared memory with 0xFF bytes (NaN in every float type) at the block's start,
 // then a block barrier: a kernel that reads shared memory it did not write (or wrote for another
-// block) then shows it in its results. Called by every thread, first thing (emu/gen.sh puts it
-// after the shared-memory declarations it rewrites).
+// block) then shows it in its results. Called by every thread, first thing: emu/gen.sh puts it
+// after every dynamic shared-memory declaration it rewrites.
 inline void poisonShared(void* p, size_t bytes) {
   if (linearTid() == 0) std::memset(p, 0xFF, bytes);
   __syncthreads();
