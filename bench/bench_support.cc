@@ -10,6 +10,7 @@
 #include "server/model/cuda_graph_prefiller.h"
 #endif
 #include "server/model/random_init.h"
+#include "server/model/state_padding.h"
 
 namespace mamba::bench {
 
@@ -120,13 +121,17 @@ StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::Scalar
                                            double maskedRatio) {
   MAMBA_ASSIGN_OR_RETURN(LoadedCheckpoint ckpt, loadCheckpoint(dir, LoadOptions{dtype, device}));
   if (maskedRatio > 0) maskStates(ckpt.weights, ckpt.config, maskedRatio);
+  MAMBA_RETURN_IF_ERROR(padStateChannels(ckpt.config, ckpt.weights, servedStateAlign(device)).status());
   return ckpt;
 }
 
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device, double maskedRatio) {
   ModelWeights w = randomWeights(config, 0);
   if (maskedRatio > 0) maskStates(w, config, maskedRatio);
-  return Mamba2Model(config, castWeights(std::move(w), dtype, device));
+  ModelConfig served = config;
+  StatusOr<int64_t> padded = padStateChannels(served, w, servedStateAlign(device));
+  if (!padded.isOk()) throw StatusError(padded.status());
+  return Mamba2Model(served, castWeights(std::move(w), dtype, device));
 }
 
 DecodeRunner::DecodeRunner(const Mamba2Model& model, int64_t batch, torch::ScalarType stateDtype, bool useGraphs)

@@ -59,11 +59,14 @@ Hardware measureHardware(torch::Device device, torch::ScalarType dtype);
 // randomWeights(config, 0) in `dtype` on `device` (fp32 per-head vectors, as the loader keeps
 // them). maskedRatio > 0 zeroes, per layer and group, the in_proj rows, conv weights and conv
 // biases of the first floor(N r) states' B and C channels, as pruning's sparse-masked variant
-// does (which states are masked does not change the work).
+// does (which states are masked does not change the work). The state widths are then padded
+// as the server pads them on `device` (state_padding.h: N_i % 4 != 0 on CUDA), so the model's
+// config() gives the served N_i.
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device,
                        double maskedRatio = 0);
 // A checkpoint (HF mamba2 or mamba_ssm directory) loaded in `dtype` on `device`, masked as
-// benchModel does when maskedRatio > 0; errors name the directory or file.
+// benchModel does when maskedRatio > 0, and padded as the server pads it; errors name the
+// directory or file.
 StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::ScalarType dtype, torch::Device device,
                                            double maskedRatio = 0);
 

@@ -1,18 +1,19 @@
 // ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
 #include <optional>
 
-#include <c10/core/Event.h>
-#include <c10/core/impl/VirtualGuardImpl.h>
-
 #include "server/engine/greedy_reduce.h"
 #include "server/engine/model_backend.h"
 #include "server/model/checkpoint.h"
 #include "server/model/guarded_call.h"
 #include "server/model/mamba2_model.h"
+#include "server/model/state_padding.h"
 #include "server/model/state_pool.h"
 #ifdef MAMBA_HAVE_CUDA_KERNELS
 #include "server/engine/device_step_profile.h"
@@ -468,6 +469,9 @@ StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o
   info.parameterCount = ckpt.config.parameterCount();
   info.numSlots = o.numSlots;
   if (ckpt.config.eosTokenId) info.eosTokenIds.push_back(static_cast<int32_t>(*ckpt.config.eosTokenId));
+  // A compacted checkpoint's odd N_i is served padded with exact zero channels on CUDA, where the
+  // kernels need aligned rows (state_padding.h); `info` keeps the checkpoint's N_i.
+  MAMBA_RETURN_IF_ERROR(padStateChannels(ckpt.config, ckpt.weights, servedStateAlign(device)).status());
   auto model = std::make_shared<const Mamba2Model>(std::move(ckpt.config), std::move(ckpt.weights));
   try {
     return std::unique_ptr<ModelBackend>(new TorchBackend(std::move(info), std::move(model), o.numSlots, o.maxPrefillChunk, stateDtype));

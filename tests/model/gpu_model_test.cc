@@ -19,6 +19,7 @@
 #include "server/model/cuda_graph_prefiller.h"
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
+#include "server/model/state_padding.h"
 #include "tests/model/model_test_util.h"
 
 namespace mamba {
@@ -69,6 +70,52 @@ TEST_F(GpuModelTest, Greedy64TokensMatchCpuFp32) {
     std::vector<int32_t> ta = {a}, tb = {b};
     a = cpu.decode(ta, slot, pc).argmax(-1).item<int32_t>();
     b = gpu.decode(tb, slot, pg).argmax(-1).item<int32_t>();
+  }
+}
+
+// A compacted model with odd N_i, served as the server serves it on CUDA (padded with zero
+// channels to a multiple of 4, state_padding.h): fp32 on the GPU equals the CPU engine on the
+// checkpoint's N_i, and bf16 equals the unpadded bf16 model on the GPU (whose misaligned rows take
+// the kernels' element-wise forms), over a ragged prefill and three decode steps of 3 rows.
+TEST_F(GpuModelTest, PaddedOddStateSizesComputeTheUnpaddedFunction) {
+  const torch::Device dev(torch::kCUDA, 0);
+  ModelConfig c = presetConfig("tiny").value();
+  c.stateSizes = {13, 7};
+  const ModelWeights w = randomWeights(c, 29);
+  std::vector<std::vector<int32_t>> tokens(3);
+  for (int i = 0; i < 3; ++i) {
+    for (int t = 0; t < 40 + 9 * i; ++t) tokens[static_cast<size_t>(i)].push_back((t * 37 + 11 * i) % 500);
+  }
+  for (torch::ScalarType dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const bool fp32 = dtype == torch::kFloat32;
+    ModelConfig cp = c;
+    ModelWeights wp = castWeights(w, dtype, dev);
+    auto changed = padStateChannels(cp, wp, servedStateAlign(dev));
+    ASSERT_TRUE(changed.isOk()) << changed.status().toString();
+    ASSERT_EQ(*changed, 2);
+    const Mamba2Model ref(c, fp32 ? w : castWeights(w, dtype, dev)), padded(cp, wp);
+    StatePool pr(ref.config(), 3, ref.device()), pp(padded.config(), 3, dev);
+    std::vector<PrefillSequence> seqs;
+    for (int i = 0; i < 3; ++i) seqs.push_back({tokens[static_cast<size_t>(i)], i, false});
+    const double tol = fp32 ? 1e-4 : 5e-2;
+    torch::Tensor a = ref.prefill(seqs, pr, LogitsMode::kAll).cpu(),
+                  b = padded.prefill(seqs, pp, LogitsMode::kAll).cpu();
+    for (int i = 0; i < 3; ++i) {
+      const int64_t len = static_cast<int64_t>(tokens[static_cast<size_t>(i)].size());
+      EXPECT_LE(testing::maxRelErr(b[i].narrow(0, 0, len), a[i].narrow(0, 0, len)), tol) << dtype << " sequence " << i;
+    }
+    const std::vector<int32_t> slots = {0, 1, 2};
+    for (int step = 0; step < 3; ++step) {
+      const std::vector<int32_t> next = {step + 5, 2 * step + 9, 3 * step + 1};
+      EXPECT_LE(testing::maxRelErr(padded.decode(next, slots, pp).cpu(), ref.decode(next, slots, pr).cpu()), tol)
+          << dtype << " step " << step;
+    }
+    for (int64_t l = 0; l < c.nLayer; ++l) {
+      const int64_t n = c.stateSize(l);
+      torch::Tensor sp = pp.ssm(l).cpu();
+      EXPECT_LE(testing::maxRelErr(sp.narrow(3, 0, n), pr.ssm(l).cpu()), tol) << dtype << " layer " << l;
+      EXPECT_EQ(sp.narrow(3, n, sp.size(3) - n).abs().max().item<double>(), 0.0) << dtype << " layer " << l;
+    }
   }
 }
 
