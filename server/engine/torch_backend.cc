@@ -1,12 +1,12 @@
 // ModelBackend on LibTorch: wraps Mamba2Model and its StatePool.
-#include <c10/core/Event.h>
-#include <c10/core/impl/VirtualGuardImpl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
 #include <optional>
+
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 
 #include "server/engine/greedy_reduce.h"
 #include "server/engine/model_backend.h"
