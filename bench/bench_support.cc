@@ -121,7 +121,7 @@ StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::Scalar
                                            double maskedRatio) {
   MAMBA_ASSIGN_OR_RETURN(LoadedCheckpoint ckpt, loadCheckpoint(dir, LoadOptions{dtype, device}));
   if (maskedRatio > 0) maskStates(ckpt.weights, ckpt.config, maskedRatio);
-  MAMBA_RETURN_IF_ERROR(padStateChannels(ckpt.config, ckpt.weights, servedStateAlign(device)).status());
+  MAMBA_RETURN_IF_ERROR(padStatesForServing(ckpt.config, ckpt.weights, device, dtype).status());
   return ckpt;
 }
 
@@ -129,7 +129,7 @@ Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch
   ModelWeights w = randomWeights(config, 0);
   if (maskedRatio > 0) maskStates(w, config, maskedRatio);
   ModelConfig served = config;
-  StatusOr<int64_t> padded = padStateChannels(served, w, servedStateAlign(device));
+  StatusOr<int64_t> padded = padStatesForServing(served, w, device, dtype);
   if (!padded.isOk()) throw StatusError(padded.status());
   return Mamba2Model(served, castWeights(std::move(w), dtype, device));
 }

@@ -60,7 +60,7 @@ Hardware measureHardware(torch::Device device, torch::ScalarType dtype);
 // them). maskedRatio > 0 zeroes, per layer and group, the in_proj rows, conv weights and conv
 // biases of the first floor(N r) states' B and C channels, as pruning's sparse-masked variant
 // does (which states are masked does not change the work). The state widths are then padded
-// as the server pads them on `device` (state_padding.h: N_i % 4 != 0 on CUDA), so the model's
+// as the server pads them on `device` (state_padding.h: unaligned N_i on CUDA), so the model's
 // config() gives the served N_i.
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device,
                        double maskedRatio = 0);

@@ -8,7 +8,7 @@
 //
 // Each variant is its own random-weight model: masked r zeroes the B/C channels of floor(N r)
 // states per layer (dense shapes), compacted r has N' = floor(N (1 - r)) states per layer,
-// served as the server serves it (on CUDA padded to a multiple of 4 with zero channels,
+// served as the server serves it (on CUDA padded with zero channels to an aligned width,
 // state_padding.h; the table's N column gives both, state bytes are the served ones).
 // For every case (a decode batch or a prefill shape) each of `rounds` rounds times every
 // variant once, starting at a rotating variant; one timing is the median of `iters` runs

@@ -469,9 +469,9 @@ StatusOr<std::unique_ptr<ModelBackend>> loadTorchBackend(const BackendOptions& o
   info.parameterCount = ckpt.config.parameterCount();
   info.numSlots = o.numSlots;
   if (ckpt.config.eosTokenId) info.eosTokenIds.push_back(static_cast<int32_t>(*ckpt.config.eosTokenId));
-  // A compacted checkpoint's odd N_i is served padded with exact zero channels on CUDA, where the
-  // kernels need aligned rows (state_padding.h); `info` keeps the checkpoint's N_i.
-  MAMBA_RETURN_IF_ERROR(padStateChannels(ckpt.config, ckpt.weights, servedStateAlign(device)).status());
+  // A compacted checkpoint's unaligned N_i is served padded with exact zero channels on CUDA,
+  // where the kernels need aligned rows (state_padding.h); `info` keeps the checkpoint's N_i.
+  MAMBA_RETURN_IF_ERROR(padStatesForServing(ckpt.config, ckpt.weights, device, dtype).status());
   auto model = std::make_shared<const Mamba2Model>(std::move(ckpt.config), std::move(ckpt.weights));
   try {
     return std::unique_ptr<ModelBackend>(new TorchBackend(std::move(info), std::move(model), o.numSlots, o.maxPrefillChunk, stateDtype));

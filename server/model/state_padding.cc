@@ -1,5 +1,6 @@
 #include "server/model/state_padding.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -38,12 +39,14 @@ Status checkRows(const torch::Tensor& t, int64_t rows, const std::string& what) 
 
 }  // namespace
 
-StatusOr<int64_t> padStateChannels(ModelConfig& config, ModelWeights& weights, int64_t align) {
-  if (align < 1) return invalidArgument("state alignment must be >= 1, got " + std::to_string(align));
+StatusOr<int64_t> padStateChannels(ModelConfig& config, ModelWeights& weights, const std::vector<int64_t>& servedSizes) {
   if (static_cast<int64_t>(weights.layers.size()) != config.nLayer ||
       static_cast<int64_t>(config.stateSizes.size()) != config.nLayer) {
     return invalidArgument("the weights have " + std::to_string(weights.layers.size()) + " layers, the config " +
                            std::to_string(config.nLayer));
+  }
+  if (static_cast<int64_t>(servedSizes.size()) != config.nLayer) {
+    return invalidArgument("one served state size per layer is needed, got " + std::to_string(servedSizes.size()));
   }
   torch::NoGradGuard noGrad;
   const int64_t Di = config.dInner, G = config.nGroups;
@@ -54,11 +57,16 @@ StatusOr<int64_t> padStateChannels(ModelConfig& config, ModelWeights& weights, i
     MAMBA_RETURN_IF_ERROR(checkRows(w.inProjBias, config.inProjDim(l), where + " in_proj bias"));
     MAMBA_RETURN_IF_ERROR(checkRows(w.convWeight, config.convDim(l), where + " conv weight"));
     MAMBA_RETURN_IF_ERROR(checkRows(w.convBias, config.convDim(l), where + " conv bias"));
+    const int64_t served = servedSizes[static_cast<size_t>(l)];
+    if (served < config.stateSize(l)) {
+      return invalidArgument(where + ": served state size " + std::to_string(served) + " is below its " +
+                             std::to_string(config.stateSize(l)) + " states");
+    }
   }
   int64_t changed = 0;
   for (int64_t l = 0; l < config.nLayer; ++l) {
     LayerWeights& w = weights.layers[static_cast<size_t>(l)];
-    const int64_t n = config.stateSize(l), np = paddedStateSize(n, align);
+    const int64_t n = config.stateSize(l), np = servedSizes[static_cast<size_t>(l)];
     if (np == n) continue;
     // in_proj rows [z | x | B | C | dt] and conv channels [x | B | C]: the B blocks start
     // after 2 Di rows and after Di channels.
@@ -73,10 +81,20 @@ StatusOr<int64_t> padStateChannels(ModelConfig& config, ModelWeights& weights, i
   return changed;
 }
 
-int64_t servedStateAlign(const torch::Device& device) {
-  if (!device.is_cuda()) return 1;
-  static const int64_t align = envPositiveInt("MAMBA_STATE_ALIGN", kServedStateAlign);
-  return align;
+int64_t servedStateSize(int64_t n, const torch::Device& device, torch::ScalarType dtype) {
+  if (!device.is_cuda()) return n;
+  static const int64_t forced = envPositiveInt("MAMBA_STATE_ALIGN", 0);
+  if (forced > 0) return paddedStateSize(n, forced);
+  const int64_t vec = 16 / static_cast<int64_t>(c10::elementSize(dtype));  // states per 16 bytes of xbc
+  const int64_t wide = paddedStateSize(n, std::max<int64_t>(vec, 4));
+  return 4 * (wide - n) <= n ? wide : paddedStateSize(n, 4);
+}
+
+StatusOr<int64_t> padStatesForServing(ModelConfig& config, ModelWeights& weights, const torch::Device& device,
+                                      torch::ScalarType dtype) {
+  std::vector<int64_t> sizes;
+  for (int64_t n : config.stateSizes) sizes.push_back(servedStateSize(n, device, dtype));
+  return padStateChannels(config, weights, sizes);
 }
 
 }  // namespace mamba

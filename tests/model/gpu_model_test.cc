@@ -74,7 +74,7 @@ TEST_F(GpuModelTest, Greedy64TokensMatchCpuFp32) {
 }
 
 // A compacted model with odd N_i, served as the server serves it on CUDA (padded with zero
-// channels to a multiple of 4, state_padding.h): fp32 on the GPU equals the CPU engine on the
+// channels to an aligned width, state_padding.h: 13 -> 16 and 7 -> 8 states): fp32 on the GPU equals the CPU engine on the
 // checkpoint's N_i, and bf16 equals the unpadded bf16 model on the GPU (whose misaligned rows take
 // the kernels' element-wise forms), over a ragged prefill and three decode steps of 3 rows.
 TEST_F(GpuModelTest, PaddedOddStateSizesComputeTheUnpaddedFunction) {
@@ -90,9 +90,10 @@ TEST_F(GpuModelTest, PaddedOddStateSizesComputeTheUnpaddedFunction) {
     const bool fp32 = dtype == torch::kFloat32;
     ModelConfig cp = c;
     ModelWeights wp = castWeights(w, dtype, dev);
-    auto changed = padStateChannels(cp, wp, servedStateAlign(dev));
+    auto changed = padStatesForServing(cp, wp, dev, dtype);
     ASSERT_TRUE(changed.isOk()) << changed.status().toString();
     ASSERT_EQ(*changed, 2);
+    ASSERT_EQ(cp.stateSizes, (std::vector<int64_t>{16, 8}));
     const Mamba2Model ref(c, fp32 ? w : castWeights(w, dtype, dev)), padded(cp, wp);
     StatePool pr(ref.config(), 3, ref.device()), pp(padded.config(), 3, dev);
     std::vector<PrefillSequence> seqs;

@@ -26,13 +26,29 @@ std::pair<ModelConfig, ModelWeights> oddModel(int64_t groups) {
   return {c, w};
 }
 
-TEST(StatePaddingTest, PaddedStateSize) {
+TEST(StatePaddingTest, ServedStateSizes) {
   EXPECT_EQ(paddedStateSize(115, 4), 116);
   EXPECT_EQ(paddedStateSize(116, 4), 116);
   EXPECT_EQ(paddedStateSize(1, 4), 4);
-  EXPECT_EQ(paddedStateSize(38, 8), 40);
-  EXPECT_EQ(paddedStateSize(13, 1), 13);
-  EXPECT_EQ(servedStateAlign(torch::kCPU), 1);  // the CPU path keeps the checkpoint's N_i
+  const torch::Device gpu(torch::kCUDA, 0);  // only named: no device is touched
+  // bf16 / fp16: 16 bytes = 8 states, unless that adds more than N/4 channels (then 4).
+  for (torch::ScalarType t : {torch::kBFloat16, torch::kFloat16}) {
+    EXPECT_EQ(servedStateSize(115, gpu, t), 120);
+    EXPECT_EQ(servedStateSize(89, gpu, t), 96);
+    EXPECT_EQ(servedStateSize(38, gpu, t), 40);
+    EXPECT_EQ(servedStateSize(64, gpu, t), 64);
+    EXPECT_EQ(servedStateSize(13, gpu, t), 16);
+    EXPECT_EQ(servedStateSize(12, gpu, t), 12);  // 16 would add 33%
+    EXPECT_EQ(servedStateSize(5, gpu, t), 8);
+    EXPECT_EQ(servedStateSize(1, gpu, t), 4);
+  }
+  // fp32: 16 bytes = 4 states.
+  EXPECT_EQ(servedStateSize(115, gpu, torch::kFloat32), 116);
+  EXPECT_EQ(servedStateSize(89, gpu, torch::kFloat32), 92);
+  EXPECT_EQ(servedStateSize(12, gpu, torch::kFloat32), 12);
+  // The CPU path keeps the checkpoint's N_i.
+  EXPECT_EQ(servedStateSize(115, torch::kCPU, torch::kBFloat16), 115);
+  EXPECT_EQ(servedStateSize(7, torch::kCPU, torch::kFloat32), 7);
 }
 
 TEST(StatePaddingTest, MovesKeptRowsAndZeroesPaddedOnes) {
@@ -40,10 +56,10 @@ TEST(StatePaddingTest, MovesKeptRowsAndZeroesPaddedOnes) {
     auto [c, w] = oddModel(G);
     ModelConfig cp = c;
     ModelWeights wp = w;  // shares tensors; padding replaces (never writes) the padded ones
-    auto changed = padStateChannels(cp, wp, 8);
+    auto changed = padStateChannels(cp, wp, {16, 12});
     ASSERT_TRUE(changed.isOk()) << changed.status().toString();
     EXPECT_EQ(*changed, 2);
-    EXPECT_EQ(cp.stateSizes, (std::vector<int64_t>{16, 8}));
+    EXPECT_EQ(cp.stateSizes, (std::vector<int64_t>{16, 12}));
     const int64_t Di = c.dInner;
     for (int64_t l = 0; l < c.nLayer; ++l) {
       const LayerWeights &a = w.layers[static_cast<size_t>(l)], &b = wp.layers[static_cast<size_t>(l)];
@@ -79,7 +95,7 @@ TEST(StatePaddingTest, PaddedModelComputesTheSameFunction) {
     auto [c, w] = oddModel(G);
     ModelConfig cp = c;
     ModelWeights wp = w;
-    ASSERT_TRUE(padStateChannels(cp, wp, 4).isOk());
+    ASSERT_TRUE(padStateChannels(cp, wp, {16, 8}).isOk());
     const Mamba2Model plain(c, w), padded(cp, wp);
     StatePool pa(plain.config(), 2, torch::kCPU), pb(padded.config(), 2, torch::kCPU);
     std::vector<int32_t> s0, s1;
@@ -114,7 +130,7 @@ TEST(StatePaddingTest, AlignedLayersAreLeftAlone) {
   ModelConfig c = presetConfig("tiny").value();  // N = 16
   ModelWeights w = randomWeights(c, 3);
   const void* before = w.layers[0].inProj.data_ptr();
-  auto changed = padStateChannels(c, w, 4);
+  auto changed = padStatesForServing(c, w, torch::Device(torch::kCUDA, 0), torch::kBFloat16);
   ASSERT_TRUE(changed.isOk());
   EXPECT_EQ(*changed, 0);
   EXPECT_EQ(w.layers[0].inProj.data_ptr(), before);
@@ -123,11 +139,15 @@ TEST(StatePaddingTest, AlignedLayersAreLeftAlone) {
 
 TEST(StatePaddingTest, RejectsBadArguments) {
   auto [c, w] = oddModel(1);
-  auto zero = padStateChannels(c, w, 0);
-  ASSERT_FALSE(zero.isOk());
-  EXPECT_EQ(zero.status().code(), StatusCode::kInvalidArgument);
+  auto shrink = padStateChannels(c, w, {16, 6});
+  ASSERT_FALSE(shrink.isOk());
+  EXPECT_EQ(shrink.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(shrink.status().message().find("layer 1"), std::string::npos) << shrink.status().message();
+  auto count = padStateChannels(c, w, {16});
+  ASSERT_FALSE(count.isOk());
+  EXPECT_EQ(count.status().code(), StatusCode::kInvalidArgument);
   w.layers[1].convWeight = w.layers[1].convWeight.narrow(0, 0, 10);
-  auto bad = padStateChannels(c, w, 4);
+  auto bad = padStateChannels(c, w, {16, 8});
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("layer 1 conv weight"), std::string::npos) << bad.status().message();
   EXPECT_EQ(c.stateSizes, (std::vector<int64_t>{13, 7}));  // nothing changed
