@@ -8,10 +8,17 @@
 
 #include <torch/cuda.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "server/engine/scheduler.h"
+#include "server/model/checkpoint.h"
+#include "server/model/random_init.h"
+#include "tests/common/byte_tokenizer.h"
 #include "tests/engine/fake_backend.h"
 #include "tests/engine/test_support.h"
 #include "tests/engine/two_phase_trace.h"
@@ -38,6 +45,63 @@ class GpuEngineTest : public ::testing::Test {
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   }
 };
+
+// A compacted checkpoint with unaligned state sizes (13 and 7 states), loaded by the serving
+// loader on CUDA (served padded to 16 and 8, server/model/state_padding.h) and on the CPU (not
+// padded): both report the checkpoint's sizes, CUDA holds the padded state, and the logits of a
+// ragged prefill and four decode steps of fixed tokens agree (fp32).
+TEST_F(GpuEngineTest, UnalignedStateSizesAreServedPaddedWithTheSameLogits) {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "mamba-odd-n-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const fs::path dir = tmpl;
+  ModelConfig c = presetConfig("tiny").value();
+  c.stateSizes = {13, 7};
+  ASSERT_TRUE(saveHfCheckpoint(c, randomWeights(c, 5), dir.string()).isOk());
+  std::ofstream(dir / "tokenizer.json") << testing::byteLevelTokenizerJson();
+  auto load = [&](const char* device) {
+    BackendOptions o;
+    o.modelDir = dir.string();
+    o.numSlots = 3;
+    o.device = device;
+    auto b = loadTorchBackend(o);
+    if (!b.isOk()) throw std::runtime_error(b.status().toString());
+    return std::move(b).value();
+  };
+  auto cpu = load("cpu"), gpu = load("cuda");
+  EXPECT_EQ(gpu->info().stateSizes, (std::vector<int64_t>{13, 7}));
+  EXPECT_EQ(cpu->info().stateSizes, gpu->info().stateSizes);
+  const int64_t H = c.nHeads, P = c.headDim;  // SSM state bytes: (13 + 7) vs (16 + 8) states
+  EXPECT_EQ(gpu->info().stateBytesPerSequence - cpu->info().stateBytesPerSequence, H * P * (24 - 20) * 4 +
+                                                                                      2 * (24 - 20) * c.convKernel * 4);
+  const int64_t V = cpu->info().vocabSize;
+  const std::vector<int32_t> p0 = test::promptIds(21, 3), p1 = test::promptIds(9, 4), p2 = test::promptIds(30, 5);
+  const std::vector<PrefillItem> items = {{p0, 0, false}, {p1, 1, false}, {p2, 2, false}};
+  const std::vector<RowOutput> rows(3, RowOutput::kLogits);
+  auto compare = [&](const StepOutputs& a, const StepOutputs& b, const std::string& what) {
+    ASSERT_EQ(a.logits.size(), static_cast<size_t>(3 * V));
+    ASSERT_EQ(b.logits.size(), a.logits.size());
+    torch::Tensor ta = torch::from_blob(const_cast<float*>(a.logits.data()), {3, V}).clone();
+    torch::Tensor tb = torch::from_blob(const_cast<float*>(b.logits.data()), {3, V}).clone();
+    const double err = (tb - ta).abs().max().item<double>() / ta.abs().max().item<double>();
+    EXPECT_LE(err, 1e-4) << what;
+  };
+  StepOutputs oc, og;
+  ASSERT_TRUE(cpu->prefill(items, RowRequest{rows, 0}, &oc).isOk());
+  ASSERT_TRUE(gpu->prefill(items, RowRequest{rows, 0}, &og).isOk());
+  compare(oc, og, "prefill");
+  const std::vector<int32_t> slots = {0, 1, 2};
+  for (int step = 0; step < 4; ++step) {
+    const std::vector<int32_t> tokens = {step + 3, 2 * step + 40, 3 * step + 7};
+    ASSERT_TRUE(cpu->decode(tokens, slots, RowRequest{rows, 0}, &oc).isOk());
+    ASSERT_TRUE(gpu->decode(tokens, slots, RowRequest{rows, 0}, &og).isOk());
+    compare(oc, og, "decode step " + std::to_string(step));
+  }
+  cpu.reset();
+  gpu.reset();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
 
 TEST_F(GpuEngineTest, TwoPhaseDecodeMatchesDecode) {
   for (bool rotate : {false, true}) {
