@@ -18,22 +18,23 @@
 // The served width (servedStateSize) on CUDA is N rounded up to 16 bytes of the model dtype (8
 // states for bf16/fp16, 4 for fp32: 16-byte conv-output rows for the prefill SSD's copies when
 // Di is a multiple of 8, and 16-byte fp32 / 8-byte bf16 state rows), unless that adds more than
-// N/4 channels, when a multiple of 4 is taken (12 stays 12: +33% state for N = 16 costs more in
-// decode than the prefill gains). H200, 130m bf16 (session 17, run4), speed-up over dense with 8
-// vs 4: N = 89 -> 96 vs 92, prefill 1 x 2048 1.020x vs 0.938x, 1 x 8192 1.013x vs 0.990x, decode
-// B256 1.176x vs 1.160x; N = 115 -> 120 vs 116, prefill 1 x 2048 0.951x vs 0.923x, decode B64
-// 1.014x vs 1.032x (the 3.4% more state). Unpadded N = 115 was 0.83x / 0.91x of dense at decode
-// batch 1 / 64 (run1); padded to 116, 0.98x / 1.03x.
+// N/4 channels, when a multiple of 4 is taken (12 stays 12: 16 would add a third of the state to
+// every decode step for a prefill gain of a few percent; that case was not measured). H200, 130m
+// bf16 (session 17, run4), speed-up over dense with 8 vs 4: N = 89 -> 96 vs 92, prefill 1 x 2048
+// 1.020x vs 0.938x, 1 x 8192 1.013x vs 0.990x, decode B256 1.176x vs 1.160x; N = 115 -> 120 vs
+// 116, prefill 1 x 2048 0.951x vs 0.923x, decode B64 1.014x vs 1.032x (the 3.4% more state).
+// Unpadded, N = 115 was 0.83x / 0.91x of dense at decode batch 1 / 64 (run1); served at 120,
+// 1.00x / 1.02x (run5).
 //
 // The serving paths (the engine's backend, the benchmarks) pad on CUDA; the CPU path and the
 // pruning tools keep the checkpoint's N_i (their LibTorch ops have no alignment needs, and the
 // pruning scores must cover exactly the checkpoint's states).
 #pragma once
 
-#include <torch/torch.h>
-
 #include <cstdint>
 #include <vector>
+
+#include <torch/torch.h>
 
 #include "server/common/status.h"
 #include "server/model/model_config.h"
