@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
   const torch::Device dev = setup->device;
   const torch::ScalarType dtype = setup->dtype, stateDtype = setup->stateDtype;
   mamba::ModelConfig& cfg = setup->config;
+  if (maxConcurrency && !dev.is_cuda()) {  // the probe allocates until it fails: the host's memory
+    std::cerr << "--max-concurrency needs a CUDA device (on the CPU it would allocate the machine's memory)\n";
+    return 1;
+  }
   std::optional<mamba::LoadedCheckpoint> ckpt;
   if (!modelDir.empty()) {
     if (stateSize > 0) {
@@ -99,6 +103,7 @@ int main(int argc, char** argv) {
   results["label"] = common.label;
   results["cuda_graphs"] = useGraphs;
   results["state_sizes"] = cfg.stateSizes;
+  results["served_state_sizes"] = model.config().stateSizes;  // padded on CUDA (state_padding.h)
   results["chunk_size"] = cfg.chunkSize;
   results["masked_ratio"] = maskedRatio;
   results["copy_bandwidth_GBps"] = bandwidth / 1e9;
@@ -158,7 +163,7 @@ int main(int argc, char** argv) {
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;
       try {
-        mamba::StatePool probe(cfg, mid, dev, stateDtype);
+        mamba::StatePool probe(model.config(), mid, dev, stateDtype);  // the served state widths
         lo = mid;
       } catch (const std::exception&) {
         hi = mid;
@@ -167,7 +172,7 @@ int main(int argc, char** argv) {
       if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
     }
-    mamba::StatePool one(cfg, 1, dev, stateDtype);
+    mamba::StatePool one(model.config(), 1, dev, stateDtype);
     results["max_concurrent_sequences"] = lo;
     results["state_bytes_per_sequence"] = one.bytesPerSequence();
     md << "\nMax concurrent sequences (state slots beside the model): " << lo << " at "

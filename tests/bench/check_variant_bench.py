@@ -40,5 +40,7 @@ for name in ("decode B2", "prefill 1x16"):
         c = rows[f"compacted r={r}"]
         assert c["state_size"] == math.floor(n * (1 - r)), f"{name}: compacted r={r} has N' {c['state_size']}"
         assert c["state_bytes_per_sequence"] < dense["state_bytes_per_sequence"]
+        # Only CUDA pads unaligned widths (server/model/state_padding.h); the CPU serves N' as is.
+        assert c["served_state_size"] == c["state_size"], f"{name}: compacted r={r} served at {c['served_state_size']}"
 assert "| decode B2 | compacted r=0.9 |" in (out / "variants.md").read_text()
 print("variant bench report OK")
