@@ -121,17 +121,19 @@ StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::Scalar
                                            double maskedRatio) {
   MAMBA_ASSIGN_OR_RETURN(LoadedCheckpoint ckpt, loadCheckpoint(dir, LoadOptions{dtype, device}));
   if (maskedRatio > 0) maskStates(ckpt.weights, ckpt.config, maskedRatio);
-  MAMBA_RETURN_IF_ERROR(padStatesForServing(ckpt.config, ckpt.weights, device, dtype).status());
   return ckpt;
+}
+
+Mamba2Model servedModel(ModelConfig config, ModelWeights weights) {
+  StatusOr<int64_t> padded = padStatesForServing(config, weights, weights.device, weights.dtype);
+  if (!padded.isOk()) throw StatusError(padded.status());
+  return Mamba2Model(std::move(config), std::move(weights));
 }
 
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device, double maskedRatio) {
   ModelWeights w = randomWeights(config, 0);
   if (maskedRatio > 0) maskStates(w, config, maskedRatio);
-  ModelConfig served = config;
-  StatusOr<int64_t> padded = padStatesForServing(served, w, device, dtype);
-  if (!padded.isOk()) throw StatusError(padded.status());
-  return Mamba2Model(served, castWeights(std::move(w), dtype, device));
+  return servedModel(config, castWeights(std::move(w), dtype, device));
 }
 
 DecodeRunner::DecodeRunner(const Mamba2Model& model, int64_t batch, torch::ScalarType stateDtype, bool useGraphs)

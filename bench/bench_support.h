@@ -59,14 +59,16 @@ Hardware measureHardware(torch::Device device, torch::ScalarType dtype);
 // randomWeights(config, 0) in `dtype` on `device` (fp32 per-head vectors, as the loader keeps
 // them). maskedRatio > 0 zeroes, per layer and group, the in_proj rows, conv weights and conv
 // biases of the first floor(N r) states' B and C channels, as pruning's sparse-masked variant
-// does (which states are masked does not change the work). The state widths are then padded
-// as the server pads them on `device` (state_padding.h: unaligned N_i on CUDA), so the model's
-// config() gives the served N_i.
+// does (which states are masked does not change the work), served as servedModel serves it.
 Mamba2Model benchModel(const ModelConfig& config, torch::ScalarType dtype, torch::Device device,
                        double maskedRatio = 0);
+// The model as the server serves (config, weights): state widths padded where the server pads
+// them (state_padding.h: unaligned N_i on CUDA), so its config() gives the served N_i while
+// `config` stays the checkpoint's. Throws StatusError when the shapes do not match the config.
+Mamba2Model servedModel(ModelConfig config, ModelWeights weights);
 // A checkpoint (HF mamba2 or mamba_ssm directory) loaded in `dtype` on `device`, masked as
-// benchModel does when maskedRatio > 0, and padded as the server pads it; errors name the
-// directory or file.
+// benchModel does when maskedRatio > 0 (not padded: time it through servedModel); errors name
+// the directory or file.
 StatusOr<LoadedCheckpoint> checkpointModel(const std::string& dir, torch::ScalarType dtype, torch::Device device,
                                            double maskedRatio = 0);
 

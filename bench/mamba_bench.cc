@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   const double bandwidth = hw.bandwidth, peakFlops = hw.peakFlops;
   const int64_t n = hw.matmulSize;
   const mamba::Mamba2Model model =
-      ckpt ? mamba::Mamba2Model(cfg, std::move(ckpt->weights)) : benchModel(cfg, dtype, dev, maskedRatio);
+      ckpt ? servedModel(cfg, std::move(ckpt->weights)) : benchModel(cfg, dtype, dev, maskedRatio);
   const double elem = static_cast<double>(c10::elementSize(dtype));
   const double params = static_cast<double>(cfg.parameterCount());
   const double weightBytes = params * elem;
