@@ -8,17 +8,11 @@
 
 #include <torch/cuda.h>
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "server/engine/scheduler.h"
-#include "server/model/checkpoint.h"
 #include "server/model/random_init.h"
-#include "tests/common/byte_tokenizer.h"
 #include "tests/engine/fake_backend.h"
 #include "tests/engine/test_support.h"
 #include "tests/engine/two_phase_trace.h"
@@ -29,15 +23,7 @@ namespace {
 using test::CollectingObserver;
 using test::RecordingBackend;
 
-std::unique_ptr<ModelBackend> cudaBackend(int64_t slots) {
-  BackendOptions o;
-  o.modelDir = test::modelDir();
-  o.numSlots = slots;
-  o.device = "cuda";
-  auto b = loadTorchBackend(o);
-  if (!b.isOk()) throw std::runtime_error(b.status().toString());
-  return std::move(b).value();
-}
+std::unique_ptr<ModelBackend> cudaBackend(int64_t slots) { return test::loadBackend(slots, "cuda"); }
 
 class GpuEngineTest : public ::testing::Test {
  protected:
@@ -57,24 +43,10 @@ class GpuEngineTest : public ::testing::Test {
 // the benchmarks serve padded bf16 models through CUDA graphs. Unresolved: run this test with
 // --gtest_also_run_disabled_tests (and MAMBA_STATE_ALIGN=1 to see whether padding matters).
 TEST_F(GpuEngineTest, DISABLED_UnalignedStateSizesAreServedPaddedWithTheSameLogits) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "mamba-odd-n-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-  const fs::path dir = tmpl;
   ModelConfig c = presetConfig("tiny").value();
   c.stateSizes = {13, 7};
-  ASSERT_TRUE(saveHfCheckpoint(c, randomWeights(c, 5), dir.string()).isOk());
-  std::ofstream(dir / "tokenizer.json") << testing::byteLevelTokenizerJson();
-  auto load = [&](const char* device) {
-    BackendOptions o;
-    o.modelDir = dir.string();
-    o.numSlots = 3;
-    o.device = device;
-    auto b = loadTorchBackend(o);
-    if (!b.isOk()) throw std::runtime_error(b.status().toString());
-    return std::move(b).value();
-  };
-  auto cpu = load("cpu"), gpu = load("cuda");
+  const test::TempModelDir model(c, 5);
+  auto cpu = test::loadBackend(3, "cpu", model.dir()), gpu = test::loadBackend(3, "cuda", model.dir());
   EXPECT_EQ(gpu->info().stateSizes, (std::vector<int64_t>{13, 7}));
   EXPECT_EQ(cpu->info().stateSizes, gpu->info().stateSizes);
   const int64_t H = c.nHeads, P = c.headDim;  // SSM state bytes: (13 + 7) vs (16 + 8) states
@@ -103,10 +75,6 @@ TEST_F(GpuEngineTest, DISABLED_UnalignedStateSizesAreServedPaddedWithTheSameLogi
     ASSERT_TRUE(gpu->decode(tokens, slots, RowRequest{rows, 0}, &og).isOk());
     compare(oc, og, "decode step " + std::to_string(step));
   }
-  cpu.reset();
-  gpu.reset();
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 TEST_F(GpuEngineTest, TwoPhaseDecodeMatchesDecode) {

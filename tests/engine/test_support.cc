@@ -20,39 +20,28 @@ namespace mamba::test {
 namespace fs = std::filesystem;
 
 
-namespace {
+TempModelDir::TempModelDir(const ModelConfig& config, uint64_t seed) {
+  std::string tmpl = (fs::temp_directory_path() / "mamba-engine-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  Status st = saveHfCheckpoint(config, randomWeights(config, seed), dir_);
+  if (!st.isOk()) throw std::runtime_error(st.toString());
+  std::ofstream(fs::path(dir_) / "tokenizer.json") << testing::byteLevelTokenizerJson();
+}
 
-// Creates the tiny model once per process and removes it at exit.
-class TinyModel {
- public:
-  TinyModel() {
-    std::string tmpl = (fs::temp_directory_path() / "mamba-engine-test-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    auto config = presetConfig("tiny");
-    if (!config.isOk()) throw std::runtime_error(config.status().toString());
-    Status st = saveHfCheckpoint(*config, randomWeights(*config, 1), dir_);
-    if (!st.isOk()) throw std::runtime_error(st.toString());
-    std::ofstream(fs::path(dir_) / "tokenizer.json") << testing::byteLevelTokenizerJson();
-  }
-  ~TinyModel() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-};
-
-}  // namespace
+TempModelDir::~TempModelDir() {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
 
 const std::string& modelDir() {
   static const std::string dir = [] {
     const fs::path ref = fs::path(MAMBA_SOURCE_DIR) / "models" / "mamba2-ref";
     const bool forceTiny = std::getenv("MAMBA_TEST_TINY_MODEL") != nullptr;
     if (!forceTiny && fs::exists(ref / "config.json") && fs::exists(ref / "tokenizer.json")) return ref.string();
-    static TinyModel tiny;
+    auto config = presetConfig("tiny");
+    if (!config.isOk()) throw std::runtime_error(config.status().toString());
+    static TempModelDir tiny(*config, 1);
     return tiny.dir();
   }();
   return dir;
@@ -67,10 +56,11 @@ const Tokenizer& tokenizer() {
   return *tok;
 }
 
-std::unique_ptr<ModelBackend> loadBackend(int64_t numSlots) {
+std::unique_ptr<ModelBackend> loadBackend(int64_t numSlots, const std::string& device, const std::string& dir) {
   BackendOptions o;
-  o.modelDir = modelDir();
+  o.modelDir = dir;
   o.numSlots = numSlots;
+  o.device = device;
   auto b = loadTorchBackend(o);
   if (!b.isOk()) throw std::runtime_error(b.status().toString());
   return std::move(b).value();

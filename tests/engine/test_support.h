@@ -12,21 +12,36 @@
 
 #include "server/engine/engine.h"
 #include "server/engine/model_backend.h"
+#include "server/model/model_config.h"
 #include "server/tokenizer/tokenizer.h"
 
 namespace mamba::test {
 
+// A random-weight model of `config` (randomWeights(config, seed)) written as an HF checkpoint,
+// with a byte-level tokenizer.json, into a fresh temporary directory that the object removes.
+class TempModelDir {
+ public:
+  TempModelDir(const ModelConfig& config, uint64_t seed);
+  ~TempModelDir();
+  TempModelDir(const TempModelDir&) = delete;
+  TempModelDir& operator=(const TempModelDir&) = delete;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
 // A model directory for the whole test process: models/mamba2-ref when the repository has it,
-// otherwise the random "tiny" preset (seed 1, vocab 512, EOS 0) with the tokenizer above,
-// written once into a temporary directory that is removed at exit (also when the environment
-// variable MAMBA_TEST_TINY_MODEL is set).
+// otherwise the random "tiny" preset (seed 1, vocab 512, EOS 0) in a TempModelDir written once
+// and removed at exit (also when the environment variable MAMBA_TEST_TINY_MODEL is set).
 const std::string& modelDir();
 
 // The model's tokenizer (modelDir()/tokenizer.json).
 const Tokenizer& tokenizer();
 
-// A freshly loaded backend on modelDir() (fp32, CPU).
-std::unique_ptr<ModelBackend> loadBackend(int64_t numSlots = 4);
+// A freshly loaded fp32 backend on `dir` (default modelDir()) and `device`; throws on errors.
+std::unique_ptr<ModelBackend> loadBackend(int64_t numSlots = 4, const std::string& device = "cpu",
+                                          const std::string& dir = modelDir());
 
 // EngineOptions serving modelDir() as model "m" (variant "dense") with `numSlots` slots.
 EngineOptions engineOptions(int64_t numSlots, SchedulerOptions scheduler = {});
