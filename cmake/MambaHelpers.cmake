@@ -2,13 +2,14 @@
 #           [ENVIRONMENT <VAR=value...>])
 # One test binary per layer (few binaries keep LibTorch link times down); every TEST() in it
 # becomes its own ctest entry through gtest_discover_tests. Every binary prints a backtrace
-# on a crash (tests/common/crash_backtrace.cc; exported symbols name the frames).
+# on a crash (tests/common/crash_backtrace.cc; exported symbols name the frames), and every one
+# links tests/common's mamba_test_support (temporary directories, removeTree, ports, processes).
 include(GoogleTest)
 function(add_gtest target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS;FIXTURES;ENVIRONMENT" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE ${ARG_LIBS} mamba_test_crash_backtrace GTest::gtest GTest::gtest_main
-                                          Threads::Threads)
+  target_link_libraries(${target} PRIVATE ${ARG_LIBS} mamba_test_support mamba_test_crash_backtrace GTest::gtest
+                                          GTest::gtest_main Threads::Threads)
   set_target_properties(${target} PROPERTIES ENABLE_EXPORTS ON)
   target_compile_definitions(${target} PRIVATE
     MAMBA_SOURCE_DIR="${PROJECT_SOURCE_DIR}" MAMBA_BINARY_DIR="${PROJECT_BINARY_DIR}")

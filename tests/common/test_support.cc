@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -64,10 +66,16 @@ TempDir::TempDir() {
   throw std::runtime_error("cannot create a temporary directory under " + root.string());
 }
 
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+void removeTree(const std::filesystem::path& path) {
+  // Depth first (children before their directory), not following symbolic links.
+  auto removeOne = [](const char* p, const struct stat*, int, struct FTW*) {
+    ::remove(p);
+    return 0;  // go on whatever happened
+  };
+  ::nftw(path.c_str(), removeOne, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+TempDir::~TempDir() { removeTree(path_); }
 
 int freeTcpPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

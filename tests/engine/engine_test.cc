@@ -18,6 +18,7 @@
 #include "server/metrics/registry.h"
 #include "server/metrics/serving_metrics.h"
 #include "server/tokenizer/utf8_stream_decoder.h"
+#include "tests/common/test_support.h"
 #include "tests/engine/test_support.h"
 
 namespace mamba {
@@ -567,7 +568,7 @@ TEST(Engine, ModelWithoutTokenizerServesTokenIds) {
   EXPECT_EQ(r.tokens.size(), 4u);
   EXPECT_TRUE(r.text.empty());
   (*engine)->shutdown();
-  fs::remove_all(dir);
+  testing::removeTree(dir);
 }
 
 }  // namespace

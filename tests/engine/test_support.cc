@@ -15,6 +15,7 @@
 #include "server/model/checkpoint.h"
 #include "server/model/random_init.h"
 #include "tests/common/byte_tokenizer.h"
+#include "tests/common/test_support.h"
 
 namespace mamba::test {
 namespace fs = std::filesystem;
@@ -30,8 +31,7 @@ TempModelDir::TempModelDir(const ModelConfig& config, uint64_t seed) {
 }
 
 TempModelDir::~TempModelDir() {
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
+  testing::removeTree(dir_);
 }
 
 const std::string& modelDir() {

@@ -10,6 +10,7 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
 #include "server/model/safetensors.h"
+#include "tests/common/test_support.h"
 #include "tests/model/model_test_util.h"
 
 namespace mamba {
@@ -22,14 +23,14 @@ class CheckpointTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("ckpt_test_" + std::to_string(::getpid()) + "_" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    testing::removeTree(dir_);
     auto cfg = presetConfig("tiny");
     ASSERT_TRUE(cfg.isOk());
     config_ = *cfg;
     weights_ = randomWeights(config_, 5);
     ASSERT_TRUE(saveHfCheckpoint(config_, weights_, dir_.string()).isOk());
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { testing::removeTree(dir_); }
   std::string readConfig() {
     std::ifstream in(dir_ / "config.json");
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -133,7 +134,7 @@ TEST_F(CheckpointTest, BrokenCheckpointsNameTheProblem) {
 TEST_F(CheckpointTest, NonUniformStateSizesRoundTrip) {
   config_.stateSizes = {16, 5};
   ModelWeights w = randomWeights(config_, 9);
-  fs::remove_all(dir_);
+  testing::removeTree(dir_);
   ASSERT_TRUE(saveHfCheckpoint(config_, w, dir_.string()).isOk());
   auto ckpt = loadCheckpoint(dir_.string(), {torch::kFloat32, torch::kCPU});
   ASSERT_TRUE(ckpt.isOk()) << ckpt.status().toString();

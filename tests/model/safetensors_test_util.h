@@ -26,6 +26,7 @@
 
 #include "server/model/safetensors.h"
 #include "server/model/safetensors_index.h"
+#include "tests/common/test_support.h"
 
 namespace mamba::sttest {
 
@@ -46,10 +47,7 @@ class TempDir {
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
     path_ = tmpl;
   }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
+  ~TempDir() { mamba::testing::removeTree(path_); }
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 

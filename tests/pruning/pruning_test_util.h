@@ -15,6 +15,7 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
 #include "tests/common/byte_tokenizer.h"
+#include "tests/common/test_support.h"
 
 namespace mamba::pruning::testing {
 
@@ -75,10 +76,10 @@ class TempDir {
     path_ = std::filesystem::temp_directory_path() /
             ("pruning_test_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path_);
+    mamba::testing::removeTree(path_);
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() { mamba::testing::removeTree(path_); }
   std::string str() const { return path_.string(); }
   std::filesystem::path path() const { return path_; }
 
