@@ -1,10 +1,11 @@
 // Kernel of launchConvPrefill (conv_prefill.h). Grid (column block, time block, sequence):
-// each thread owns one column (a conv channel, or a dt head past the channels) and a run of
-// `steps` time steps (kConvPrefillSteps, 16 in the vector form, or fewer when that would
-// leave the GPU idle: short prompts are latency-bound), sliding a K-wide window of raw inputs
-// through registers, so every input is read once (plus a K-1 halo per run) with coalesced loads and stores. The
-// window is right-aligned in a compile-time array of KB >= K entries (the weights are padded
-// with zeros on the left), so the common K = 4 runs without local memory.
+// each thread owns one column (a conv channel, or a dt head from the first warp boundary past
+// the channels: convDtColumn0) and a run of `steps` time steps (kConvPrefillSteps, 16 in the
+// vector form, or fewer when that would leave the GPU idle: short prompts are latency-bound),
+// sliding a K-wide window of raw inputs through registers, so every input is read once (plus a
+// K-1 halo per run) with coalesced loads and stores. The window is right-aligned in a
+// compile-time array of KB >= K entries (the weights are padded with zeros on the left), so the
+// common K = 4 runs without local memory.
 //
 // The pool window of sequence b is read (history) and then rewritten only by the threads of
 // time block 0, and no other block reads it (runs start at t >= steps >= K - 1),
@@ -25,6 +26,16 @@ constexpr int kConvPrefillThreads = 128;  // columns per block
 constexpr int kConvPrefillSteps = 32;     // time steps per thread (>= the largest K - 1)
 constexpr int kConvPrefillMinBlocks = 512;  // below this many blocks, runs are shortened
 constexpr int kConvPrefillMaxKernel = 16;
+
+// The first grid column of the dt heads, with v channels per thread: the channel columns
+// rounded up to a whole warp, so that no warp runs both the conv and the dt (a divergent warp
+// runs both paths one after the other, and the slowest warp sets a latency-bound kernel's
+// time). H200, 130m bf16, prefill 1 x 2048, per-channel kernel: N = 120 (1776 channels, one
+// mixed warp) 17.00 us per launch against N = 128's 12.56 (1792: none) before this
+// (bench/results/h200_2026-12-02/session18, run3).
+__host__ __device__ __forceinline__ int convDtColumn0(const ConvPrefillParams& p, int v) {
+  return (p.channels / v + 31) / 32 * 32;
+}
 
 __host__ __device__ __forceinline__ int64_t convOutWidth(const ConvPrefillParams& p) {
   if (p.outPitch == 0) return p.channels;
@@ -147,7 +158,11 @@ __global__ void convPrefillKernel(ConvPrefillParams p, int steps) {
   const ConvRun run(p, steps);
   const int t0 = run.t0, tEnd = run.tEnd, b = run.b, len = run.len;
   const int64_t rowBase = run.rowBase;
-  if (run.col >= p.channels) return dtColumn<TIn>(p, run.col - p.channels, run);
+  if (run.col >= p.channels) {
+    const int dt0 = convDtColumn0(p, 1);
+    if (run.col >= dt0) dtColumn<TIn>(p, run.col - dt0, run);
+    return;  // (columns between the channels and dt0 idle)
+  }
 
   const int c = run.col, K = p.kernelSize;
   const int slot = p.slots[b];
@@ -211,8 +226,11 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   const ConvRun run(p, steps);
   const int t0 = run.t0, tEnd = run.tEnd, b = run.b, len = run.len;
   const int64_t rowBase = run.rowBase;
-  const int vecCols = p.channels / V;
-  if (run.col >= vecCols) return dtColumn<TIn>(p, run.col - vecCols, run);
+  if (run.col >= p.channels / V) {
+    const int dt0 = convDtColumn0(p, V);
+    if (run.col >= dt0) dtColumn<TIn>(p, run.col - dt0, run);
+    return;  // (columns between the channels and dt0 idle)
+  }
 
   const int c0 = run.col * V, K = p.kernelSize;
   const int slot = p.slots[b];
@@ -270,10 +288,10 @@ __global__ void convPrefillVecKernel(ConvPrefillParams p, int steps) {
   for (int j = 0; j < V; ++j) commitConvWindow<KB>(st + j * K, history, in + j, p.inputStride, len, K);
 }
 
-// Column blocks of the conv grid with v channels per thread (the dt heads after them), and its
-// blocks when every thread runs kConvPrefillSteps steps.
+// Column blocks of the conv grid with v channels per thread (the dt heads after them, from
+// convDtColumn0), and its blocks when every thread runs kConvPrefillSteps steps.
 inline int convColumnBlocks(const ConvPrefillParams& p, int v) {
-  const int cols = p.channels / v + (p.dtOut ? p.nHeads : 0);
+  const int cols = p.dtOut ? convDtColumn0(p, v) + p.nHeads : p.channels / v;
   return (cols + kConvPrefillThreads - 1) / kConvPrefillThreads;
 }
 inline int64_t convFullRunBlocks(const ConvPrefillParams& p, int v) {
