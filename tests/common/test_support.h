@@ -12,12 +12,13 @@
 namespace mamba::testing {
 
 // Removes `path` and everything under it (symbolic links are removed, not followed), best
-// effort: errors are ignored. Tests use this, never std::filesystem::remove_all: the LibTorch
+// effort: errors are ignored. Tests use this, never std::filesystem::remove_all: libtorch.so
 // of the PyPI wheels exports its own copy of remove_all (statically linked from its build
-// toolchain's libstdc++), which wins symbol lookup in every binary linked to libtorch.so and
-// calls a weak symbol; with the cu130 wheel on Ubuntu 24.04 that symbol is unbound and the
-// call jumps to address 0 (SIGSEGV in a temporary directory's destructor, H200, session 18).
-// The `no_filesystem_remove_all` test keeps it out of the sources.
+// toolchain's libstdc++), which calls recursive_directory_iterator::__erase through a weak
+// reference that the system libstdc++ does not define, so it jumps to address 0. A binary
+// that lists libtorch.so before libstdc++ binds to that copy: the GPU machine's build did
+// (SIGSEGV in a temporary directory's destructor, H200, session 18); this machine's lists
+// libstdc++ first. The `no_filesystem_remove_all` test keeps both names out of the sources.
 void removeTree(const std::filesystem::path& path);
 
 // A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
