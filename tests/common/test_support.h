@@ -16,9 +16,10 @@ namespace mamba::testing {
 // of the PyPI wheels exports its own copy of remove_all (statically linked from its build
 // toolchain's libstdc++), which calls recursive_directory_iterator::__erase through a weak
 // reference that the system libstdc++ does not define, so it jumps to address 0. A binary
-// that lists libtorch.so before libstdc++ binds to that copy: the GPU machine's build did
-// (SIGSEGV in a temporary directory's destructor, H200, session 18); this machine's lists
-// libstdc++ first. The `no_filesystem_remove_all` test keeps both names out of the sources.
+// that lists libtorch.so before libstdc++ binds to that copy. CMakeLists.txt asks for
+// libstdc++ first; that holds on Debian 12, not in the GPU machine's build (SIGSEGV in a
+// temporary directory's destructor there, H200, session 18). The `no_filesystem_remove_all`
+// test keeps both names out of the sources.
 void removeTree(const std::filesystem::path& path);
 
 // A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
