@@ -63,6 +63,9 @@ DecodeGemmConfig decodeGemmConfig(int batch, int cols, int rows, ElemType elem, 
   // 128 / 256: in_proj (cluster 4; 212 / 108 / 56 CTAs) 4.42 / 4.15 / 3.63, 6.61 / 6.49 / 8.61,
   // 11.37 / 10.03 / 14.44; out_proj with its gated norm and residual (cluster 8; 96 / 48 / 24
   // CTAs) 4.03 / 3.62 / 3.89, 5.82 / 6.10 / 7.46, 8.87 / 10.09 / 12.48 (session10/run3).
+  // In the model's two-stream batch-64 decode (two B32 blocks), forcing 64 (twice the CTAs, so
+  // more could share SMs with the other stream) was no faster (dense 1.151 / 1.160 vs 1.164 /
+  // 1.121 ms, N = 64 0.802 / 0.829 vs 0.805 / 0.791; session18/run5), nor was 256 (session17).
   // MAMBA_DECODE_GEMM_TILE_N=64|128|256 fixes the tile where it fits (for tuning runs only).
   static const int forcedTileN = envOneOf("MAMBA_DECODE_GEMM_TILE_N", {64, 128, 256});
   const int64_t ctaBudget = c.mTiles == 1 ? std::max(1, d.sms / 2) : d.sms;
