@@ -22,11 +22,13 @@
 #endif
 
 #include "bench/bench_support.h"
+#include "server/common/crash_report.h"
 #include "server/model/random_init.h"
 
 using namespace mamba::bench;  // NOLINT: a program's main file
 
 int main(int argc, char** argv) {
+  mamba::installCrashReport("mamba-bench");
   CLI::App app{"mamba-bench: prefill/decode latency vs hardware floor"};
   CommonOptions common;
   std::vector<int64_t> decodeBatches = {1, 8, 64, 256};

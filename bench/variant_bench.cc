@@ -30,6 +30,7 @@
 #include <torch/torch.h>
 
 #include "bench/bench_support.h"
+#include "server/common/crash_report.h"
 #include "server/model/random_init.h"
 
 using namespace mamba::bench;  // NOLINT: a program's main file
@@ -68,6 +69,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mamba::installCrashReport("mamba-variant-bench");
   CLI::App app{"mamba-variant-bench: dense vs masked vs compacted, interleaved in one process"};
   CommonOptions common;
   std::vector<double> maskedRatios = {0.5, 0.9}, ratios = {0.1, 0.3, 0.5, 0.7, 0.9};

@@ -1,8 +1,9 @@
 # add_gtest(<target> SOURCES <files...> LIBS <libs...> [LABELS <labels...>] [FIXTURES <names...>]
 #           [ENVIRONMENT <VAR=value...>])
 # One test binary per layer (few binaries keep LibTorch link times down); every TEST() in it
-# becomes its own ctest entry through gtest_discover_tests. Every binary prints a backtrace
-# on a crash (tests/common/crash_backtrace.cc; exported symbols name the frames), and every one
+# becomes its own ctest entry through gtest_discover_tests. Every binary reports a crash with
+# the running test's name (tests/common/crash_backtrace.cc; exported symbols name more
+# frames), and every one
 # links tests/common's mamba_test_support (temporary directories, removeTree, ports, processes).
 include(GoogleTest)
 function(add_gtest target)

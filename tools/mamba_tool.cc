@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "server/common/crash_report.h"
 #include "server/engine/model_backend.h"
 #include "server/engine/offline.h"
 #include "server/model/checkpoint.h"
@@ -115,6 +116,7 @@ void cmdLogits(const ModelFlags& f, const std::string& idsCsv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mamba::installCrashReport("mamba-tool");
   CLI::App app{"mamba-tool: offline Mamba-2 model tool (info, generate, logits, perplexity, make-model, convert, "
                "calibrate, prune, eval, sweep)"};
   app.require_subcommand(1);

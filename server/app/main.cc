@@ -6,10 +6,12 @@
 #include <cstdio>
 
 #include "server/app/server_runner.h"
+#include "server/common/crash_report.h"
 #include "server/config/default_model.h"
 #include "server/config/server_flags.h"
 
 int main(int argc, char** argv) {
+  mamba::installCrashReport("mamba-server");  // a fatal signal leaves a report in the log
   // Before any thread exists, so that every thread inherits the mask.
   mamba::app::blockShutdownSignals();
 

@@ -142,6 +142,16 @@ bool ChildProcess::alive() {
   return r == 0;
 }
 
+bool ChildProcess::sendSignal(int sig) { return alive() && kill(pid_, sig) == 0; }
+
+int ChildProcess::waitExit(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (alive() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pid_ > 0 ? -1 : status_;
+}
+
 int ChildProcess::stop(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return status_;
   if (alive()) {

@@ -68,6 +68,11 @@ class ChildProcess {
   bool alive();
   // Returns the exit status as from waitpid, or -1 if it was not started.
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  // Sends `sig` to the child; false if it is not running.
+  bool sendSignal(int sig);
+  // Waits up to `timeout` for the child to end by itself: its status as from waitpid, or -1
+  // if it is still running (or was never started).
+  int waitExit(std::chrono::milliseconds timeout);
 
  private:
   pid_t pid_ = -1;

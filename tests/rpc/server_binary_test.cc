@@ -1,7 +1,9 @@
 // The built binaries as a user runs them: mamba-server as a child process (default-model
-// lookup, config errors, SIGTERM drain with exit code 0) and mamba-cli against it.
+// lookup, config errors, SIGTERM drain with exit code 0, the report a fatal signal leaves) and
+// mamba-cli against it.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -117,6 +119,22 @@ TEST_F(ServerBinary, DefaultModelServesAndSigtermDrainsThenExitsZero) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << log();
   EXPECT_NE(log().find("received SIGTERM"), std::string::npos) << log();
   EXPECT_NE(log().find("shut down cleanly"), std::string::npos) << log();
+}
+
+TEST_F(ServerBinary, AFatalSignalLeavesAReportInTheLogAndKillsTheServer) {
+  const rlimit noCore{0, 0};  // the server inherits it: no core file from this test
+  ASSERT_EQ(setrlimit(RLIMIT_CORE, &noCore), 0);
+  auto server = start({"--model", tinyModelDir()});
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(waitServing(channel, *server)) << log();
+  ASSERT_TRUE(server->sendSignal(SIGSEGV));
+  const int status = server->waitExit(30s);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status << "\n" << log();
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);  // re-raised: the exit status a supervisor expects
+  const std::string text = log();
+  EXPECT_NE(text.find("*** mamba-server caught signal Segmentation fault\nsent by process"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("backtrace:\n"), std::string::npos) << text;
 }
 
 TEST_F(ServerBinary, ConfigErrorsNameTheKeyAndExitNonZero) {
