@@ -3,8 +3,8 @@
 # One test binary per layer (few binaries keep LibTorch link times down); every TEST() in it
 # becomes its own ctest entry through gtest_discover_tests. Every binary reports a crash with
 # the running test's name (tests/common/crash_backtrace.cc; exported symbols name more
-# frames), and every one
-# links tests/common's mamba_test_support (temporary directories, removeTree, ports, processes).
+# frames) and links tests/common's mamba_test_support (temporary directories, removeTree,
+# ports, processes).
 include(GoogleTest)
 function(add_gtest target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS;FIXTURES;ENVIRONMENT" ${ARGN})
