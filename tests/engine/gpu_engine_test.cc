@@ -13,6 +13,7 @@
 
 #include "server/engine/scheduler.h"
 #include "server/model/random_init.h"
+#include "tests/common/tensor_compare.h"
 #include "tests/engine/fake_backend.h"
 #include "tests/engine/test_support.h"
 #include "tests/engine/two_phase_trace.h"
@@ -56,8 +57,7 @@ TEST_F(GpuEngineTest, UnalignedStateSizesAreServedPaddedWithTheSameLogits) {
     ASSERT_EQ(b.logits.size(), a.logits.size());
     torch::Tensor ta = torch::from_blob(const_cast<float*>(a.logits.data()), {3, V}).clone();
     torch::Tensor tb = torch::from_blob(const_cast<float*>(b.logits.data()), {3, V}).clone();
-    const double err = (tb - ta).abs().max().item<double>() / ta.abs().max().item<double>();
-    EXPECT_LE(err, 1e-4) << what;
+    EXPECT_LE(testing::maxRelErr(tb, ta), 1e-4) << what;
   };
   StepOutputs oc, og;
   ASSERT_TRUE(cpu->prefill(items, RowRequest{rows, 0}, &oc).isOk());

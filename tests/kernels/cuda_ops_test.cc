@@ -144,7 +144,7 @@ TEST_F(CudaOpsTest, ZeroSlotClearsOneSlotOfEveryPool) {
   for (int64_t slot : {3, 0, 4}) {
     cuda::zeroSlot(pools, slot);
     for (size_t i = 0; i < pools.size(); ++i) {
-      SCOPED_TRACE(testing::Message() << "slot " << slot << " pool " << i);
+      SCOPED_TRACE(::testing::Message() << "slot " << slot << " pool " << i);
       EXPECT_TRUE(torch::equal(pools[i][slot], torch::zeros_like(pools[i][slot])));
       before[i][slot].zero_();
       EXPECT_TRUE(torch::equal(pools[i], before[i]));  // the others untouched

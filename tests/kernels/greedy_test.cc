@@ -38,7 +38,7 @@ TEST_F(GreedyPickTest, MatchesHostAtEveryBatchShape) {
   // One row (the most chunks per row), a batch where rows and chunks trade off, one chunk per
   // row (300 rows), a vocabulary smaller than one chunk.
   for (auto [R, V] : {std::pair<int64_t, int64_t>{1, 50280}, {64, 50280}, {300, 50280}, {3, 700}}) {
-    SCOPED_TRACE(testing::Message() << R << " rows of " << V);
+    SCOPED_TRACE(::testing::Message() << R << " rows of " << V);
     torch::manual_seed(R + V);
     expectMatchesHost(torch::randn({R, V + 5}) * 3, V);
   }

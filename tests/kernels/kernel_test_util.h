@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "server/model/ssd.h"
+#include "tests/common/tensor_compare.h"
 
 namespace mamba::kernel_test {
 
@@ -26,7 +27,7 @@ inline double roundingTol(torch::ScalarType t) {
 inline double relErr(const torch::Tensor& a, const torch::Tensor& b) {
   auto af = a.to(torch::kCPU, torch::kFloat64), bf = b.to(torch::kCPU, torch::kFloat64);
   EXPECT_FALSE(af.isnan().any().item<bool>()) << "NaN in kernel output";
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
+  return testing::maxRelErr(af, bf);
 }
 
 // Host int32 values (slots, lengths, flags) as a CUDA tensor.

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "tests/common/tensor_compare.h"  // maxRelErr: the relative error used throughout (1e-4 in fp32)
+
 namespace mamba::testing {
 
 // Written by tests/oracle/hf_mamba2_cases.py (the ctest fixture `hf_oracle`).
@@ -38,10 +40,5 @@ inline OracleCase loadOracle(const std::string& name) {
   return c;
 }
 
-// max |a - b| / max |b|: the relative error used throughout (1e-4 in fp32).
-inline double maxRelErr(const torch::Tensor& a, const torch::Tensor& b) {
-  torch::Tensor af = a.to(torch::kFloat64), bf = b.to(torch::kFloat64);
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
 
 }  // namespace mamba::testing

@@ -15,6 +15,7 @@
 #include "server/model/mamba2_model.h"
 #include "server/model/random_init.h"
 #include "tests/common/byte_tokenizer.h"
+#include "tests/common/tensor_compare.h"
 #include "tests/common/test_support.h"
 
 namespace mamba::pruning::testing {
@@ -63,11 +64,7 @@ inline std::vector<int32_t> randomIds(size_t n, int32_t vocab, uint64_t seed) {
 }
 
 
-// max |a - b| / max |b|.
-inline double maxRelErr(const torch::Tensor& a, const torch::Tensor& b) {
-  torch::Tensor af = a.to(torch::kFloat64), bf = b.to(torch::kFloat64);
-  return (af - bf).abs().max().item<double>() / std::max(1e-30, bf.abs().max().item<double>());
-}
+using mamba::testing::maxRelErr;  // max |a - b| / max |b|
 
 // A per-test temporary directory, removed at destruction.
 class TempDir {
