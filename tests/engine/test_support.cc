@@ -1,7 +1,6 @@
 #include "tests/engine/test_support.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,23 +14,15 @@
 #include "server/model/checkpoint.h"
 #include "server/model/random_init.h"
 #include "tests/common/byte_tokenizer.h"
-#include "tests/common/test_support.h"
 
 namespace mamba::test {
 namespace fs = std::filesystem;
 
 
-TempModelDir::TempModelDir(const ModelConfig& config, uint64_t seed) {
-  std::string tmpl = (fs::temp_directory_path() / "mamba-engine-test-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  dir_ = tmpl;
+TempModelDir::TempModelDir(const ModelConfig& config, uint64_t seed) : dir_(tmp_.path().string()) {
   Status st = saveHfCheckpoint(config, randomWeights(config, seed), dir_);
   if (!st.isOk()) throw std::runtime_error(st.toString());
   std::ofstream(fs::path(dir_) / "tokenizer.json") << testing::byteLevelTokenizerJson();
-}
-
-TempModelDir::~TempModelDir() {
-  testing::removeTree(dir_);
 }
 
 const std::string& modelDir() {

@@ -14,6 +14,7 @@
 #include "server/engine/model_backend.h"
 #include "server/model/model_config.h"
 #include "server/tokenizer/tokenizer.h"
+#include "tests/common/test_support.h"
 
 namespace mamba::test {
 
@@ -22,13 +23,11 @@ namespace mamba::test {
 class TempModelDir {
  public:
   TempModelDir(const ModelConfig& config, uint64_t seed);
-  ~TempModelDir();
-  TempModelDir(const TempModelDir&) = delete;
-  TempModelDir& operator=(const TempModelDir&) = delete;
   const std::string& dir() const { return dir_; }
 
  private:
-  std::string dir_;
+  testing::TempDir tmp_;
+  std::string dir_;  // tmp_.path()
 };
 
 // A model directory for the whole test process: models/mamba2-ref when the repository has it,

@@ -39,20 +39,16 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-// A fresh directory, removed with its contents on destruction.
+// A fresh directory (the suites' testing::TempDir), removed with its contents on destruction,
+// with its path as a string.
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "safetensors_test.XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() { mamba::testing::removeTree(path_); }
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:
-  std::string path_;
+  mamba::testing::TempDir tmp_;
+  std::string path_ = tmp_.path().string();
 };
 
 inline std::string readFile(const std::string& path) {
