@@ -13,6 +13,7 @@
 #include "kernels/torch/cuda_ops.h"
 #include "server/model/env_flag.h"
 #include "server/model/mamba2_model.h"
+#include "server/model/state_padding.h"
 
 namespace mamba {
 namespace {
@@ -45,8 +46,7 @@ static_assert(kPrefillChunk <= cuda::kSsdPrefillMaxChunk);
 // The state pitch of layer l's B and C blocks in the conv output: 0 (= N) where N is a whole
 // number of 16-byte vectors, else N rounded up to 8 (see mixerPrefillCuda).
 int64_t convStatePitch(int64_t N, torch::ScalarType dtype) {
-  const int64_t vecElems = 16 / static_cast<int64_t>(c10::elementSize(dtype));
-  return N % vecElems == 0 ? 0 : (N + 7) / 8 * 8;
+  return N % statesPer16Bytes(dtype) == 0 ? 0 : paddedStateSize(N, 8);
 }
 
 }  // namespace

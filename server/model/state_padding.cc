@@ -85,8 +85,7 @@ int64_t servedStateSize(int64_t n, const torch::Device& device, torch::ScalarTyp
   if (!device.is_cuda()) return n;
   static const int64_t forced = envPositiveInt("MAMBA_STATE_ALIGN", 0);
   if (forced > 0) return paddedStateSize(n, forced);
-  const int64_t vec = 16 / static_cast<int64_t>(c10::elementSize(dtype));  // states per 16 bytes of xbc
-  const int64_t wide = paddedStateSize(n, std::max<int64_t>(vec, 4));
+  const int64_t wide = paddedStateSize(n, std::max<int64_t>(statesPer16Bytes(dtype), 4));
   return 4 * (wide - n) <= n ? wide : paddedStateSize(n, 4);
 }
 

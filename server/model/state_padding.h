@@ -45,6 +45,10 @@ namespace mamba {
 // n rounded up to a multiple of align (n >= 1, align >= 1).
 inline int64_t paddedStateSize(int64_t n, int64_t align) { return (n + align - 1) / align * align; }
 
+// States (elements) of `dtype` per 16-byte vector: 8 for bf16/fp16, 4 for fp32. The row
+// alignment the CUDA kernels' vector forms need (here, and the prefill conv output's pitch).
+inline int64_t statesPer16Bytes(torch::ScalarType dtype) { return 16 / static_cast<int64_t>(c10::elementSize(dtype)); }
+
 // Pads layer l of (config, weights) to servedSizes[l] >= N_l states per group (see above): in_proj
 // rows and bias, conv weight and bias get servedSizes[l] - N_l zero channels after each group's B
 // states and after each group's C states; config.stateSizes and LayerWeights::stateSize become
