@@ -9,6 +9,7 @@
 
 #include "pruning/calibration.h"
 #include "pruning/evaluation.h"
+#include "pruning/prune_job.h"
 #include "pruning/selection.h"
 #include "pruning/surgery.h"
 #include "pruning/sweep.h"
@@ -159,35 +160,34 @@ void PruningCommands::calibrate() {
 }
 
 void PruningCommands::prune() {
-  const torch::ScalarType dtype = orDie(parseDTypeName(pruneModel_.dtype));
-  LoadedCheckpoint ckpt = orDie(loadCheckpoint(pruneModel_.dir, {dtype, torch::kCPU}));
-  pruning::StateScores scores = orDie(pruning::StateScores::load(scoresPath_));
-  const pruning::ScoreTable* table = orDie(scores.table(method_));
-  pruning::SelectionMode mode = orDie(pruning::parseSelectionMode(mode_));
-  pruning::Variant variant = orDie(pruning::parseVariant(variant_));
-  pruning::PruningPlan plan = orDie(pruning::selectStates(*table, ratio_, mode));
-  pruning::PrunedModel out = orDie(pruning::applyPlan(ckpt.config, ckpt.weights, plan, variant));
-  orDie(saveHfCheckpoint(out.config, out.weights, pruneOut_));
-  const fs::path tokSrc = pruneModel_.tokenizer.empty() ? fs::path(pruneModel_.dir) / "tokenizer.json" : fs::path(pruneModel_.tokenizer);
-  if (fs::exists(tokSrc)) fs::copy_file(tokSrc, fs::path(pruneOut_) / "tokenizer.json", fs::copy_options::overwrite_existing);
-  Json j = {{"source_model", pruneModel_.dir},
-            {"scores", scoresPath_},
-            {"corpus_fnv1a64", scores.corpusHash},
-            {"method", method_},
-            {"ratio", ratio_},
-            {"mode", mode_},
-            {"variant", variant_},
-            {"state_sizes_before", ckpt.config.stateSizes},
-            {"kept_per_layer", plan.stateSizes()},
-            {"state_sizes", out.config.stateSizes},
-            {"kept", plan.kept},
-            {"state_bytes_per_sequence_fp32", out.config.stateBytesPerSequence(4, 4)},
-            {"state_bytes_per_sequence_fp32_before", ckpt.config.stateBytesPerSequence(4, 4)},
-            {"parameters", out.config.parameterCount()},
-            {"hf_compatible", out.config.uniformStateSize()}};
-  std::ofstream(fs::path(pruneOut_) / "pruning.json") << j.dump(1) << "\n";
-  j.erase("kept");
-  std::cout << j.dump(2) << "\n";
+  pruning::PruneJobOptions o;
+  o.modelDir = pruneModel_.dir;
+  o.tokenizerPath = pruneModel_.tokenizer;
+  o.dtype = pruneModel_.dtype;
+  o.scoresPath = scoresPath_;
+  o.method = method_;
+  o.ratio = ratio_;
+  o.mode = mode_;
+  o.variant = variant_;
+  o.outputDir = pruneOut_;
+  o.overwrite = true;
+  pruning::PruneJobResult r = orDie(pruning::runPruneJob(o));
+  std::cout << Json{{"source_model", pruneModel_.dir},
+                    {"out", r.outputDir},
+                    {"scores", r.scoresPath},
+                    {"corpus_fnv1a64", r.corpusHash},
+                    {"method", method_},
+                    {"ratio", ratio_},
+                    {"mode", mode_},
+                    {"variant", variant_},
+                    {"state_sizes_before", r.stateSizesBefore},
+                    {"state_sizes", r.stateSizes},
+                    {"state_bytes_per_sequence_fp32", r.stateBytesPerSequence},
+                    {"state_bytes_per_sequence_fp32_before", r.stateBytesPerSequenceBefore},
+                    {"parameters", r.parameters},
+                    {"hf_compatible", r.hfCompatible}}
+                   .dump(2)
+            << "\n";
 }
 
 void PruningCommands::eval() {

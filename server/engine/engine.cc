@@ -1,9 +1,13 @@
 // Engine: the hosted (model, variant) table, request validation, and one Scheduler each.
 #include "server/engine/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <thread>
 
 #include "server/engine/generation_sequence.h"
 #include "server/engine/scheduler.h"
@@ -69,17 +73,42 @@ Status checkIds(std::span<const int32_t> ids, const std::string& field, int64_t 
   return Status::ok();
 }
 
+// Loads one model variant and starts its scheduler; errors carry `where` as context.
+StatusOr<std::shared_ptr<Hosted>> loadHosted(const ModelSpec& spec, const SchedulerOptions& scheduler,
+                                             metrics::ServingMetrics* metrics, const std::string& where) {
+  BackendOptions bo = spec.backend;
+  if (!spec.name.empty()) bo.name = spec.name;
+  bo.variant = spec.variant;
+  auto backend = loadTorchBackend(bo);
+  if (!backend.isOk()) return backend.status().withContext(where);
+  auto h = std::make_shared<Hosted>();
+  h->name = (*backend)->info().name;
+  h->variant = (*backend)->info().variant;
+  auto tok = loadTokenizer(spec);
+  if (!tok.isOk()) return tok.status().withContext(where);
+  h->tokenizer = std::move(tok).value();
+  if (metrics) {
+    auto mm = metrics->forModel(h->name, h->variant);
+    if (!mm.isOk()) return mm.status().withContext(where);
+    h->metrics = *mm;
+  }
+  h->scheduler = std::make_unique<Scheduler>(std::move(backend).value(), h->tokenizer.get(), scheduler, h->metrics);
+  return h;
+}
+
 class EngineImpl final : public Engine {
  public:
-  EngineImpl(std::vector<std::unique_ptr<Hosted>> hosted, std::string defaultModel)
-      : hosted_(std::move(hosted)), defaultModel_(std::move(defaultModel)) {
-    for (auto& h : hosted_) byName_[h->name].push_back(h.get());
-  }
+  EngineImpl(std::vector<std::shared_ptr<Hosted>> hosted, std::string defaultModel, SchedulerOptions scheduler,
+             metrics::ServingMetrics* metrics)
+      : hosted_(std::move(hosted)), defaultModel_(std::move(defaultModel)), scheduler_(scheduler), metrics_(metrics) {}
   ~EngineImpl() override { shutdown(); }
 
   StatusOr<std::shared_ptr<RequestHandle>> submit(GenerateRequest request,
                                                   std::shared_ptr<GenerateObserver> observer) override {
     if (!observer) return invalidArgument("observer must not be null");
+    // Held until the job is queued: a swap (exclusive) then finds it counted in the old
+    // scheduler's in-flight requests, which the retirement waits for.
+    std::shared_lock table(tableMutex_);
     auto hosted = resolve(request.model, request.variant);
     if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);
     if (!hosted.isOk()) return hosted.status();
@@ -93,36 +122,101 @@ class EngineImpl final : public Engine {
   }
 
   void countRefused(const std::string& model, const std::string& variant, const Status& status) override {
+    std::shared_lock table(tableMutex_);
     (void)reject(resolve(model, variant), status);
   }
 
   StatusOr<ScoreResult> score(const ScoreRequest& request) override {
-    auto hosted = resolve(request.model, request.variant);
-    if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);
-    if (!hosted.isOk()) return hosted.status();
-    Hosted& h = **hosted;
-    auto items = buildScoreItems(h, request);
-    if (!items.isOk()) return reject(hosted, items.status());
-    auto job = std::make_shared<ScoreJob>(std::move(items).value(), request.deadline);
-    if (Status s = h.scheduler->enqueueScore(job); !s.isOk()) return reject(hosted, s);
-    MAMBA_ASSIGN_OR_RETURN(std::vector<ContinuationScore> scores, job->wait());
+    std::shared_ptr<ScoreJob> job;
     ScoreResult r;
-    r.scores = std::move(scores);
-    r.model = h.name;
-    r.variant = h.variant;
+    {
+      std::shared_lock table(tableMutex_);  // until queued, as in submit()
+      auto hosted = resolve(request.model, request.variant);
+      if (Status s = admissionOpen(); !s.isOk()) return reject(hosted, s);
+      if (!hosted.isOk()) return hosted.status();
+      Hosted& h = **hosted;
+      auto items = buildScoreItems(h, request);
+      if (!items.isOk()) return reject(hosted, items.status());
+      job = std::make_shared<ScoreJob>(std::move(items).value(), request.deadline);
+      if (Status s = h.scheduler->enqueueScore(job); !s.isOk()) return reject(hosted, s);
+      r.model = h.name;
+      r.variant = h.variant;
+    }
+    MAMBA_ASSIGN_OR_RETURN(r.scores, job->wait());
     return r;
   }
 
   std::vector<ModelInfo> listModels() const override {
+    std::shared_lock table(tableMutex_);
     std::vector<ModelInfo> out;
     for (const auto& h : hosted_) out.push_back(h->scheduler->info());
     return out;
   }
 
   StatusOr<std::vector<int32_t>> tokenize(const std::string& model, const std::string& text) const override {
+    std::shared_lock table(tableMutex_);
     MAMBA_ASSIGN_OR_RETURN(Hosted * h, resolve(model, ""));
     if (!h->tokenizer) return failedPrecondition("model " + h->name + " has no tokenizer");
     return h->tokenizer->encode(text);
+  }
+
+  StatusOr<ModelLoadResult> loadModel(const ModelSpec& spec) override {
+    MAMBA_RETURN_IF_ERROR(admissionOpen());
+    std::lock_guard load(loadMutex_);
+    const auto t0 = SteadyClock::now();
+    MAMBA_ASSIGN_OR_RETURN(std::shared_ptr<Hosted> fresh, loadHosted(spec, scheduler_, metrics_, "model"));
+    ModelLoadResult result;
+    result.loadSeconds = secondsBetween(t0, SteadyClock::now());
+    result.info = fresh->scheduler->info();
+    std::shared_ptr<Hosted> old;
+    {
+      std::unique_lock table(tableMutex_);
+      if (shutdown_.load()) return unavailable("the engine is shut down");
+      auto it = std::find_if(hosted_.begin(), hosted_.end(), [&](const auto& h) {
+        return h->name == fresh->name && h->variant == fresh->variant;
+      });
+      if (it == hosted_.end()) {
+        hosted_.push_back(std::move(fresh));
+      } else {
+        old = std::exchange(*it, std::move(fresh));
+      }
+    }
+    if (old) {
+      result.replaced = true;
+      result.previous = old->scheduler->info();
+      retire(std::move(old));
+    }
+    return result;
+  }
+
+  Status unloadModel(const std::string& name, const std::string& variant) override {
+    std::shared_ptr<Hosted> old;
+    {
+      std::unique_lock table(tableMutex_);
+      auto it = std::find_if(hosted_.begin(), hosted_.end(),
+                             [&](const auto& h) { return h->name == name && h->variant == variant; });
+      if (it == hosted_.end()) {
+        return notFound("model '" + name + "' variant '" + variant + "' is not hosted");
+      }
+      const bool lastOfDefault =
+          name == defaultModel_ && std::count_if(hosted_.begin(), hosted_.end(),
+                                                 [&](const auto& h) { return h->name == name; }) == 1;
+      if (lastOfDefault) {
+        return failedPrecondition("model '" + name + "' variant '" + variant +
+                                  "' is the last variant of the default model and cannot be unloaded");
+      }
+      old = std::move(*it);
+      hosted_.erase(it);
+    }
+    retire(std::move(old));
+    return Status::ok();
+  }
+
+  int64_t retiringModels() const override {
+    std::lock_guard lock(retireMutex_);
+    int64_t n = 0;
+    for (const auto& r : retiring_) n += r->hosted ? 1 : 0;
+    return n;
   }
 
   void beginDrain() override { draining_.store(true); }
@@ -131,19 +225,27 @@ class EngineImpl final : public Engine {
   bool waitIdle(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      for (const auto& h : hosted_) {
+      const std::vector<std::shared_ptr<Hosted>> all = snapshot();
+      for (const auto& h : all) {
         if (!h->scheduler->waitIdle(deadline)) return false;
       }
-      // Idle one after another; make sure no request arrived meanwhile.
-      bool all = true;
-      for (const auto& h : hosted_) all = all && h->scheduler->inFlight() == 0;
-      if (all) return true;
+      // Idle one after another; make sure no request arrived (and no model came) meanwhile.
+      const std::vector<std::shared_ptr<Hosted>> again = snapshot();
+      bool idle = again.size() == all.size();
+      for (const auto& h : again) idle = idle && h->scheduler->inFlight() == 0;
+      if (idle) return true;
     }
   }
 
   void shutdown() override {
     shutdown_.store(true);
-    for (const auto& h : hosted_) h->scheduler->shutdown();
+    for (const auto& h : snapshot()) h->scheduler->shutdown();
+    std::vector<std::unique_ptr<Retiring>> retiring;
+    {
+      std::lock_guard lock(retireMutex_);
+      retiring.swap(retiring_);
+    }
+    for (auto& r : retiring) r->thread.join();
   }
 
  private:
@@ -159,15 +261,74 @@ class EngineImpl final : public Engine {
     return s;
   }
 
+  // A replaced or unloaded model: its scheduler finishes what it accepted on `thread`, which
+  // then drops the last reference (stopping the scheduler and freeing the model).
+  struct Retiring {
+    std::shared_ptr<Hosted> hosted;  // null once the thread has let it go (retireMutex_)
+    std::thread thread;
+  };
+
+  // Every hosted model and every model still retiring. Callers hold no lock.
+  std::vector<std::shared_ptr<Hosted>> snapshot() const {
+    std::vector<std::shared_ptr<Hosted>> all;
+    {
+      std::shared_lock table(tableMutex_);
+      all = hosted_;
+    }
+    std::lock_guard lock(retireMutex_);
+    for (const auto& r : retiring_) {
+      if (r->hosted) all.push_back(r->hosted);
+    }
+    return all;
+  }
+
+  // `old` is out of the table: no caller can reach it any more, and everything it accepted
+  // is in its scheduler's in-flight count.
+  void retire(std::shared_ptr<Hosted> old) {
+    std::lock_guard lock(retireMutex_);
+    // Join the threads of retirements that have ended.
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+      if ((*it)->hosted) {
+        ++it;
+      } else {
+        (*it)->thread.join();
+        it = retiring_.erase(it);
+      }
+    }
+    auto r = std::make_unique<Retiring>();
+    r->hosted = std::move(old);
+    Retiring* entry = r.get();
+    r->thread = std::thread([this, entry] {
+      std::shared_ptr<Hosted> h;
+      {
+        std::lock_guard l(retireMutex_);
+        h = entry->hosted;
+      }
+      // Scheduler::shutdown() (engine shutdown) ends the wait too: it finishes every request.
+      while (!h->scheduler->waitIdle(SteadyClock::now() + std::chrono::hours(1))) {
+      }
+      {
+        std::lock_guard l(retireMutex_);
+        entry->hosted.reset();
+      }
+      h.reset();  // the last reference, unless shutdown() holds a snapshot: stops and frees it
+    });
+    retiring_.push_back(std::move(r));
+  }
+
   StatusOr<Hosted*> resolve(const std::string& model, const std::string& variant) const {
     const std::string& name = model.empty() ? defaultModel_ : model;
-    auto it = byName_.find(name);
-    if (it == byName_.end()) {
+    std::vector<Hosted*> variants;
+    for (const auto& h : hosted_) {
+      if (h->name == name) variants.push_back(h.get());
+    }
+    if (variants.empty()) {
+      std::set<std::string> sorted;
+      for (const auto& h : hosted_) sorted.insert(h->name);
       std::string names;
-      for (const auto& [n, _] : byName_) names += (names.empty() ? "" : ", ") + n;
+      for (const auto& n : sorted) names += (names.empty() ? "" : ", ") + n;
       return notFound("model '" + name + "' is not hosted (hosted: " + names + ")");
     }
-    const std::vector<Hosted*>& variants = it->second;
     const std::string want = variant.empty() ? "dense" : variant;
     for (Hosted* h : variants) {
       if (h->variant == want) return h;
@@ -258,9 +419,16 @@ class EngineImpl final : public Engine {
     return items;
   }
 
-  std::vector<std::unique_ptr<Hosted>> hosted_;
-  std::map<std::string, std::vector<Hosted*>> byName_;
-  std::string defaultModel_;
+  // The table: read (shared) by every call that resolves a model, written (exclusive) by a
+  // swap or an unload. Configuration order, swapped models in place, loaded ones appended.
+  mutable std::shared_mutex tableMutex_;
+  std::vector<std::shared_ptr<Hosted>> hosted_;
+  const std::string defaultModel_;
+  const SchedulerOptions scheduler_;
+  metrics::ServingMetrics* const metrics_;
+  std::mutex loadMutex_;  // one loadModel() at a time
+  mutable std::mutex retireMutex_;
+  std::vector<std::unique_ptr<Retiring>> retiring_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> shutdown_{false};
 };
@@ -272,40 +440,23 @@ StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options, m
   MAMBA_RETURN_IF_ERROR(validateSchedulerOptions(options.scheduler));
   if (options.cpuThreads < 0) return invalidArgument("engine.cpu_threads: must be a non-negative integer");
   if (options.cpuThreads > 0) setCpuThreads(static_cast<int>(options.cpuThreads));
-  std::vector<std::unique_ptr<Hosted>> hosted;
+  std::vector<std::shared_ptr<Hosted>> hosted;
   for (size_t i = 0; i < options.models.size(); ++i) {
-    const ModelSpec& spec = options.models[i];
     const std::string where = "models[" + std::to_string(i) + "]";
-    BackendOptions bo = spec.backend;
-    if (!spec.name.empty()) bo.name = spec.name;
-    bo.variant = spec.variant;
-    auto backend = loadTorchBackend(bo);
-    if (!backend.isOk()) return backend.status().withContext(where);
-    auto h = std::make_unique<Hosted>();
-    h->name = (*backend)->info().name;
-    h->variant = (*backend)->info().variant;
+    MAMBA_ASSIGN_OR_RETURN(std::shared_ptr<Hosted> h, loadHosted(options.models[i], options.scheduler, metrics, where));
     for (const auto& other : hosted) {
       if (other->name == h->name && other->variant == h->variant) {
         return invalidArgument(where + ": model '" + h->name + "' variant '" + h->variant + "' is listed twice");
       }
     }
-    auto tok = loadTokenizer(spec);
-    if (!tok.isOk()) return tok.status().withContext(where);
-    h->tokenizer = std::move(tok).value();
-    if (metrics) {
-      auto mm = metrics->forModel(h->name, h->variant);
-      if (!mm.isOk()) return mm.status().withContext(where);
-      h->metrics = *mm;
-    }
-    h->scheduler = std::make_unique<Scheduler>(std::move(backend).value(), h->tokenizer.get(), options.scheduler,
-                                               h->metrics);
     hosted.push_back(std::move(h));
   }
   std::string defaultModel = options.defaultModel.empty() ? hosted.front()->name : options.defaultModel;
   bool found = false;
   for (const auto& h : hosted) found = found || h->name == defaultModel;
   if (!found) return invalidArgument("default_model: '" + defaultModel + "' is not among the models");
-  return std::unique_ptr<Engine>(new EngineImpl(std::move(hosted), std::move(defaultModel)));
+  return std::unique_ptr<Engine>(
+      new EngineImpl(std::move(hosted), std::move(defaultModel), options.scheduler, metrics));
 }
 
 }  // namespace mamba

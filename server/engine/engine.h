@@ -148,6 +148,13 @@ struct ScoreResult {
   std::string model, variant;
 };
 
+struct ModelLoadResult {
+  ModelInfo info;                        // the model now hosted
+  bool replaced = false;                 // it replaced a hosted model of the same name and variant
+  ModelInfo previous;                    // that model (when replaced)
+  double loadSeconds = 0;                // reading and placing the checkpoint
+};
+
 class Engine {
  public:
   // Loads every model and starts one scheduler thread per variant. `metrics` (optional,
@@ -178,6 +185,23 @@ class Engine {
   // submit() or score() (a call arriving while the server drains), under the model and variant
   // it named. A model that is not hosted is not counted, as in submit().
   virtual void countRefused(const std::string& model, const std::string& variant, const Status& status) = 0;
+
+  // Hot swap. Loads `spec` (on the calling thread, outside every lock: serving goes on) and
+  // hosts it as (name, variant): a new variant, or the replacement of the one hosted under that
+  // pair. The replacement is atomic: every request accepted before it (queued ones included)
+  // finishes on the model it was accepted by, every later one goes to the new model, and no
+  // request fails because of the swap. The replaced model stops when its last request has
+  // finished, and its memory (slots, weights) is freed then, on a background thread. Loads are
+  // serialised (one at a time), so two never hold their weights at once on top of the hosted
+  // models. A failed load changes nothing. Errors: those of loading (INVALID_ARGUMENT or
+  // NOT_FOUND naming the field or file), UNAVAILABLE while draining or shut down.
+  virtual StatusOr<ModelLoadResult> loadModel(const ModelSpec& spec) = 0;
+  // Stops hosting (name, variant): new requests for it get NOT_FOUND at once, accepted ones
+  // finish first (as for a replaced model). NOT_FOUND if it is not hosted; FAILED_PRECONDITION
+  // for the last variant of the default model (requests naming no model would have nowhere to go).
+  virtual Status unloadModel(const std::string& name, const std::string& variant) = 0;
+  // Replaced or unloaded models still finishing their requests.
+  virtual int64_t retiringModels() const = 0;
 
   // Stops admitting (submit -> UNAVAILABLE); running and queued requests continue.
   virtual void beginDrain() = 0;

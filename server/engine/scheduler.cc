@@ -26,14 +26,17 @@ constexpr size_t kMinParallelRows = 4;
 Scheduler::Scheduler(std::unique_ptr<ModelBackend> backend, const Tokenizer* tokenizer,
                      SchedulerOptions options, const metrics::ModelMetrics* metrics)
     : backend_(std::move(backend)), info_(backend_->info()), tokenizer_(tokenizer),
-      options_(options), metrics_(metrics), pipeline_(*backend_) {
+      options_(options), metrics_(metrics),
+      waitingShare_(metrics ? metrics->waiting : nullptr), runningShare_(metrics ? metrics->running : nullptr),
+      slotsUsedShare_(metrics ? metrics->slotsUsed : nullptr),
+      slotsCapacityShare_(metrics ? metrics->slotsCapacity : nullptr), pipeline_(*backend_) {
+  slotsCapacityShare_.set(static_cast<double>(info_.numSlots));
   int64_t vocab = info_.vocabSize;
   if (tokenizer_) vocab = std::min<int64_t>(vocab, tokenizer_->vocabSize());
   sampleVocab_ = static_cast<int32_t>(std::max<int64_t>(vocab, 1));
   const int threads = options_.samplingThreads < 0 ? ParallelPool::defaultThreads() : options_.samplingThreads;
   if (threads > 0) pool_ = std::make_unique<ParallelPool>(threads);
   if (metrics_) {
-    metrics_->slotsCapacity->set(static_cast<double>(info_.numSlots));
     metrics_->stateBytesPerSequence->set(static_cast<double>(info_.stateBytesPerSequence));
   }
   updateGauges();
@@ -52,7 +55,7 @@ Status Scheduler::enqueue(std::shared_ptr<GenerateJob> job) {
     }
     queue_.push_back(Pending{std::move(job), nullptr, 0});
     ++inFlight_;
-    if (metrics_) metrics_->waiting->set(static_cast<double>(queue_.size()));
+    waitingShare_.set(static_cast<double>(queue_.size()));
     arrivals_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_one();
@@ -71,7 +74,7 @@ Status Scheduler::enqueueScore(std::shared_ptr<ScoreJob> job) {
     }
     for (size_t i = 0; i < n; ++i) queue_.push_back(Pending{nullptr, job, i});
     inFlight_ += static_cast<int64_t>(n);
-    if (metrics_) metrics_->waiting->set(static_cast<double>(queue_.size()));
+    waitingShare_.set(static_cast<double>(queue_.size()));
     arrivals_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_one();
@@ -222,7 +225,7 @@ int64_t Scheduler::planAndAdmit(SteadyClock::time_point now) {
       active_.push_back(std::move(a));
       queue_.pop_front();
     }
-    if (metrics_) metrics_->waiting->set(static_cast<double>(queue_.size()));
+    waitingShare_.set(static_cast<double>(queue_.size()));
   }
   for (size_t i = 0; i < dropped.size(); ++i) {
     if (dropped[i].gen) {
@@ -461,8 +464,8 @@ void Scheduler::updateGauges() {
   if (!metrics_) return;
   int64_t running = 0;
   for (const Active& a : active_) running += a.gen ? 1 : 0;
-  metrics_->running->set(static_cast<double>(running));
-  metrics_->slotsUsed->set(static_cast<double>(info_.numSlots - backend_->freeSlots()));
+  runningShare_.set(static_cast<double>(running));
+  slotsUsedShare_.set(static_cast<double>(info_.numSlots - backend_->freeSlots()));
 }
 
 void Scheduler::cancelAll(const Status& why) {
@@ -476,7 +479,7 @@ void Scheduler::cancelAll(const Status& why) {
   {
     std::lock_guard lock(mutex_);
     queued.swap(queue_);
-    if (metrics_) metrics_->waiting->set(0);
+    waitingShare_.set(0);
   }
   for (Pending& p : queued) {
     if (p.gen) {

@@ -70,6 +70,7 @@
 #include "server/engine/model_backend.h"
 #include "server/engine/score_job.h"
 #include "server/engine/parallel_pool.h"
+#include "server/metrics/gauge.h"
 #include "server/tokenizer/tokenizer.h"
 
 namespace mamba {
@@ -159,6 +160,10 @@ class Scheduler {
   const Tokenizer* tokenizer_;
   const SchedulerOptions options_;
   const metrics::ModelMetrics* metrics_;
+  // This scheduler's parts of the variant's gauges (a hot swap runs two schedulers on one
+  // series until the old one is destroyed, which withdraws its parts). waitingShare_ is written
+  // under mutex_, the others on the scheduler thread (and in the constructor).
+  metrics::GaugeShare waitingShare_, runningShare_, slotsUsedShare_, slotsCapacityShare_;
   int32_t sampleVocab_;
 
   mutable std::mutex mutex_;

@@ -35,4 +35,30 @@ class Gauge {
   std::atomic<double> value_{0.0};
 };
 
+// One contributor's part of a Gauge that several contributors add up: the two schedulers of a
+// model variant while a hot swap retires the old one both report running requests, waiting
+// requests and slots into the same series. set() moves the gauge by the change in this
+// contributor's value; destruction withdraws the contribution (set(0)). A null gauge makes every
+// call a no-op.
+// Threading: one writer at a time per share (its owner serialises the calls); the Gauge itself
+// takes concurrent shares.
+class GaugeShare {
+ public:
+  explicit GaugeShare(Gauge* gauge = nullptr) : gauge_(gauge) {}
+  ~GaugeShare() { set(0); }
+  GaugeShare(const GaugeShare&) = delete;
+  GaugeShare& operator=(const GaugeShare&) = delete;
+
+  void set(double value) {
+    if (!gauge_ || value == value_) return;
+    gauge_->inc(value - value_);
+    value_ = value;
+  }
+  double value() const { return value_; }
+
+ private:
+  Gauge* gauge_;
+  double value_ = 0;
+};
+
 }  // namespace mamba::metrics
