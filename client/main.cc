@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "client/admin_commands.h"
 #include "client/bench.h"
 #include "client/cli_error.h"
 #include "client/commands.h"
@@ -84,6 +85,9 @@ int main(int argc, char** argv) {
   benchCmd->add_option("--warmup", bench.warmupRequests, "unmeasured requests sent first")->capture_default_str();
   benchCmd->add_option("--json", jsonPath, "also write the report as JSON to this file ('-': stdout)");
 
+  AdminOptions adminOptions;
+  addAdminCommands(app, &adminOptions);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
       return runScore(channel, score);
     }
     if (*models) return runModels(channel, modelsJson, timeout);
+    if (adminOptions.command->parsed()) return runAdmin(adminOptions, timeout);
     if (*health) return runHealth(channel, healthService, timeout);
     if (*benchCmd) {
       bench.promptTokens = LengthDistribution::parse(promptLen, "--prompt-tokens");

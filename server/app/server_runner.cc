@@ -7,6 +7,7 @@
 #include <ctime>
 #include <memory>
 
+#include "server/admin/model_admin.h"
 #include "server/common/logging.h"
 #include "server/metrics/build_info.h"
 #include "server/metrics/metrics_server.h"
@@ -87,6 +88,11 @@ int runServer(const config::ServerConfig& config) {
   rpcOptions.scoreWorkers = static_cast<int>(config.scoreWorkers);
   rpcOptions.defaultModel = config.defaultModel.empty() ? config.models.front().name
                                                         : config.defaultModel;
+  admin::ModelAdmin modelAdmin(**engine);
+  if (config.adminEnabled) {
+    rpcOptions.admin = &modelAdmin;
+    rpcOptions.adminListenAddress = config.adminListen;
+  }
   auto server = rpc::RpcServer::start(**engine, rpcOptions);
   if (!server.isOk()) {
     (*engine)->shutdown();
@@ -96,6 +102,9 @@ int runServer(const config::ServerConfig& config) {
                    << rpcOptions.defaultModel << ")";
   if (metricsServer) {
     MAMBA_LOG(kInfo) << "metrics on http://" << metricsServer->address() << "/metrics";
+  }
+  if (!(*server)->adminAddress().empty()) {
+    MAMBA_LOG(kInfo) << "admin service (hot swap, prune) on " << (*server)->adminAddress();
   }
 
   int sig = 0;

@@ -42,6 +42,14 @@ Status readMetrics(const YamlMap& root, ServerConfig* config) {
   return withKey("metrics.listen", checkListenAddress(config->metricsListen));
 }
 
+Status readAdmin(const YamlMap& root, ServerConfig* config) {
+  MAMBA_ASSIGN_OR_RETURN(YamlMap admin, YamlMap::from(root.get("admin"), "admin"));
+  MAMBA_RETURN_IF_ERROR(admin.checkKeys({"listen", "enabled"}));
+  MAMBA_RETURN_IF_ERROR(admin.readBool("enabled", &config->adminEnabled));
+  MAMBA_RETURN_IF_ERROR(admin.readString("listen", &config->adminListen));
+  return withKey("admin.listen", checkListenAddress(config->adminListen));
+}
+
 Status readModel(const YAML::Node& node, const std::string& path,
                  const std::filesystem::path& baseDir, ModelConfig* model) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap map, YamlMap::from(node, path));
@@ -114,9 +122,10 @@ Status readRoot(const YAML::Node& doc, const std::filesystem::path& baseDir,
                 ServerConfig* config) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap root, YamlMap::from(doc, ""));
   MAMBA_RETURN_IF_ERROR(root.checkKeys(
-      {"grpc", "metrics", "models", "default_model", "scheduler", "engine", "logging", "shutdown"}));
+      {"grpc", "metrics", "admin", "models", "default_model", "scheduler", "engine", "logging", "shutdown"}));
   MAMBA_RETURN_IF_ERROR(readGrpc(root, config));
   MAMBA_RETURN_IF_ERROR(readMetrics(root, config));
+  MAMBA_RETURN_IF_ERROR(readAdmin(root, config));
   MAMBA_RETURN_IF_ERROR(readModels(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(root.readString("default_model", &config->defaultModel));
   MAMBA_RETURN_IF_ERROR(readScheduler(root, &config->scheduler));
@@ -248,6 +257,9 @@ Status validateServerConfig(const ServerConfig& config) {
   MAMBA_RETURN_IF_ERROR(withKey("grpc.listen", checkListenAddress(config.grpcListen)));
   if (config.metricsEnabled) {
     MAMBA_RETURN_IF_ERROR(withKey("metrics.listen", checkListenAddress(config.metricsListen)));
+  }
+  if (config.adminEnabled) {
+    MAMBA_RETURN_IF_ERROR(withKey("admin.listen", checkListenAddress(config.adminListen)));
   }
   if (config.models.empty()) return invalidArgument("models: at least one model is required");
   std::set<std::string> names;

@@ -2,6 +2,7 @@
 //
 //   grpc:      {listen: 127.0.0.1:50051, score_workers: 2}
 //   metrics:   {listen: 127.0.0.1:9400, enabled: true}
+//   admin:     {listen: 127.0.0.1:50052, enabled: true}   # the Admin service (hot swap, prune)
 //   models:                          # empty or absent => the built-in default model
 //     - name: mamba2-ref             # default: the directory's base name
 //       path: models/mamba2-ref      # relative paths are relative to the config file
@@ -38,6 +39,7 @@ namespace mamba::config {
 
 inline constexpr const char* kDefaultGrpcListen = "127.0.0.1:50051";
 inline constexpr const char* kDefaultMetricsListen = "127.0.0.1:9400";
+inline constexpr const char* kDefaultAdminListen = "127.0.0.1:50052";
 
 struct HostPort {
   std::string host;  // without brackets for IPv6
@@ -63,6 +65,8 @@ struct ServerConfig {
   int64_t scoreWorkers = 2;                    // threads running blocking Score calls
   bool metricsEnabled = true;
   std::string metricsListen = kDefaultMetricsListen;
+  bool adminEnabled = true;                    // the Admin service, on its own address
+  std::string adminListen = kDefaultAdminListen;
   std::vector<ModelConfig> models;
   std::string defaultModel;
   SchedulerOptions scheduler;

@@ -76,6 +76,12 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
     config->metricsEnabled = true;
   }
   if (flags.noMetrics) config->metricsEnabled = false;
+  if (flags.adminListen) {
+    MAMBA_RETURN_IF_ERROR(flagError("--admin-listen", checkListenAddress(*flags.adminListen)));
+    config->adminListen = *flags.adminListen;
+    config->adminEnabled = true;
+  }
+  if (flags.noAdmin) config->adminEnabled = false;
   MAMBA_RETURN_IF_ERROR(positive("--max-batch", flags.maxBatch));
   MAMBA_RETURN_IF_ERROR(positive("--max-queued", flags.maxQueued));
   MAMBA_RETURN_IF_ERROR(positive("--prefill-chunk-tokens", flags.prefillChunkTokens));
@@ -128,6 +134,9 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   optionalOption(app, "--metrics-listen", &flags->metricsListen,
                  "Prometheus /metrics address HOST:PORT (default 127.0.0.1:9400)");
   app.add_flag("--no-metrics", flags->noMetrics, "do not serve /metrics");
+  optionalOption(app, "--admin-listen", &flags->adminListen,
+                 "Admin service address HOST:PORT: hot swap, unload, prune (default 127.0.0.1:50052)");
+  app.add_flag("--no-admin", flags->noAdmin, "do not serve the Admin service");
   optionalOption(app, "--model", &flags->model,
                  "serve the model in this directory (replaces the config's models)");
   optionalOption(app, "--name", &flags->name, "public name of the model (default: directory name)");

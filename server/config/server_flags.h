@@ -17,7 +17,7 @@ namespace mamba::config {
 
 struct ServerFlags {
   std::string configPath;
-  std::optional<std::string> listen, metricsListen, model, name, dtype, device, tokenizer,
+  std::optional<std::string> listen, metricsListen, adminListen, model, name, dtype, device, tokenizer,
       logLevel, defaultModel;
   std::vector<std::string> variants;
   std::optional<int64_t> slots, maxBatch, maxQueued, prefillChunkTokens, scoreWorkers,
@@ -27,6 +27,7 @@ struct ServerFlags {
   std::optional<int64_t> idleSpinUs;
   std::optional<int64_t> cpuThreads;
   bool noMetrics = false;
+  bool noAdmin = false;
 };
 
 // Registers the flags on `app`; parsed values land in *flags (which must outlive parsing).

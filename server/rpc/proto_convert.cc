@@ -158,6 +158,22 @@ void toProto(const ScoreResult& result, pb::ScoreResponse* out) {
   out->set_variant(result.variant);
 }
 
+void toProto(const ModelInfo& info, pb::ModelVariant* v) {
+  v->set_variant(info.variant);
+  v->set_path(info.path);
+  v->set_dtype(info.dtype);
+  v->set_state_dtype(info.stateDtype);
+  v->set_device(info.device);
+  v->set_n_layer(info.nLayer);
+  v->set_d_model(info.dModel);
+  v->mutable_state_sizes()->Assign(info.stateSizes.begin(), info.stateSizes.end());
+  v->set_vocab_size(info.vocabSize);
+  v->set_parameter_count(info.parameterCount);
+  v->set_state_bytes_per_sequence(info.stateBytesPerSequence);
+  v->set_num_slots(info.numSlots);
+  v->mutable_eos_token_ids()->Assign(info.eosTokenIds.begin(), info.eosTokenIds.end());
+}
+
 void toProto(const std::vector<ModelInfo>& models, const std::string& defaultModel,
              pb::ListModelsResponse* out) {
   for (const ModelInfo& info : models) {
@@ -169,20 +185,7 @@ void toProto(const std::vector<ModelInfo>& models, const std::string& defaultMod
       model = out->add_models();
       model->set_name(info.name);
     }
-    pb::ModelVariant* v = model->add_variants();
-    v->set_variant(info.variant);
-    v->set_path(info.path);
-    v->set_dtype(info.dtype);
-    v->set_state_dtype(info.stateDtype);
-    v->set_device(info.device);
-    v->set_n_layer(info.nLayer);
-    v->set_d_model(info.dModel);
-    v->mutable_state_sizes()->Assign(info.stateSizes.begin(), info.stateSizes.end());
-    v->set_vocab_size(info.vocabSize);
-    v->set_parameter_count(info.parameterCount);
-    v->set_state_bytes_per_sequence(info.stateBytesPerSequence);
-    v->set_num_slots(info.numSlots);
-    v->mutable_eos_token_ids()->Assign(info.eosTokenIds.begin(), info.eosTokenIds.end());
+    toProto(info, model->add_variants());
   }
   std::string defaultName = defaultModel;
   if (defaultName.empty() && out->models_size() > 0) defaultName = out->models(0).name();

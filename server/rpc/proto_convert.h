@@ -32,6 +32,7 @@ void toProto(const TokenEvent& event, pb::TokenLogprob* out);
 void toProto(const GenerateResult& result, pb::GenerateResponse* out);
 void toProto(const GenerateResult& result, pb::GenerateFinal* out);
 void toProto(const ScoreResult& result, pb::ScoreResponse* out);
+void toProto(const ModelInfo& info, pb::ModelVariant* out);
 // Groups the engine's (model, variant) entries by model name, in order.
 void toProto(const std::vector<ModelInfo>& models, const std::string& defaultModel,
              pb::ListModelsResponse* out);

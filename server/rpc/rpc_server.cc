@@ -6,6 +6,7 @@
 
 #include "grpc/health/v1/health.pb.h"
 #include "server/common/logging.h"
+#include "server/rpc/admin_service.h"
 #include "server/rpc/call_tracker.h"
 #include "server/rpc/inference_service.h"
 
@@ -13,6 +14,7 @@ namespace mamba::rpc {
 namespace {
 
 constexpr const char* kInferenceServiceName = "mamba.serving.v1.Inference";
+constexpr const char* kAdminServiceName = "mamba.serving.v1.Admin";
 
 // "host:port" with the port replaced by the bound one.
 std::string boundAddress(const std::string& listen, int port) {
@@ -59,7 +61,28 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
     health->SetServingStatus(true);
     health->SetServingStatus(kInferenceServiceName, true);
   }
+  if (options.admin && !options.adminListenAddress.empty()) {
+    MAMBA_RETURN_IF_ERROR(server->startAdmin(*options.admin, options.adminListenAddress));
+  }
   return server;
+}
+
+Status RpcServer::startAdmin(admin::ModelAdmin& admin, const std::string& listen) {
+  adminService_ = std::make_unique<AdminService>(admin);
+  grpc::ServerBuilder builder;
+  int selectedPort = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selectedPort);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(adminService_.get());
+  adminServer_ = builder.BuildAndStart();
+  if (!adminServer_ || selectedPort == 0) {
+    adminServer_.reset();
+    return unavailable("cannot listen for the admin service on " + listen + " (address in use or invalid)");
+  }
+  adminPort_ = selectedPort;
+  adminAddress_ = boundAddress(listen, selectedPort);
+  if (auto* health = adminServer_->GetHealthCheckService()) health->SetServingStatus(kAdminServiceName, true);
+  return Status::ok();
 }
 
 RpcServer::~RpcServer() { shutdown(); }
@@ -93,6 +116,11 @@ void RpcServer::shutdown(std::chrono::milliseconds grace) {
     server_->Wait();
   }
   service_->stopWorkers();
+  if (adminServer_) {
+    adminServer_->Shutdown(std::chrono::system_clock::now() + grace);
+    adminServer_->Wait();
+  }
+  if (adminService_) adminService_->stopWorker();
 }
 
 bool RpcServer::drainAndShutdown(std::chrono::milliseconds drainTimeout) {

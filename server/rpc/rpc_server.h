@@ -1,6 +1,7 @@
 // The gRPC server: the Inference service, the standard grpc.health.v1 health service
 // (SERVING while accepting, NOT_SERVING once draining) and server reflection (grpcurl works
-// without proto files).
+// without proto files). With an admin, a second gRPC server on its own address serves the
+// Admin service (hot swap, unload, prune), with health and reflection too.
 //
 // Shutdown sequence (drainAndShutdown): stop admitting (health NOT_SERVING, new inference
 // calls UNAVAILABLE, engine.beginDrain()), wait up to the drain timeout for in-flight calls,
@@ -20,8 +21,13 @@ namespace grpc {
 class Server;
 }
 
+namespace mamba::admin {
+class ModelAdmin;
+}
+
 namespace mamba::rpc {
 
+class AdminService;
 class CallTracker;
 class InferenceService;
 
@@ -31,6 +37,9 @@ struct RpcServerOptions {
   size_t maxQueuedScores = 256;
   std::string defaultModel;                       // reported by ListModels
   int maxReceiveMessageBytes = 64 << 20;
+  // The Admin service: served on adminListenAddress (port 0 picks one) when both are set.
+  admin::ModelAdmin* admin = nullptr;             // not owned; must outlive the server
+  std::string adminListenAddress;
 };
 
 class RpcServer {
@@ -45,6 +54,9 @@ class RpcServer {
   int port() const { return port_; }
   // "host:port" with the bound port, for clients.
   const std::string& address() const { return address_; }
+  // The Admin service's bound port and "host:port" (0 and empty when it is not served).
+  int adminPort() const { return adminPort_; }
+  const std::string& adminAddress() const { return adminAddress_; }
 
   void beginDrain();
   bool draining() const;
@@ -53,13 +65,15 @@ class RpcServer {
   // Waits until no call is in flight, up to `timeout`; true if none is.
   bool waitIdle(std::chrono::milliseconds timeout);
   // Stops the gRPC server, cancelling calls still in flight (waits at most `grace` for them
-  // before cancelling), and joins the Score workers. Idempotent.
+  // before cancelling), and joins the Score workers; then stops the admin server (a running
+  // admin call, e.g. a calibration, is waited for). Idempotent.
   void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
   // beginDrain(), waitIdle(drainTimeout), shutdown(); true if everything finished in time.
   bool drainAndShutdown(std::chrono::milliseconds drainTimeout);
 
  private:
   RpcServer(Engine& engine);
+  Status startAdmin(admin::ModelAdmin& admin, const std::string& listen);
 
   Engine& engine_;
   std::unique_ptr<CallTracker> tracker_;
@@ -67,6 +81,10 @@ class RpcServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;
+  std::unique_ptr<AdminService> adminService_;
+  std::unique_ptr<grpc::Server> adminServer_;
+  int adminPort_ = 0;
+  std::string adminAddress_;
   std::mutex shutdownMutex_;
   bool shutDown_ = false;
 };

@@ -1,0 +1,115 @@
+#include "server/admin/model_admin.h"
+
+#include <filesystem>
+
+#include "server/common/logging.h"
+
+namespace mamba::admin {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status checkVariantName(const std::string& variant, const std::string& field) {
+  if (variant == "dense" || variant == "masked" || variant == "compacted") return Status::ok();
+  return invalidArgument(field + " must be dense, masked or compacted, got '" + variant + "'");
+}
+
+}  // namespace
+
+std::optional<ModelInfo> ModelAdmin::hosted(const std::string& model, const std::string& variant) const {
+  std::optional<ModelInfo> first;
+  for (ModelInfo& info : engine_.listModels()) {
+    if (info.name != model) continue;
+    if (info.variant == variant) return info;
+    if (!first) first = std::move(info);
+  }
+  return first;
+}
+
+StatusOr<ModelLoadResult> ModelAdmin::load(const LoadRequest& request) {
+  std::lock_guard lock(mutex_);
+  return loadLocked(request);
+}
+
+StatusOr<ModelLoadResult> ModelAdmin::loadLocked(const LoadRequest& r) {
+  if (r.model.empty()) return invalidArgument("model is required");
+  const std::string variant = r.variant.empty() ? "dense" : r.variant;
+  MAMBA_RETURN_IF_ERROR(checkVariantName(variant, "variant"));
+  if (r.path.empty()) return invalidArgument("path is required");
+  std::error_code ec;
+  if (!fs::is_directory(r.path, ec)) return notFound("path: no such checkpoint directory '" + r.path + "'");
+  if (r.slots && *r.slots < 1) return invalidArgument("slots must be >= 1, got " + std::to_string(*r.slots));
+  if (!r.tokenizer.empty() && !fs::is_regular_file(r.tokenizer, ec)) {
+    return notFound("tokenizer: no such file '" + r.tokenizer + "'");
+  }
+  ModelSpec spec;
+  spec.name = r.model;
+  spec.variant = variant;
+  spec.tokenizerPath = r.tokenizer;
+  BackendOptions& b = spec.backend;
+  if (std::optional<ModelInfo> like = hosted(r.model, variant)) {
+    b.dtype = like->dtype;
+    b.stateDtype = like->stateDtype;
+    b.device = like->device;
+    b.numSlots = like->numSlots;
+  }
+  b.modelDir = r.path;
+  b.name = r.model;
+  b.variant = variant;
+  if (r.dtype) b.dtype = *r.dtype;
+  if (r.stateDtype) b.stateDtype = *r.stateDtype;
+  if (r.device) b.device = *r.device;
+  if (r.slots) b.numSlots = *r.slots;
+  MAMBA_ASSIGN_OR_RETURN(ModelLoadResult result, engine_.loadModel(spec));
+  MAMBA_LOG(kInfo) << "admin: model " << r.model << " (" << variant << ") " << (result.replaced ? "replaced" : "loaded")
+                   << " from " << r.path << " in " << result.loadSeconds << " s";
+  return result;
+}
+
+Status ModelAdmin::unload(const std::string& model, const std::string& variant) {
+  if (model.empty()) return invalidArgument("model is required");
+  if (variant.empty()) return invalidArgument("variant is required");
+  std::lock_guard lock(mutex_);
+  MAMBA_RETURN_IF_ERROR(engine_.unloadModel(model, variant));
+  MAMBA_LOG(kInfo) << "admin: model " << model << " (" << variant << ") unloaded";
+  return Status::ok();
+}
+
+StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
+  if (r.model.empty()) return invalidArgument("model is required");
+  const std::string source = r.sourceVariant.empty() ? "dense" : r.sourceVariant;
+  MAMBA_RETURN_IF_ERROR(checkVariantName(source, "source_variant"));
+  if (r.job.variant != "masked" && r.job.variant != "compacted") {
+    return invalidArgument("variant must be masked or compacted, got '" + r.job.variant + "'");
+  }
+  if (engine_.draining()) return unavailable("the server is draining and accepts no admin work");
+  std::lock_guard lock(mutex_);
+  std::optional<ModelInfo> src = hosted(r.model, source);
+  if (!src || src->variant != source) {
+    return notFound("model '" + r.model + "' variant '" + source + "' is not hosted");
+  }
+  r.job.modelDir = src->path;
+  r.job.device = src->device;
+  r.job.dtype = src->dtype;
+  MAMBA_LOG(kInfo) << "admin: pruning " << r.model << " (" << source << ") at ratio " << r.job.ratio << ", "
+                   << r.job.method << ", " << r.job.mode << ", " << r.job.variant << " -> " << r.job.outputDir;
+  PruneOutcome out;
+  MAMBA_ASSIGN_OR_RETURN(out.job, pruning::runPruneJob(r.job));
+  if (r.load) {
+    LoadRequest l;
+    l.model = r.model;
+    l.variant = r.job.variant;
+    l.path = r.job.outputDir;
+    // The source's placement, unless the target variant is hosted already (then its own).
+    if (!hosted(r.model, r.job.variant) || hosted(r.model, r.job.variant)->variant != r.job.variant) {
+      l.dtype = src->dtype;
+      l.stateDtype = src->stateDtype;
+      l.device = src->device;
+      l.slots = src->numSlots;
+    }
+    MAMBA_ASSIGN_OR_RETURN(out.load, loadLocked(l));
+  }
+  return out;
+}
+
+}  // namespace mamba::admin
