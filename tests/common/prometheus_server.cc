@@ -23,7 +23,7 @@ PrometheusServer::PrometheusServer(const std::string& target, const std::string&
             "  scrape_timeout: 1s\n"
             "  evaluation_interval: 1s\n"
             "scrape_configs:\n"
-            "  - job_name: mamba\n"
+            "  - job_name: mamba-server\n"  // as in deploy/prometheus/prometheus.yml
             "    static_configs:\n"
             "      - targets: ['" + target + "']\n");
   child_ = std::make_unique<ChildProcess>(

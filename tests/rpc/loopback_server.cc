@@ -51,6 +51,11 @@ LoopbackServer::LoopbackServer(LoopbackOptions options)
   ro.listenAddress = "127.0.0.1:0";
   ro.scoreWorkers = options.scoreWorkers;
   ro.defaultModel = kModelName;
+  if (options.admin) {
+    admin_ = std::make_unique<admin::ModelAdmin>(*engine_);
+    ro.admin = admin_.get();
+    ro.adminListenAddress = "127.0.0.1:0";
+  }
   auto server = rpc::RpcServer::start(*engine_, ro);
   if (!server.isOk()) {
     status_ = server.status();
@@ -75,6 +80,10 @@ std::shared_ptr<grpc::Channel> LoopbackServer::channel() {
 
 std::unique_ptr<pb::Inference::Stub> LoopbackServer::stub() {
   return pb::Inference::NewStub(channel());
+}
+
+std::unique_ptr<pb::Admin::Stub> LoopbackServer::adminStub() {
+  return pb::Admin::NewStub(grpc::CreateChannel(rpc_->adminAddress(), grpc::InsecureChannelCredentials()));
 }
 
 std::unique_ptr<grpc::health::v1::Health::Stub> LoopbackServer::healthStub() {

@@ -9,7 +9,9 @@
 #include <string>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "mamba/serving/v1/admin.grpc.pb.h"
 #include "mamba/serving/v1/inference.grpc.pb.h"
+#include "server/admin/model_admin.h"
 #include "server/common/status.h"
 #include "server/engine/engine.h"
 #include "server/metrics/metrics_server.h"
@@ -27,6 +29,7 @@ struct LoopbackOptions {
   SchedulerOptions scheduler;
   bool metrics = false;  // serve /metrics on a free port
   int scoreWorkers = 2;
+  bool admin = false;    // serve the Admin service on a free port
 };
 
 class LoopbackServer {
@@ -48,6 +51,8 @@ class LoopbackServer {
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<pb::Inference::Stub> stub();
   std::unique_ptr<grpc::health::v1::Health::Stub> healthStub();
+  // The Admin service (LoopbackOptions::admin).
+  std::unique_ptr<pb::Admin::Stub> adminStub();
 
  private:
   Status status_;
@@ -55,6 +60,7 @@ class LoopbackServer {
   std::unique_ptr<metrics::ServingMetrics> serving_;
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<admin::ModelAdmin> admin_;
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::shared_ptr<grpc::Channel> channel_;
 };

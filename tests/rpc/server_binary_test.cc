@@ -50,19 +50,21 @@ class ServerBinary : public ::testing::Test {
   void SetUp() override {
     grpcPort_ = testing::freeTcpPort();
     metricsPort_ = testing::freeTcpPort();
+    adminPort_ = testing::freeTcpPort();
     address_ = "127.0.0.1:" + std::to_string(grpcPort_);
     log_ = dir_.path() / "server.log";
   }
   std::unique_ptr<testing::ChildProcess> start(std::vector<std::string> extra) {
     std::vector<std::string> argv = {serverBinary(), "--listen", address_, "--metrics-listen",
-                                     "127.0.0.1:" + std::to_string(metricsPort_)};
+                                     "127.0.0.1:" + std::to_string(metricsPort_), "--admin-listen",
+                                     "127.0.0.1:" + std::to_string(adminPort_)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<testing::ChildProcess>(argv, log_);
   }
   std::string log() const { return testing::readFile(log_); }
 
   testing::TempDir dir_;
-  int grpcPort_ = 0, metricsPort_ = 0;
+  int grpcPort_ = 0, metricsPort_ = 0, adminPort_ = 0;
   std::string address_;
   std::filesystem::path log_;
 };
@@ -190,6 +192,30 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
   auto bad = testing::runCommand({cliBinary(), target, "generate", "x", "--top-p", "2"}, "", 30s);
   EXPECT_EQ(bad.exitCode, 1);
   EXPECT_NE(bad.output.find("INVALID_ARGUMENT: sampling.top_p"), std::string::npos) << bad.output;
+
+  // Admin: prune on the server (calibrating on a real text), hot-swapped in as "compacted".
+  const std::string adminTarget = "--admin-target=127.0.0.1:" + std::to_string(adminPort_);
+  const std::string pruned = (dir_.path() / "pruned").string();
+  const std::string text = std::string(MAMBA_SOURCE_DIR) + "/tests/data/wikitext2_heldout_4k.txt";
+  auto prune = testing::runCommand({cliBinary(), "admin", adminTarget, "prune", "--model", "shakespeare", "--ratio",
+                                    "0.25", "--calibration-text", text, "--calibration-tokens", "512", "--out", pruned},
+                                   "", 120s);
+  EXPECT_EQ(prune.exitCode, 0) << prune.output;
+  EXPECT_NE(prune.output.find("\"state_sizes\": [\n  \"12\""), std::string::npos) << prune.output;
+  EXPECT_NE(prune.output.find("\"variant\": \"compacted\""), std::string::npos) << prune.output;
+  auto withPruned = testing::runCommand({cliBinary(), target, "models"}, "", 30s);
+  EXPECT_NE(withPruned.output.find("shakespeare (compacted)"), std::string::npos) << withPruned.output;
+  auto viaPruned = testing::runCommand(
+      {cliBinary(), target, "generate", "ROMEO:", "-n", "8", "-t", "0", "--variant", "compacted"}, "", 60s);
+  EXPECT_NE(viaPruned.output.find("shakespeare/compacted finish=length prompt=6 generated=8"), std::string::npos)
+      << viaPruned.output;
+  auto badPrune = testing::runCommand({cliBinary(), "admin", adminTarget, "prune", "--model", "shakespeare",
+                                       "--ratio", "2", "--calibration-text", text, "--out", pruned + "2"}, "", 30s);
+  EXPECT_EQ(badPrune.exitCode, 1);
+  EXPECT_NE(badPrune.output.find("INVALID_ARGUMENT: ratio must be in [0, 1)"), std::string::npos) << badPrune.output;
+  auto unload = testing::runCommand(
+      {cliBinary(), "admin", adminTarget, "unload", "--model", "shakespeare", "--variant", "compacted"}, "", 30s);
+  EXPECT_EQ(unload.exitCode, 0) << unload.output;
 
   const auto json = dir_.path() / "bench.json";
   auto bench = testing::runCommand({cliBinary(), target, "bench", "-c", "3", "-r", "9", "--prompt-tokens",
