@@ -55,7 +55,9 @@ CudaGraphDecoder::Bucket& CudaGraphDecoder::bucketFor(int64_t batch) {
     torch::Tensor tok = tokens_.narrow(0, 0, size), sl = slots_.narrow(0, 0, size);
     for (int i = 0; i < 2; ++i) model_.decodeTensors(tok, sl, pool_);
     b.graph = std::make_unique<at::cuda::CUDAGraph>();
-    b.graph->capture_begin(memPool_);
+    // Thread-local capture: another thread (an admin load or calibration on this device) may
+    // allocate or launch meanwhile; global mode would fail its calls (and this capture).
+    b.graph->capture_begin(memPool_, cudaStreamCaptureModeThreadLocal);
     b.logits = model_.decodeTensors(tok, sl, pool_);
     b.graph->capture_end();
   }

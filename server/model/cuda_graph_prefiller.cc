@@ -54,7 +54,7 @@ CudaGraphPrefiller::Bucket& CudaGraphPrefiller::bucketFor(int64_t batch, int64_t
     at::cuda::CUDAStreamGuard streamGuard(side);
     for (int i = 0; i < 2; ++i) model_.prefillTensors(b.ids, b.meta, pool_, LogitsMode::kLast);
     b.graph = std::make_unique<at::cuda::CUDAGraph>();
-    b.graph->capture_begin(memPool_);
+    b.graph->capture_begin(memPool_, cudaStreamCaptureModeThreadLocal);  // as in cuda_graph_decoder.cc
     b.logits = model_.prefillTensors(b.ids, b.meta, pool_, LogitsMode::kLast);
     b.graph->capture_end();
   }
