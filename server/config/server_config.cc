@@ -122,7 +122,7 @@ Status readRoot(const YAML::Node& doc, const std::filesystem::path& baseDir,
                 ServerConfig* config) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap root, YamlMap::from(doc, ""));
   MAMBA_RETURN_IF_ERROR(root.checkKeys(
-      {"grpc", "metrics", "admin", "models", "default_model", "scheduler", "engine", "logging", "shutdown"}));
+      {"grpc", "metrics", "models", "default_model", "scheduler", "engine", "logging", "shutdown", "admin"}));
   MAMBA_RETURN_IF_ERROR(readGrpc(root, config));
   MAMBA_RETURN_IF_ERROR(readMetrics(root, config));
   MAMBA_RETURN_IF_ERROR(readAdmin(root, config));

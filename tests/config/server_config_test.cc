@@ -18,6 +18,8 @@ TEST(ServerConfig, DefaultsWithAnEmptyFile) {
   EXPECT_EQ(c->grpcListen, "127.0.0.1:50051");
   EXPECT_EQ(c->metricsListen, "127.0.0.1:9400");
   EXPECT_TRUE(c->metricsEnabled);
+  EXPECT_TRUE(c->adminEnabled);
+  EXPECT_EQ(c->adminListen, "127.0.0.1:50052");
   EXPECT_TRUE(c->models.empty());
   EXPECT_EQ(c->logLevel, LogLevel::kInfo);
   EXPECT_EQ(c->drainTimeoutSeconds, 30);
@@ -31,6 +33,7 @@ TEST(ServerConfig, ReadsEveryKey) {
   auto c = parse(R"(
 grpc: {listen: "0.0.0.0:6000", score_workers: 3}
 metrics: {listen: "[::1]:9500", enabled: false}
+admin: {listen: "10.0.0.2:7052", enabled: false}
 models:
   - name: ref
     path: models/ref
@@ -61,6 +64,8 @@ shutdown: {drain_timeout_seconds: 2.5}
   EXPECT_EQ(c->scoreWorkers, 3);
   EXPECT_EQ(c->metricsListen, "[::1]:9500");
   EXPECT_FALSE(c->metricsEnabled);
+  EXPECT_EQ(c->adminListen, "10.0.0.2:7052");
+  EXPECT_FALSE(c->adminEnabled);
   ASSERT_EQ(c->models.size(), 2u);
   const ModelConfig& m = c->models[0];
   EXPECT_EQ(m.name, "ref");
@@ -130,6 +135,9 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"grpc:\n  score_workers: 0\n", "grpc.score_workers: must be a positive integer"},
       {"metrics:\n  listen: ::1:9400\n", "metrics.listen: expected HOST:PORT"},
       {"metrics:\n  enabled: maybe\n", "metrics.enabled: must be true or false, got \"maybe\""},
+      {"admin:\n  listen: nowhere\n", "admin.listen: expected HOST:PORT"},
+      {"admin:\n  enabled: sometimes\n", "admin.enabled: must be true or false, got \"sometimes\""},
+      {"admin:\n  port: 1\n", "admin.port: unknown key (expected one of: listen, enabled)"},
       {"models: ref\n", "models: must be a list of models"},
       {"models:\n  - name: x\n", "models[0].path: required"},
       {"models:\n  - path: x\n    dtype: int8\n", "models[0].dtype: must be one of fp32, bf16, fp16, got \"int8\""},

@@ -60,10 +60,12 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
                 "127.0.0.1:8001", "--dtype", "float16", "--device", "cuda:0", "--slots", "16",
                 "--max-batch", "16", "--log-level", "debug", "--drain-timeout", "7",
                 "--default-model", "b", "--variants", "dense,masked", "--pipeline-decode", "false",
-                "--cpu-threads", "2", "--idle-spin-us", "300"});
+                "--cpu-threads", "2", "--idle-spin-us", "300", "--admin-listen", "127.0.0.1:8002"});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
   EXPECT_EQ(c->grpcListen, "127.0.0.1:8000");
   EXPECT_EQ(c->metricsListen, "127.0.0.1:8001");
+  EXPECT_EQ(c->adminListen, "127.0.0.1:8002");
+  EXPECT_TRUE(c->adminEnabled);
   ASSERT_EQ(c->models.size(), 2u);
   for (const auto& m : c->models) {
     EXPECT_EQ(m.dtype, "fp16");
@@ -85,19 +87,21 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
 TEST_F(ServerFlagsTest, ModelFlagReplacesConfiguredModels) {
   const auto config = dir_.path() / "server.yaml";
   testing::writeFile(config, "models:\n  - {name: a, path: ref}\n  - {name: b, path: other}\ndefault_model: b\n");
-  auto c = run({"--config", config.string(), "--model", path("other"), "--name", "custom", "--no-metrics"});
+  auto c = run({"--config", config.string(), "--model", path("other"), "--name", "custom", "--no-metrics", "--no-admin"});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
   ASSERT_EQ(c->models.size(), 1u);
   EXPECT_EQ(c->models[0].name, "custom");
   EXPECT_EQ(c->models[0].path, path("other"));
   EXPECT_TRUE(c->defaultModel.empty());
   EXPECT_FALSE(c->metricsEnabled);
+  EXPECT_FALSE(c->adminEnabled);
 }
 
 TEST_F(ServerFlagsTest, BadFlagValuesNameTheFlag) {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"--listen", "nope"}, "--listen: expected HOST:PORT"},
       {{"--metrics-listen", "h:99999"}, "--metrics-listen: expected HOST:PORT"},
+      {{"--admin-listen", "h"}, "--admin-listen: expected HOST:PORT"},
       {{"--dtype", "int8"}, "--dtype: must be one of fp32, bf16, fp16, got \"int8\""},
       {{"--device", "gpu"}, "--device: must be cpu, cuda or cuda:N"},
       {{"--variants", "dense,weird"}, "--variants: each must be one of"},
