@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,39 @@ TEST(Gauge, Exposition) {
   std::string out;
   g.appendSamples(out, "temp", "");
   EXPECT_EQ(out, "temp -0.25\n");
+}
+
+TEST(GaugeShare, ContributionsAddUpAndLeaveWithTheirOwner) {
+  Gauge g;
+  auto first = std::make_unique<GaugeShare>(&g);
+  first->set(5);
+  {
+    GaugeShare second(&g);  // a second scheduler of the same variant (hot swap)
+    second.set(3);
+    EXPECT_EQ(g.value(), 8.0);
+    first->set(2);
+    EXPECT_EQ(g.value(), 5.0);
+    EXPECT_EQ(second.value(), 3.0);
+  }
+  EXPECT_EQ(g.value(), 2.0);  // the destroyed share withdrew its 3
+  first.reset();
+  EXPECT_EQ(g.value(), 0.0);
+  GaugeShare none(nullptr);
+  none.set(7);  // no gauge: a no-op
+  EXPECT_EQ(none.value(), 0.0);
+}
+
+TEST(GaugeShare, ConcurrentSharesBalance) {
+  Gauge g;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&g, t] {
+      GaugeShare share(&g);
+      for (int i = 0; i < 20000; ++i) share.set((i + t) % 17);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(g.value(), 0.0);
 }
 
 }  // namespace
