@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "client/admin_commands.h"
+#include "client/call_deadline.h"
 #include "client/cli_error.h"
 #include "mamba/serving/v1/admin.grpc.pb.h"
 
@@ -14,13 +15,6 @@ namespace mamba::client {
 namespace {
 
 namespace pb = ::mamba::serving::v1;
-
-void setTimeout(grpc::ClientContext* ctx, double seconds) {
-  if (seconds > 0) {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
-  }
-}
 
 void printJson(const google::protobuf::Message& message) {
   std::string text;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/call_deadline.h"
 #include "client/cli_error.h"
 #include "mamba/serving/v1/inference.grpc.pb.h"
 
@@ -78,8 +79,7 @@ Sample runOne(pb::Inference::Stub& stub, const pb::GenerateRequest& req, double 
   Sample sample;
   sample.promptTokens = req.prompt_tokens().ids_size();
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000)));
+  setTimeout(&ctx, timeoutSeconds);
   const auto start = Clock::now();
   auto reader = stub.GenerateStream(&ctx, req);
   pb::GenerateStreamResponse msg;

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "client/call_deadline.h"
 #include "client/cli_error.h"
 #include "client/commands.h"
 #include "mamba/serving/v1/inference.grpc.pb.h"
@@ -77,10 +78,7 @@ int runGenerate(const std::shared_ptr<grpc::Channel>& channel, const GenerateOpt
   auto stub = pb::Inference::NewStub(channel);
   const pb::GenerateRequest req = buildRequest(o);
   grpc::ClientContext ctx;
-  if (o.timeoutSeconds > 0) {
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(static_cast<int64_t>(o.timeoutSeconds * 1000)));
-  }
+  setTimeout(&ctx, o.timeoutSeconds);
   if (o.unary) {
     pb::GenerateResponse resp;
     grpc::Status s = stub->Generate(&ctx, req, &resp);

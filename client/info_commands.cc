@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "client/call_deadline.h"
 #include "client/cli_error.h"
 #include "client/commands.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -13,13 +14,6 @@ namespace mamba::client {
 namespace {
 
 namespace pb = ::mamba::serving::v1;
-
-void setTimeout(grpc::ClientContext* ctx, double seconds) {
-  if (seconds > 0) {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
-  }
-}
 
 }  // namespace
 
