@@ -101,7 +101,8 @@ StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
     l.variant = r.job.variant;
     l.path = r.job.outputDir;
     // The source's placement, unless the target variant is hosted already (then its own).
-    if (!hosted(r.model, r.job.variant) || hosted(r.model, r.job.variant)->variant != r.job.variant) {
+    const std::optional<ModelInfo> target = hosted(r.model, r.job.variant);
+    if (!target || target->variant != r.job.variant) {
       l.dtype = src->dtype;
       l.stateDtype = src->stateDtype;
       l.device = src->device;
