@@ -164,7 +164,12 @@ class EngineImpl final : public Engine {
     MAMBA_RETURN_IF_ERROR(admissionOpen());
     std::lock_guard load(loadMutex_);
     const auto t0 = SteadyClock::now();
-    MAMBA_ASSIGN_OR_RETURN(std::shared_ptr<Hosted> fresh, loadHosted(spec, scheduler_, metrics_, "model"));
+    auto loaded = loadHosted(spec, scheduler_, metrics_, "model");
+    if (!loaded.isOk()) {
+      if (metrics_) metrics_->modelLoad(spec.name, spec.variant, "failed");
+      return loaded.status();
+    }
+    std::shared_ptr<Hosted> fresh = std::move(loaded).value();
     ModelLoadResult result;
     result.loadSeconds = secondsBetween(t0, SteadyClock::now());
     result.info = fresh->scheduler->info();
@@ -181,6 +186,7 @@ class EngineImpl final : public Engine {
         old = std::exchange(*it, std::move(fresh));
       }
     }
+    if (metrics_) metrics_->modelLoad(result.info.name, result.info.variant, old ? "replaced" : "loaded");
     if (old) {
       result.replaced = true;
       result.previous = old->scheduler->info();
@@ -208,6 +214,7 @@ class EngineImpl final : public Engine {
       old = std::move(*it);
       hosted_.erase(it);
     }
+    if (metrics_) metrics_->modelLoad(name, variant, "unloaded");
     retire(std::move(old));
     return Status::ok();
   }

@@ -41,7 +41,15 @@ StatusOr<std::unique_ptr<ServingMetrics>> ServingMetrics::create(Registry& regis
       "State slots in the pool.", mv));
   MAMBA_ASSIGN_OR_RETURN(m->stateBytes_, registry.gauge("mamba_state_bytes_per_sequence",
       "Recurrent (SSM and conv) state size of one sequence, in bytes.", mv));
+  MAMBA_ASSIGN_OR_RETURN(m->modelLoads_, registry.counter("mamba_model_loads_total",
+      "Model loads at run time (admin hot swaps) by result: loaded, replaced, unloaded, failed.",
+      {"model", "variant", "result"}));
   return m;
+}
+
+void ServingMetrics::modelLoad(const std::string& model, const std::string& variant, const std::string& result) {
+  auto counter = modelLoads_->withLabels({model, variant, result});
+  if (counter.isOk()) (*counter)->inc();
 }
 
 StatusOr<const ModelMetrics*> ServingMetrics::forModel(const std::string& model,

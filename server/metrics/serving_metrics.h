@@ -9,6 +9,8 @@
 //     ...), mamba_prompt_tokens_total, mamba_generation_tokens_total
 //   gauges: mamba_requests_running, mamba_requests_waiting, mamba_state_slots_used,
 //     mamba_state_slots_capacity, mamba_state_bytes_per_sequence (bytes)
+//   counter: mamba_model_loads_total{result} (result = loaded | replaced | unloaded | failed:
+//     the engine's hot swaps and unloads, Engine::loadModel / unloadModel)
 // Every family carries the labels model and variant (requests_total adds status).
 // Issue 4 asks for "mamba_state_slots_total"; it is a gauge, and promtool's lint rejects
 // "_total" on anything but a counter, so the pool size is mamba_state_slots_capacity.
@@ -62,6 +64,8 @@ class ServingMetrics {
 
   // The handles for one (model, variant), created on first use.
   StatusOr<const ModelMetrics*> forModel(const std::string& model, const std::string& variant);
+  // Counts one model load event (mamba_model_loads_total); any thread.
+  void modelLoad(const std::string& model, const std::string& variant, const std::string& result);
 
  private:
   ServingMetrics() = default;
@@ -82,6 +86,7 @@ class ServingMetrics {
   GaugeFamily* slotsUsed_ = nullptr;
   GaugeFamily* slotsCapacity_ = nullptr;
   GaugeFamily* stateBytes_ = nullptr;
+  CounterFamily* modelLoads_ = nullptr;
 
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<ModelMetrics>> models_;

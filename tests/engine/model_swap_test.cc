@@ -135,6 +135,10 @@ TEST(ModelSwap, AcceptedRequestsFinishOnTheOldModelAndLaterOnesRunOnTheNew) {
   EXPECT_TRUE(eventually([&] { return (*mm)->running->value() == 0.0 && (*mm)->slotsUsed->value() == 0.0; }));
   EXPECT_EQ((*mm)->waiting->value(), 0.0);
   EXPECT_EQ((*mm)->requestsByCode[static_cast<size_t>(StatusCode::kOk)]->value(), 8.0);
+  const std::string exposition = registry.exposeText();
+  EXPECT_NE(exposition.find("mamba_model_loads_total{model=\"m\",variant=\"dense\",result=\"replaced\"} 1"),
+            std::string::npos)
+      << exposition;
 }
 
 TEST(ModelSwap, SwapsUnderContinuousLoadFailNoRequest) {
