@@ -64,7 +64,8 @@ std::vector<std::string> recordingRuleQueries() {
     const size_t indent = line.find_first_not_of(' ');
     if (blockIndent != std::string::npos) {
       if (indent != std::string::npos && indent > blockIndent) {
-        out.back() += (out.back().empty() ? "" : " ") + line.substr(indent);
+        if (!out.back().empty()) out.back() += ' ';
+        out.back() += line.substr(indent);  // (not "a" + b: GCC 12's -Wrestrict false positive)
         continue;
       }
       blockIndent = std::string::npos;
