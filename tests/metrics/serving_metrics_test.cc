@@ -5,20 +5,25 @@
 namespace mamba::metrics {
 namespace {
 
-TEST(ServingMetrics, RegistersIssueFourNames) {
+TEST(ServingMetrics, RegistersIssueFourNamesAndModelLoads) {
   Registry r;
   auto sm = ServingMetrics::create(r);
   ASSERT_TRUE(sm.isOk()) << sm.status().toString();
   const std::vector<std::string> expected = {
       "mamba_batch_size",           "mamba_decode_step_seconds",
       "mamba_generation_tokens_total", "mamba_inter_token_seconds",
-      "mamba_prefill_batch_seconds", "mamba_prompt_tokens_total",
+      "mamba_model_loads_total",    "mamba_prefill_batch_seconds", "mamba_prompt_tokens_total",
       "mamba_request_e2e_seconds",  "mamba_request_queue_seconds",
       "mamba_request_tpot_seconds", "mamba_request_ttft_seconds",
       "mamba_requests_running",     "mamba_requests_total",
       "mamba_requests_waiting",     "mamba_state_bytes_per_sequence",
       "mamba_state_slots_capacity", "mamba_state_slots_used"};
   EXPECT_EQ(r.familyNames(), expected);
+  (*sm)->modelLoad("m", "compacted", "replaced");
+  (*sm)->modelLoad("m", "compacted", "replaced");
+  EXPECT_NE(r.exposeText().find("mamba_model_loads_total{model=\"m\",variant=\"compacted\",result=\"replaced\"} 2"),
+            std::string::npos)
+      << r.exposeText();
 }
 
 TEST(ServingMetrics, PerModelHandlesAreCachedAndLabelled) {
