@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
 
 #include "server/app/server_runner.h"
 #include "server/common/crash_report.h"
@@ -25,6 +26,19 @@ int main(int argc, char** argv) {
   if (!config.isOk()) {
     std::fprintf(stderr, "mamba-server: %s\n", config.status().message().c_str());
     return 2;
+  }
+  if (flags.checkConfig) {
+    // Nothing is loaded or bound: what the server would serve, for CI and deploy checks.
+    std::printf("config OK: gRPC %s, metrics %s, admin %s\n", config->grpcListen.c_str(),
+                config->metricsEnabled ? config->metricsListen.c_str() : "off",
+                config->adminEnabled ? config->adminListen.c_str() : "off");
+    for (const auto& m : config->models) {
+      std::string variants;
+      for (const auto& v : m.variants) variants += (variants.empty() ? "" : ",") + v;
+      std::printf("model %s: %s (%s on %s, variants %s, %lld slots)\n", m.name.c_str(), m.path.c_str(),
+                  m.dtype.c_str(), m.device.c_str(), variants.c_str(), static_cast<long long>(m.slots));
+    }
+    return 0;
   }
   return mamba::app::runServer(*config);
 }

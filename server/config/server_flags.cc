@@ -137,6 +137,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   optionalOption(app, "--admin-listen", &flags->adminListen,
                  "Admin service address HOST:PORT: hot swap, unload, prune (default 127.0.0.1:50052)");
   app.add_flag("--no-admin", flags->noAdmin, "do not serve the Admin service");
+  app.add_flag("--check-config", flags->checkConfig,
+               "validate the configuration (keys, values, model directories), print it and exit");
   optionalOption(app, "--model", &flags->model,
                  "serve the model in this directory (replaces the config's models)");
   optionalOption(app, "--name", &flags->name, "public name of the model (default: directory name)");

@@ -28,6 +28,7 @@ struct ServerFlags {
   std::optional<int64_t> cpuThreads;
   bool noMetrics = false;
   bool noAdmin = false;
+  bool checkConfig = false;  // validate the configuration, print a summary and exit
 };
 
 // Registers the flags on `app`; parsed values land in *flags (which must outlive parsing).
