@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "pruning/surgery.h"
 #include "server/common/logging.h"
 
 namespace mamba::admin {
@@ -16,13 +17,15 @@ Status checkVariantName(const std::string& variant, const std::string& field) {
 
 }  // namespace
 
-std::optional<ModelInfo> ModelAdmin::hosted(const std::string& model, const std::string& variant) const {
+std::optional<ModelInfo> ModelAdmin::hosted(const std::string& model, const std::string& variant,
+                                            const ModelInfo* fallback) const {
   std::optional<ModelInfo> first;
   for (ModelInfo& info : engine_.listModels()) {
     if (info.name != model) continue;
     if (info.variant == variant) return info;
     if (!first) first = std::move(info);
   }
+  if (fallback) return *fallback;
   return first;
 }
 
@@ -31,7 +34,7 @@ StatusOr<ModelLoadResult> ModelAdmin::load(const LoadRequest& request) {
   return loadLocked(request);
 }
 
-StatusOr<ModelLoadResult> ModelAdmin::loadLocked(const LoadRequest& r) {
+StatusOr<ModelLoadResult> ModelAdmin::loadLocked(const LoadRequest& r, const ModelInfo* like) {
   if (r.model.empty()) return invalidArgument("model is required");
   const std::string variant = r.variant.empty() ? "dense" : r.variant;
   MAMBA_RETURN_IF_ERROR(checkVariantName(variant, "variant"));
@@ -47,11 +50,11 @@ StatusOr<ModelLoadResult> ModelAdmin::loadLocked(const LoadRequest& r) {
   spec.variant = variant;
   spec.tokenizerPath = r.tokenizer;
   BackendOptions& b = spec.backend;
-  if (std::optional<ModelInfo> like = hosted(r.model, variant)) {
-    b.dtype = like->dtype;
-    b.stateDtype = like->stateDtype;
-    b.device = like->device;
-    b.numSlots = like->numSlots;
+  if (std::optional<ModelInfo> placement = hosted(r.model, variant, like)) {
+    b.dtype = placement->dtype;
+    b.stateDtype = placement->stateDtype;
+    b.device = placement->device;
+    b.numSlots = placement->numSlots;
   }
   b.modelDir = r.path;
   b.name = r.model;
@@ -79,13 +82,11 @@ StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
   if (r.model.empty()) return invalidArgument("model is required");
   const std::string source = r.sourceVariant.empty() ? "dense" : r.sourceVariant;
   MAMBA_RETURN_IF_ERROR(checkVariantName(source, "source_variant"));
-  if (r.job.variant != "masked" && r.job.variant != "compacted") {
-    return invalidArgument("variant must be masked or compacted, got '" + r.job.variant + "'");
-  }
+  MAMBA_RETURN_IF_ERROR(pruning::parseVariant(r.job.variant).status());  // before the source lookup
   if (engine_.draining()) return unavailable("the server is draining and accepts no admin work");
   std::lock_guard lock(mutex_);
   std::optional<ModelInfo> src = hosted(r.model, source);
-  if (!src || src->variant != source) {
+  if (!src || src->variant != source) {  // not hosted, or only another variant of the model
     return notFound("model '" + r.model + "' variant '" + source + "' is not hosted");
   }
   r.job.modelDir = src->path;
@@ -100,15 +101,8 @@ StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
     l.model = r.model;
     l.variant = r.job.variant;
     l.path = r.job.outputDir;
-    // The source's placement, unless the target variant is hosted already (then its own).
-    const std::optional<ModelInfo> target = hosted(r.model, r.job.variant);
-    if (!target || target->variant != r.job.variant) {
-      l.dtype = src->dtype;
-      l.stateDtype = src->stateDtype;
-      l.device = src->device;
-      l.slots = src->numSlots;
-    }
-    MAMBA_ASSIGN_OR_RETURN(out.load, loadLocked(l));
+    // The target variant's own placement when it is hosted already, else the source's.
+    MAMBA_ASSIGN_OR_RETURN(out.load, loadLocked(l, &*src));
   }
   return out;
 }

@@ -60,9 +60,12 @@ class ModelAdmin {
   StatusOr<PruneOutcome> prune(PruneRequest request);
 
  private:
-  // The hosted (model, variant), else the model's first variant.
-  std::optional<ModelInfo> hosted(const std::string& model, const std::string& variant) const;
-  StatusOr<ModelLoadResult> loadLocked(const LoadRequest& request);
+  // The hosted (model, variant), else `fallback` when given, else the model's first variant.
+  std::optional<ModelInfo> hosted(const std::string& model, const std::string& variant,
+                                  const ModelInfo* fallback = nullptr) const;
+  // load() under mutex_; unset placement fields (dtype, state dtype, device, slots) come from
+  // hosted(model, variant, like).
+  StatusOr<ModelLoadResult> loadLocked(const LoadRequest& request, const ModelInfo* like = nullptr);
 
   Engine& engine_;
   std::mutex mutex_;  // one operation at a time
