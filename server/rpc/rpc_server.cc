@@ -25,6 +25,33 @@ std::string boundAddress(const std::string& listen, int port) {
   return host + ":" + std::to_string(port);
 }
 
+struct Listening {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::string address;  // "host:port" with the bound port
+};
+
+// Starts a gRPC server for `service` on `listen` (maxReceiveBytes > 0 sets the message limit);
+// UNAVAILABLE naming `what` and the address when it cannot bind.
+StatusOr<Listening> startListening(const std::string& listen, grpc::Service* service, int maxReceiveBytes,
+                                   const std::string& what) {
+  grpc::ServerBuilder builder;
+  int selectedPort = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selectedPort);
+  // Two servers on one port would silently share it; fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (maxReceiveBytes > 0) builder.SetMaxReceiveMessageSize(maxReceiveBytes);
+  builder.RegisterService(service);
+  Listening l;
+  l.server = builder.BuildAndStart();
+  if (!l.server || selectedPort == 0) {
+    return unavailable("cannot listen for " + what + " on " + listen + " (address in use or invalid)");
+  }
+  l.port = selectedPort;
+  l.address = boundAddress(listen, selectedPort);
+  return l;
+}
+
 }  // namespace
 
 RpcServer::RpcServer(Engine& engine) : engine_(engine), tracker_(std::make_unique<CallTracker>()) {}
@@ -42,21 +69,11 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int selectedPort = 0;
-  builder.AddListeningPort(options.listenAddress, grpc::InsecureServerCredentials(), &selectedPort);
-  // Two servers on one port would silently share it; fail instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.maxReceiveMessageBytes);
-  builder.RegisterService(server->service_.get());
-  server->server_ = builder.BuildAndStart();
-  if (!server->server_ || selectedPort == 0) {
-    server->server_.reset();
-    return unavailable("cannot listen for gRPC on " + options.listenAddress +
-                       " (address in use or invalid)");
-  }
-  server->port_ = selectedPort;
-  server->address_ = boundAddress(options.listenAddress, selectedPort);
+  MAMBA_ASSIGN_OR_RETURN(Listening main, startListening(options.listenAddress, server->service_.get(),
+                                                        options.maxReceiveMessageBytes, "gRPC"));
+  server->server_ = std::move(main.server);
+  server->port_ = main.port;
+  server->address_ = std::move(main.address);
   if (auto* health = server->server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus(kInferenceServiceName, true);
@@ -69,18 +86,10 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
 
 Status RpcServer::startAdmin(admin::ModelAdmin& admin, const std::string& listen) {
   adminService_ = std::make_unique<AdminService>(admin);
-  grpc::ServerBuilder builder;
-  int selectedPort = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selectedPort);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.RegisterService(adminService_.get());
-  adminServer_ = builder.BuildAndStart();
-  if (!adminServer_ || selectedPort == 0) {
-    adminServer_.reset();
-    return unavailable("cannot listen for the admin service on " + listen + " (address in use or invalid)");
-  }
-  adminPort_ = selectedPort;
-  adminAddress_ = boundAddress(listen, selectedPort);
+  MAMBA_ASSIGN_OR_RETURN(Listening l, startListening(listen, adminService_.get(), 0, "the admin service"));
+  adminServer_ = std::move(l.server);
+  adminPort_ = l.port;
+  adminAddress_ = std::move(l.address);
   if (auto* health = adminServer_->GetHealthCheckService()) health->SetServingStatus(kAdminServiceName, true);
   return Status::ok();
 }
