@@ -177,9 +177,7 @@ class EngineImpl final : public Engine {
     {
       std::unique_lock table(tableMutex_);
       if (shutdown_.load()) return unavailable("the engine is shut down");
-      auto it = std::find_if(hosted_.begin(), hosted_.end(), [&](const auto& h) {
-        return h->name == fresh->name && h->variant == fresh->variant;
-      });
+      auto it = findHosted(fresh->name, fresh->variant);
       if (it == hosted_.end()) {
         hosted_.push_back(std::move(fresh));
       } else {
@@ -199,8 +197,7 @@ class EngineImpl final : public Engine {
     std::shared_ptr<Hosted> old;
     {
       std::unique_lock table(tableMutex_);
-      auto it = std::find_if(hosted_.begin(), hosted_.end(),
-                             [&](const auto& h) { return h->name == name && h->variant == variant; });
+      auto it = findHosted(name, variant);
       if (it == hosted_.end()) {
         return notFound("model '" + name + "' variant '" + variant + "' is not hosted");
       }
@@ -321,6 +318,12 @@ class EngineImpl final : public Engine {
       h.reset();  // the last reference, unless shutdown() holds a snapshot: stops and frees it
     });
     retiring_.push_back(std::move(r));
+  }
+
+  // The table entry of exactly (name, variant), or end(). The caller holds tableMutex_.
+  std::vector<std::shared_ptr<Hosted>>::iterator findHosted(const std::string& name, const std::string& variant) {
+    return std::find_if(hosted_.begin(), hosted_.end(),
+                        [&](const auto& h) { return h->name == name && h->variant == variant; });
   }
 
   StatusOr<Hosted*> resolve(const std::string& model, const std::string& variant) const {
