@@ -91,19 +91,27 @@ bench() {
     >"$OUT/$name.txt" 2>&1
 }
 
+# under_load NAME VARIANT DELAY RESULT ADMIN_ARGS...: a bench of 2 x SECS on VARIANT and, DELAY
+# seconds into it, one admin call (its reply in $OUT/RESULT.json); dies if the call or any
+# request of the bench fails.
+under_load() {
+  local name=$1 variant=$2 delay=$3 result=$4; shift 4
+  bench "$name" "$variant" -r 0 -d $(( SECS * 2 )) & local pid=$!
+  sleep "$delay"
+  "$CLI" --timeout 600 admin --admin-target "$ADMIN" "$@" >"$OUT/$result.json" 2>&1 || {
+    cat "$OUT/$result.json"; die "admin $1"; }
+  wait "$pid" || die "bench $name failed requests"
+}
+
 phase "warm-up dense (c=$C, graphs captured on first use)"
 bench warmup_dense dense -r $(( C * 3 )) || die "warm-up"
 phase "A: dense, ${SECS}s"
 bench a_dense dense -r 0 -d "$SECS" || die "bench A"
 
 phase "B: prune r=$RATIO (calibrate $CAL_TOKENS tokens on $DEVICE) while dense serves c=$C"
-bench b_dense_during_prune dense -r 0 -d $(( SECS * 2 )) & B_PID=$!
-sleep 2
-"$CLI" --timeout 600 admin --admin-target "$ADMIN" prune --model m --ratio "$RATIO" \
+under_load b_dense_during_prune dense 2 prune prune --model m --ratio "$RATIO" \
   --calibration-text tests/data/wikitext2_heldout_4k.txt --calibration-tokens "$CAL_TOKENS" \
-  --calibration-context 512 --calibration-batch 8 --out "$PRUNED" >"$OUT/prune.json" 2>&1 || {
-  cat "$OUT/prune.json"; die "admin prune"; }
-wait "$B_PID" || die "bench B (dense during the prune) failed requests"
+  --calibration-context 512 --calibration-batch 8 --out "$PRUNED"
 
 phase "warm-up compacted"
 bench warmup_compacted compacted -r $(( C * 3 )) || die "warm-up compacted"
@@ -111,11 +119,7 @@ phase "C: compacted, ${SECS}s"
 bench c_compacted compacted -r 0 -d "$SECS" || die "bench C"
 
 phase "D: hot swap of the compacted variant while it serves c=$C"
-bench d_compacted_during_swap compacted -r 0 -d $(( SECS * 2 )) & D_PID=$!
-sleep $(( SECS / 2 ))
-"$CLI" --timeout 600 admin --admin-target "$ADMIN" load --model m --variant compacted --path "$PRUNED" \
-  >"$OUT/swap.json" 2>&1 || { cat "$OUT/swap.json"; die "admin load"; }
-wait "$D_PID" || die "bench D (compacted during the swap) failed requests"
+under_load d_compacted_during_swap compacted $(( SECS / 2 )) swap load --model m --variant compacted --path "$PRUNED"
 
 python3 - "$METRICS_PORT" "$OUT/metrics.txt" <<'EOF' || echo "   (could not scrape /metrics)"
 import sys, urllib.request
