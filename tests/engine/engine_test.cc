@@ -45,13 +45,6 @@ std::unique_ptr<Engine> makeEngine(int64_t slots, SchedulerOptions o = {}, metri
   return e.isOk() ? std::move(e).value() : nullptr;
 }
 
-GenerateRequest tokens(std::vector<int32_t> prompt, SamplingParams p) {
-  GenerateRequest r;
-  r.promptTokens = std::move(prompt);
-  r.sampling = std::move(p);
-  return r;
-}
-
 struct Submitted {
   std::shared_ptr<CollectingObserver> obs = std::make_shared<CollectingObserver>();
   std::shared_ptr<RequestHandle> handle;
@@ -77,7 +70,7 @@ TEST(Engine, ThirtyTwoConcurrentGreedyRequestsMatchTheirSoloResults) {
   std::vector<Submitted> subs;
   for (uint32_t i = 0; i < 32; ++i) {
     prompts.push_back(test::promptIds(1 + (i * 7) % 33, 1000 + i));
-    subs.push_back(submitOk(*engine, tokens(prompts.back(), test::greedy(12))));
+    subs.push_back(submitOk(*engine, test::tokenRequest(prompts.back(), test::greedy(12))));
   }
   for (size_t i = 0; i < subs.size(); ++i) {
     GenerateResult r = subs[i].obs->waitDone();
@@ -103,8 +96,8 @@ TEST(Engine, ChunkedPrefillOfALongPromptMatchesUnchunked) {
     auto engine = makeEngine(2, o);
     ASSERT_NE(engine, nullptr);
     // A second request prefills concurrently, so chunks of both share prefill batches.
-    Submitted a = submitOk(*engine, tokens(prompt, test::greedy(12, true)));
-    Submitted b = submitOk(*engine, tokens(test::promptIds(50, 78), test::greedy(12, true)));
+    Submitted a = submitOk(*engine, test::tokenRequest(prompt, test::greedy(12, true)));
+    Submitted b = submitOk(*engine, test::tokenRequest(test::promptIds(50, 78), test::greedy(12, true)));
     EXPECT_EQ(a.obs->waitDone().tokens, alone.tokens) << "chunk " << chunk;
     EXPECT_EQ(b.obs->waitDone().tokens, solo(test::promptIds(50, 78), test::greedy(12, true)).tokens);
   }
@@ -112,7 +105,7 @@ TEST(Engine, ChunkedPrefillOfALongPromptMatchesUnchunked) {
 
 TEST(Engine, CancellationMidGenerationFreesTheSlot) {
   auto engine = makeEngine(1);
-  Submitted a = submitOk(*engine, tokens({5, 6, 7}, test::greedy(kEndless, true)));
+  Submitted a = submitOk(*engine, test::tokenRequest({5, 6, 7}, test::greedy(kEndless, true)));
   ASSERT_TRUE(a.obs->waitTokens(3));
   a.handle->cancel();
   GenerateResult ra = a.obs->waitDone();
@@ -121,7 +114,7 @@ TEST(Engine, CancellationMidGenerationFreesTheSlot) {
   EXPECT_GE(ra.tokens.size(), 3u);
   EXPECT_LT(ra.tokens.size(), static_cast<size_t>(kEndless));
   // The only slot is free again: the next request runs and matches its solo result.
-  Submitted b = submitOk(*engine, tokens({8, 9}, test::greedy(8)));
+  Submitted b = submitOk(*engine, test::tokenRequest({8, 9}, test::greedy(8)));
   GenerateResult rb = b.obs->waitDone();
   EXPECT_TRUE(rb.status.isOk());
   EXPECT_EQ(rb.tokens, solo(std::vector<int32_t>{8, 9}, test::greedy(8)).tokens);
@@ -131,11 +124,11 @@ TEST(Engine, CancellationMidGenerationFreesTheSlot) {
 
 TEST(Engine, DeadlineExceededWhileRunningAndWhileQueued) {
   auto engine = makeEngine(1);
-  GenerateRequest ra = tokens({1, 2}, test::greedy(kEndless, true));
+  GenerateRequest ra = test::tokenRequest({1, 2}, test::greedy(kEndless, true));
   ra.deadline = std::chrono::steady_clock::now() + 300ms;
   Submitted a = submitOk(*engine, ra);
   ASSERT_TRUE(a.obs->waitTokens(1));
-  GenerateRequest rb = tokens({3}, test::greedy(4));
+  GenerateRequest rb = test::tokenRequest({3}, test::greedy(4));
   rb.deadline = std::chrono::steady_clock::now() + 20ms;
   Submitted b = submitOk(*engine, rb);  // waits for the slot that a holds
   GenerateResult resB = b.obs->waitDone();
@@ -153,11 +146,11 @@ TEST(Engine, FullQueueIsResourceExhausted) {
   SchedulerOptions o;
   o.maxQueued = 2;
   auto engine = makeEngine(1, o);
-  Submitted a = submitOk(*engine, tokens({1}, test::greedy(kEndless, true)));
+  Submitted a = submitOk(*engine, test::tokenRequest({1}, test::greedy(kEndless, true)));
   ASSERT_TRUE(a.obs->waitTokens(1));  // a holds the slot; the queue is empty
-  Submitted b = submitOk(*engine, tokens({2}, test::greedy(2)));
-  Submitted c = submitOk(*engine, tokens({3}, test::greedy(2)));
-  auto d = engine->submit(tokens({4}, test::greedy(2)), std::make_shared<CollectingObserver>());
+  Submitted b = submitOk(*engine, test::tokenRequest({2}, test::greedy(2)));
+  Submitted c = submitOk(*engine, test::tokenRequest({3}, test::greedy(2)));
+  auto d = engine->submit(test::tokenRequest({4}, test::greedy(2)), std::make_shared<CollectingObserver>());
   EXPECT_EQ(d.status().code(), StatusCode::kResourceExhausted) << d.status().toString();
   a.handle->cancel();
   EXPECT_TRUE(b.obs->waitDone().status.isOk());
@@ -166,11 +159,11 @@ TEST(Engine, FullQueueIsResourceExhausted) {
 
 TEST(Engine, DrainRefusesNewWorkWhileInFlightRequestsFinish) {
   auto engine = makeEngine(2);
-  Submitted a = submitOk(*engine, tokens({1, 2, 3}, test::greedy(64, true)));
+  Submitted a = submitOk(*engine, test::tokenRequest({1, 2, 3}, test::greedy(64, true)));
   ASSERT_TRUE(a.obs->waitTokens(1));
   engine->beginDrain();
   EXPECT_TRUE(engine->draining());
-  auto refused = engine->submit(tokens({4}, test::greedy(2)), std::make_shared<CollectingObserver>());
+  auto refused = engine->submit(test::tokenRequest({4}, test::greedy(2)), std::make_shared<CollectingObserver>());
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   ScoreRequest sr;
   sr.context = "a";
@@ -184,13 +177,13 @@ TEST(Engine, DrainRefusesNewWorkWhileInFlightRequestsFinish) {
 
 TEST(Engine, ShutdownCancelsInFlightRequests) {
   auto engine = makeEngine(1);
-  Submitted a = submitOk(*engine, tokens({1}, test::greedy(kEndless, true)));
-  Submitted b = submitOk(*engine, tokens({2}, test::greedy(4)));
+  Submitted a = submitOk(*engine, test::tokenRequest({1}, test::greedy(kEndless, true)));
+  Submitted b = submitOk(*engine, test::tokenRequest({2}, test::greedy(4)));
   ASSERT_TRUE(a.obs->waitTokens(1));
   engine->shutdown();
   EXPECT_EQ(a.obs->waitDone(0ms).status.code(), StatusCode::kCancelled);
   EXPECT_EQ(b.obs->waitDone(0ms).status.code(), StatusCode::kCancelled);
-  EXPECT_EQ(engine->submit(tokens({3}, test::greedy(1)), std::make_shared<CollectingObserver>()).status().code(),
+  EXPECT_EQ(engine->submit(test::tokenRequest({3}, test::greedy(1)), std::make_shared<CollectingObserver>()).status().code(),
             StatusCode::kUnavailable);
   engine->shutdown();
 }
@@ -208,7 +201,7 @@ TEST(Engine, StopTokenIdsAndStopStrings) {
   }
   SamplingParams p = test::greedy(40, true);
   p.stopTokenIds = {alone.tokens[j]};
-  GenerateResult r = submitOk(*engine, tokens(prompt, p)).obs->waitDone();
+  GenerateResult r = submitOk(*engine, test::tokenRequest(prompt, p)).obs->waitDone();
   EXPECT_EQ(r.finishReason, FinishReason::kStop);
   EXPECT_EQ(r.tokens, std::vector<int32_t>(alone.tokens.begin(), alone.tokens.begin() + static_cast<long>(j) + 1));
 
@@ -222,7 +215,7 @@ TEST(Engine, StopTokenIdsAndStopStrings) {
   const size_t last = static_cast<size_t>(std::lower_bound(ends.begin(), ends.end(), at + 2) - ends.begin());
   p = test::greedy(40, true);
   p.stopStrings = {stop};
-  Submitted s = submitOk(*engine, tokens(prompt, p));
+  Submitted s = submitOk(*engine, test::tokenRequest(prompt, p));
   r = s.obs->waitDone();
   EXPECT_EQ(r.finishReason, FinishReason::kStopString);
   EXPECT_EQ(r.tokens.size(), last + 1);
@@ -244,10 +237,10 @@ TEST(Engine, SeededSamplingIsReproducibleAndBatchIndependent) {
   p.ignoreEos = true;
   const std::vector<int32_t> prompt = test::promptIds(9, 42);
   std::vector<Submitted> subs;
-  for (int i = 0; i < 3; ++i) subs.push_back(submitOk(*engine, tokens(prompt, p)));
+  for (int i = 0; i < 3; ++i) subs.push_back(submitOk(*engine, test::tokenRequest(prompt, p)));
   SamplingParams other = p;
   other.seed = 99;
-  Submitted diff = submitOk(*engine, tokens(prompt, other));
+  Submitted diff = submitOk(*engine, test::tokenRequest(prompt, other));
   const GenerationResult alone = solo(prompt, p);
   for (auto& s : subs) EXPECT_EQ(s.obs->waitDone().tokens, alone.tokens);
   EXPECT_NE(diff.obs->waitDone().tokens, alone.tokens);
@@ -315,7 +308,7 @@ TEST(Engine, MixedGreedyAndSampledBatchMatchesEachRequestAlone) {
   std::vector<Submitted> subs;
   for (size_t i = 0; i < params.size(); ++i) {
     prompts.push_back(test::promptIds(2 + (i * 5) % 17, 900 + static_cast<uint32_t>(i)));
-    subs.push_back(submitOk(*engine, tokens(prompts.back(), params[i])));
+    subs.push_back(submitOk(*engine, test::tokenRequest(prompts.back(), params[i])));
   }
   for (size_t i = 0; i < subs.size(); ++i) {
     GenerateResult r = subs[i].obs->waitDone();
@@ -435,14 +428,14 @@ TEST(Engine, BadRequestsNameTheField) {
       {"variant", [](auto& r) { r.variant = "masked"; }, StatusCode::kNotFound, "masked"},
   };
   for (const Case& c : cases) {
-    GenerateRequest r = tokens({1, 2, 3}, test::greedy(4));
+    GenerateRequest r = test::tokenRequest({1, 2, 3}, test::greedy(4));
     c.mutate(r);
     auto h = engine->submit(r, std::make_shared<CollectingObserver>());
     ASSERT_FALSE(h.isOk()) << c.name;
     EXPECT_EQ(h.status().code(), c.code) << c.name << ": " << h.status().toString();
     EXPECT_NE(h.status().message().find(c.needle), std::string::npos) << c.name << ": " << h.status().toString();
   }
-  EXPECT_EQ(engine->submit(tokens({1}, test::greedy(1)), nullptr).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine->submit(test::tokenRequest({1}, test::greedy(1)), nullptr).status().code(), StatusCode::kInvalidArgument);
   ScoreRequest s;
   s.context = "a";
   EXPECT_NE(engine->score(s).status().message().find("continuations"), std::string::npos);
@@ -452,7 +445,7 @@ TEST(Engine, BadRequestsNameTheField) {
   s.contextTokens = {static_cast<int32_t>(vocab)};
   EXPECT_NE(engine->score(s).status().message().find("context_tokens[0]"), std::string::npos);
   // Still healthy: a good request succeeds.
-  EXPECT_TRUE(submitOk(*engine, tokens({1, 2}, test::greedy(3))).obs->waitDone().status.isOk());
+  EXPECT_TRUE(submitOk(*engine, test::tokenRequest({1, 2}, test::greedy(3))).obs->waitDone().status.isOk());
 }
 
 TEST(Engine, MetricsFollowRequests) {
@@ -463,9 +456,9 @@ TEST(Engine, MetricsFollowRequests) {
   const metrics::ModelMetrics& m = **(*sm)->forModel("m", "dense");
   EXPECT_EQ(m.slotsCapacity->value(), 3.0);
   EXPECT_GT(m.stateBytesPerSequence->value(), 0.0);
-  GenerateResult ok = submitOk(*engine, tokens({1, 2, 3, 4}, test::greedy(5, true))).obs->waitDone();
-  EXPECT_FALSE(engine->submit(tokens({}, test::greedy(1)), std::make_shared<CollectingObserver>()).isOk());
-  Submitted c = submitOk(*engine, tokens({1}, test::greedy(kEndless, true)));
+  GenerateResult ok = submitOk(*engine, test::tokenRequest({1, 2, 3, 4}, test::greedy(5, true))).obs->waitDone();
+  EXPECT_FALSE(engine->submit(test::tokenRequest({}, test::greedy(1)), std::make_shared<CollectingObserver>()).isOk());
+  Submitted c = submitOk(*engine, test::tokenRequest({1}, test::greedy(kEndless, true)));
   ASSERT_TRUE(c.obs->waitTokens(3));  // tokens 1-2 come in c's first iteration, 3 after its gauges
   EXPECT_EQ(m.running->value(), 1.0);
   EXPECT_EQ(m.slotsUsed->value(), 1.0);
@@ -539,7 +532,7 @@ TEST(Engine, CpuThreadsSetsLibTorchsIntraOpThreads) {
   EXPECT_EQ(cpuThreads(), 1);
   // The engine still serves (greedy output as with the default threads).
   const std::vector<int32_t> prompt = {1, 2, 3};
-  EXPECT_EQ(submitOk(**engine, tokens(prompt, test::greedy(4))).obs->waitDone().tokens,
+  EXPECT_EQ(submitOk(**engine, test::tokenRequest(prompt, test::greedy(4))).obs->waitDone().tokens,
             solo(prompt, test::greedy(4)).tokens);
   o.cpuThreads = 0;  // 0 leaves the count alone
   ASSERT_TRUE(Engine::create(o).isOk());
@@ -563,7 +556,7 @@ TEST(Engine, ModelWithoutTokenizerServesTokenIds) {
   auto refused = (*engine)->submit(text, std::make_shared<CollectingObserver>());
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ((*engine)->tokenize("", "x").status().code(), StatusCode::kFailedPrecondition);
-  GenerateResult r = submitOk(**engine, tokens({1, 2}, test::greedy(4, true))).obs->waitDone();
+  GenerateResult r = submitOk(**engine, test::tokenRequest({1, 2}, test::greedy(4, true))).obs->waitDone();
   EXPECT_TRUE(r.status.isOk());
   EXPECT_EQ(r.tokens.size(), 4u);
   EXPECT_TRUE(r.text.empty());

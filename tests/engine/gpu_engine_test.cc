@@ -173,13 +173,11 @@ TEST_F(GpuEngineTest, HotSwapsDuringGraphCapturesFailNoRequest) {
   std::vector<std::pair<std::shared_ptr<CollectingObserver>, size_t>> submitted;
   std::thread client([&] {
     for (uint32_t i = 0; !stop.load(); ++i) {
-      GenerateRequest r;
-      r.promptTokens = test::promptIds(2 + i % 9, 300 + i);
       const int32_t maxNew = 3 + static_cast<int32_t>((i * 7) % 37);
-      r.sampling = test::greedy(maxNew, true);
-      r.variant = i % 3 == 2 ? "compacted" : "";
       auto obs = std::make_shared<CollectingObserver>();
-      auto h = engine.submit(std::move(r), obs);
+      auto h = engine.submit(test::tokenRequest(test::promptIds(2 + i % 9, 300 + i), test::greedy(maxNew, true),
+                                                i % 3 == 2 ? "compacted" : ""),
+                             obs);
       if (!h.isOk()) {
         // The compacted variant exists only after the first load below.
         EXPECT_EQ(h.status().code(), StatusCode::kNotFound) << h.status().toString();

@@ -62,14 +62,6 @@ ModelSpec specFor(const std::string& dir, const std::string& variant = "dense", 
   return s;
 }
 
-GenerateRequest tokens(std::vector<int32_t> prompt, SamplingParams p, std::string variant = "") {
-  GenerateRequest r;
-  r.promptTokens = std::move(prompt);
-  r.sampling = std::move(p);
-  r.variant = std::move(variant);
-  return r;
-}
-
 std::shared_ptr<CollectingObserver> submitOk(Engine& e, GenerateRequest r) {
   auto obs = std::make_shared<CollectingObserver>();
   auto h = e.submit(std::move(r), obs);
@@ -101,7 +93,7 @@ TEST(ModelSwap, AcceptedRequestsFinishOnTheOldModelAndLaterOnesRunOnTheNew) {
   for (uint32_t i = 0; i < 8; ++i) prompts.push_back(test::promptIds(3 + i, 500 + i));
   const SamplingParams p = test::greedy(24, /*ignoreEos=*/true);
   std::vector<std::shared_ptr<CollectingObserver>> before, after;
-  for (int i = 0; i < 4; ++i) before.push_back(submitOk(engine, tokens(prompts[i], p)));
+  for (int i = 0; i < 4; ++i) before.push_back(submitOk(engine, test::tokenRequest(prompts[i], p)));
   ASSERT_TRUE(before[0]->waitTokens(2));  // running, with two of them still queued
 
   auto swapped = engine.loadModel(specFor(newDir, "dense", 3));
@@ -114,7 +106,7 @@ TEST(ModelSwap, AcceptedRequestsFinishOnTheOldModelAndLaterOnesRunOnTheNew) {
   ASSERT_EQ(engine.listModels().size(), 1u);
   EXPECT_EQ(engine.listModels()[0].path, newDir);
 
-  for (int i = 4; i < 8; ++i) after.push_back(submitOk(engine, tokens(prompts[i], p)));
+  for (int i = 4; i < 8; ++i) after.push_back(submitOk(engine, test::tokenRequest(prompts[i], p)));
   for (int i = 0; i < 4; ++i) {
     GenerateResult r = before[i]->waitDone();
     ASSERT_TRUE(r.status.isOk()) << "request " << i << ": " << r.status.toString();
@@ -153,7 +145,7 @@ TEST(ModelSwap, SwapsUnderContinuousLoadFailNoRequest) {
   std::mutex mutex;
   std::thread client([&] {
     for (uint32_t i = 0; !stop.load(); ++i) {
-      auto obs = submitOk(engine, tokens(test::promptIds(2 + i % 5, 900 + i), test::greedy(4, true)));
+      auto obs = submitOk(engine, test::tokenRequest(test::promptIds(2 + i % 5, 900 + i), test::greedy(4, true)));
       {
         std::lock_guard lock(mutex);
         observers.push_back(obs);
@@ -194,22 +186,22 @@ TEST(ModelSwap, LoadAddsAVariantAndUnloadRemovesIt) {
 
   const auto prompt = test::promptIds(5, 42);
   const SamplingParams p = test::greedy(6, true);
-  GenerateResult viaVariant = submitOk(engine, tokens(prompt, p, "compacted"))->waitDone();
+  GenerateResult viaVariant = submitOk(engine, test::tokenRequest(prompt, p, "compacted"))->waitDone();
   ASSERT_TRUE(viaVariant.status.isOk()) << viaVariant.status.toString();
   EXPECT_EQ(viaVariant.variant, "compacted");
   EXPECT_EQ(viaVariant.tokens, soloTokens(otherWeights().dir(), prompt, p));
-  GenerateResult viaDefault = submitOk(engine, tokens(prompt, p))->waitDone();
+  GenerateResult viaDefault = submitOk(engine, test::tokenRequest(prompt, p))->waitDone();
   EXPECT_EQ(viaDefault.variant, "dense");
 
   EXPECT_EQ(engine.unloadModel("m", "masked").code(), StatusCode::kNotFound);
   EXPECT_EQ(engine.unloadModel("x", "dense").code(), StatusCode::kNotFound);
   ASSERT_TRUE(engine.unloadModel("m", "compacted").isOk());
-  auto gone = engine.submit(tokens(prompt, p, "compacted"), std::make_shared<CollectingObserver>());
+  auto gone = engine.submit(test::tokenRequest(prompt, p, "compacted"), std::make_shared<CollectingObserver>());
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
   const Status last = engine.unloadModel("m", "dense");
   EXPECT_EQ(last.code(), StatusCode::kFailedPrecondition) << last.toString();
   EXPECT_NE(last.message().find("default model"), std::string::npos) << last.toString();
-  ASSERT_TRUE(submitOk(engine, tokens(prompt, p))->waitDone().status.isOk());
+  ASSERT_TRUE(submitOk(engine, test::tokenRequest(prompt, p))->waitDone().status.isOk());
 }
 
 TEST(ModelSwap, AFailedLoadChangesNothing) {
@@ -229,7 +221,7 @@ TEST(ModelSwap, AFailedLoadChangesNothing) {
   ASSERT_EQ(engine.listModels().size(), 1u);
   EXPECT_EQ(engine.listModels()[0].path, test::modelDir());
   EXPECT_EQ(engine.retiringModels(), 0);
-  ASSERT_TRUE(submitOk(engine, tokens(test::promptIds(4, 3), test::greedy(3, true)))->waitDone().status.isOk());
+  ASSERT_TRUE(submitOk(engine, test::tokenRequest(test::promptIds(4, 3), test::greedy(3, true)))->waitDone().status.isOk());
 
   engine.beginDrain();
   r = engine.loadModel(specFor(otherWeights().dir()));
@@ -242,7 +234,7 @@ TEST(ModelSwap, ShutdownEndsTheRequestsOfARetiringModel) {
   auto created = Engine::create(test::engineOptions(1, o));
   ASSERT_TRUE(created.isOk()) << created.status().toString();
   Engine& engine = **created;
-  auto endless = submitOk(engine, tokens(test::promptIds(3, 8), test::greedy(1 << 24, true)));
+  auto endless = submitOk(engine, test::tokenRequest(test::promptIds(3, 8), test::greedy(1 << 24, true)));
   ASSERT_TRUE(endless->waitTokens(1));
   ASSERT_TRUE(engine.loadModel(specFor(otherWeights().dir())).isOk());
   EXPECT_EQ(engine.retiringModels(), 1);

@@ -106,6 +106,14 @@ int CollectingObserver::doneCalls() const {
   return doneCalls_;
 }
 
+GenerateRequest tokenRequest(std::vector<int32_t> prompt, SamplingParams params, std::string variant) {
+  GenerateRequest r;
+  r.promptTokens = std::move(prompt);
+  r.sampling = std::move(params);
+  r.variant = std::move(variant);
+  return r;
+}
+
 SamplingParams greedy(int32_t maxNewTokens, bool ignoreEos) {
   SamplingParams p;
   p.temperature = 0.f;

@@ -66,6 +66,9 @@ class CollectingObserver : public GenerateObserver {
   int doneCalls_ = 0;
 };
 
+// A request for token-id `prompt` with `params`, on the default model and the given variant.
+GenerateRequest tokenRequest(std::vector<int32_t> prompt, SamplingParams params, std::string variant = "");
+
 // Greedy (temperature 0) parameters.
 SamplingParams greedy(int32_t maxNewTokens, bool ignoreEos = false);
 
