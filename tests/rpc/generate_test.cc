@@ -139,8 +139,9 @@ TEST_F(GenerateTest, SlowReaderGetsCoalescedBoundedChunks) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192);
-  auto stub = pb::Inference::NewStub(
-      grpc::CreateCustomChannel(server_.address(), grpc::InsecureChannelCredentials(), args));
+  auto channel = grpc::CreateCustomChannel(server_.address(), grpc::InsecureChannelCredentials(), args);
+  ASSERT_TRUE(channel->WaitForConnected(deadlineIn(std::chrono::seconds(30))));
+  auto stub = pb::Inference::NewStub(channel);
   constexpr int kTokens = 1500;
   pb::GenerateRequest req = greedyRequest(promptIds(8, 2), kTokens);
   req.set_logprobs(true);

@@ -62,10 +62,25 @@ LoopbackServer::LoopbackServer(LoopbackOptions options)
     return;
   }
   rpc_ = std::move(server).value();
+  auto channel = connectedChannel(address());
+  if (!channel.isOk()) {
+    status_ = channel.status();
+    return;
+  }
+  channel_ = std::move(channel).value();
+  if (options.admin) {
+    auto adminChannel = connectedChannel(rpc_->adminAddress());
+    if (!adminChannel.isOk()) {
+      status_ = adminChannel.status();
+      return;
+    }
+    adminChannel_ = std::move(adminChannel).value();
+  }
 }
 
 LoopbackServer::~LoopbackServer() {
   channel_.reset();
+  adminChannel_.reset();
   if (rpc_) rpc_->shutdown();
   if (engine_) engine_->shutdown();
   rpc_.reset();
@@ -73,17 +88,26 @@ LoopbackServer::~LoopbackServer() {
   if (metricsServer_) metricsServer_->stop();
 }
 
-std::shared_ptr<grpc::Channel> LoopbackServer::channel() {
-  if (!channel_) channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-  return channel_;
+StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(const std::string& address) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  // A call on a channel whose first connection attempt failed fails at once (UNAVAILABLE,
+  // "failed to connect to all addresses"), and a loaded 2-core CI machine has produced such a
+  // transient failure on loopback. Tests exercise the server, not connection setup, so their
+  // channels are READY before the first call (gRPC retries the connection with backoff).
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+    return unavailable("no connection to the loopback server at " + address + " within 30 s");
+  }
+  return channel;
 }
+
+std::shared_ptr<grpc::Channel> LoopbackServer::channel() { return channel_; }
 
 std::unique_ptr<pb::Inference::Stub> LoopbackServer::stub() {
   return pb::Inference::NewStub(channel());
 }
 
 std::unique_ptr<pb::Admin::Stub> LoopbackServer::adminStub() {
-  return pb::Admin::NewStub(grpc::CreateChannel(rpc_->adminAddress(), grpc::InsecureChannelCredentials()));
+  return pb::Admin::NewStub(adminChannel_);
 }
 
 std::unique_ptr<grpc::health::v1::Health::Stub> LoopbackServer::healthStub() {

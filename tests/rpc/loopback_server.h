@@ -48,6 +48,7 @@ class LoopbackServer {
   metrics::MetricsServer* metricsServer() { return metricsServer_.get(); }
   const std::string& address() const { return rpc_->address(); }
 
+  // One channel per service, connected (READY) when the constructor returns.
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<pb::Inference::Stub> stub();
   std::unique_ptr<grpc::health::v1::Health::Stub> healthStub();
@@ -63,7 +64,11 @@ class LoopbackServer {
   std::unique_ptr<admin::ModelAdmin> admin_;
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> adminChannel_;
 };
+
+// A channel to `address` that has connected, or UNAVAILABLE after 30 s.
+StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(const std::string& address);
 
 // The value of one series (name{labels}) in the registry's text exposition; -1 if absent.
 inline double counterValue(metrics::Registry& registry, const std::string& series) {
