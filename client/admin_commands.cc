@@ -8,6 +8,7 @@
 
 #include "client/admin_commands.h"
 #include "client/call_deadline.h"
+#include "client/channel.h"
 #include "client/cli_error.h"
 #include "mamba/serving/v1/admin.grpc.pb.h"
 
@@ -66,8 +67,8 @@ void addAdminCommands(CLI::App& app, AdminOptions* o) {
   prune->add_flag("--no-load", o->noLoad, "write the checkpoint only; do not hot-swap it in");
 }
 
-int runAdmin(const AdminOptions& o, double timeoutSeconds) {
-  auto channel = grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials());
+int runAdmin(const AdminOptions& o, double timeoutSeconds, double connectSeconds) {
+  auto channel = connectedChannel(o.target, connectSeconds);
   auto stub = pb::Admin::NewStub(channel);
   grpc::ClientContext ctx;
   setTimeout(&ctx, timeoutSeconds);

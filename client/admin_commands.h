@@ -27,6 +27,7 @@ struct AdminOptions {
 // parsing).
 void addAdminCommands(CLI::App& app, AdminOptions* o);
 // Runs the parsed admin subcommand; prints the response as JSON. Throws CliError.
-int runAdmin(const AdminOptions& o, double timeoutSeconds);
+// `connectSeconds`: see connectedChannel() (client/channel.h).
+int runAdmin(const AdminOptions& o, double timeoutSeconds, double connectSeconds);
 
 }  // namespace mamba::client

@@ -8,6 +8,7 @@
 
 #include "client/admin_commands.h"
 #include "client/bench.h"
+#include "client/channel.h"
 #include "client/cli_error.h"
 #include "client/commands.h"
 
@@ -28,8 +29,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string target = "127.0.0.1:50051";
   double timeout = 0;
+  double connectTimeout = 5;
   app.add_option("--target", target, "server address HOST:PORT")->capture_default_str();
   app.add_option("--timeout", timeout, "deadline per call in seconds (0: none)");
+  app.add_option("--connect-timeout", connectTimeout,
+                 "seconds to wait for the connection before the first call (at most --timeout)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   GenerateOptions gen;
   std::string genTokens;
@@ -91,7 +97,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    const double connectSeconds = connectWait(connectTimeout, timeout);
+    if (adminOptions.command->parsed()) return runAdmin(adminOptions, timeout, connectSeconds);
+    auto channel = connectedChannel(target, connectSeconds);
     if (*generate) {
       if (gen.prompt.empty() && genTokens.empty()) throw CliError("generate: give a PROMPT or --tokens");
       if (!genTokens.empty()) {
@@ -105,7 +113,6 @@ int main(int argc, char** argv) {
       return runScore(channel, score);
     }
     if (*models) return runModels(channel, modelsJson, timeout);
-    if (adminOptions.command->parsed()) return runAdmin(adminOptions, timeout);
     if (*health) return runHealth(channel, healthService, timeout);
     if (*benchCmd) {
       bench.promptTokens = LengthDistribution::parse(promptLen, "--prompt-tokens");

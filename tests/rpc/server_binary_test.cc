@@ -231,6 +231,13 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
   const int status = server->stop(60s);
   ASSERT_TRUE(WIFEXITED(status)) << log();
   EXPECT_EQ(WEXITSTATUS(status), 0) << log();
+
+  // No server there any more: one clear error naming the target, after --connect-timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto down = testing::runCommand({cliBinary(), target, "--connect-timeout", "1", "health"}, "", 30s);
+  EXPECT_EQ(down.exitCode, 1) << down.output;
+  EXPECT_NE(down.output.find("cannot connect to " + address_ + " within 1 s"), std::string::npos) << down.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
 
 TEST_F(ServerBinary, PortInUseFailsWithAMessage) {
