@@ -3,9 +3,10 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "server/common/file_util.h"
 
 namespace mamba::pruning {
 namespace {
@@ -117,11 +118,8 @@ Status StateScores::save(const std::string& path) const {
 }
 
 StatusOr<StateScores> StateScores::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return notFound("cannot open " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return fromJson(ss.str(), path);
+  MAMBA_ASSIGN_OR_RETURN(std::string json, readWholeFile(path, "scores file"));
+  return fromJson(json, path);
 }
 
 std::string corpusHash(std::span<const int32_t> tokens) {

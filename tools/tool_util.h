@@ -3,11 +3,10 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
+#include "server/common/file_util.h"
 #include "server/common/status.h"
 #include "server/tokenizer/tokenizer.h"
 
@@ -23,11 +22,7 @@ inline void orDie(const Status& s) {
 }
 
 inline std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StatusError(notFound("cannot open " + path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return orDie(readWholeFile(path, "file"));
 }
 
 // MODEL_DIR/tokenizer.json unless `explicitPath` is given.

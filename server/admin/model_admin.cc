@@ -11,7 +11,7 @@ namespace {
 namespace fs = std::filesystem;
 
 Status checkVariantName(const std::string& variant, const std::string& field) {
-  if (variant == "dense" || variant == "masked" || variant == "compacted") return Status::ok();
+  if (isVariantName(variant)) return Status::ok();
   return invalidArgument(field + " must be dense, masked or compacted, got '" + variant + "'");
 }
 

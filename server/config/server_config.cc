@@ -3,11 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 
+#include "server/common/file_util.h"
 #include "server/config/yaml_reader.h"
 
 namespace mamba::config {
@@ -216,7 +215,7 @@ std::optional<std::string> checkVariants(const std::vector<std::string>& variant
   if (variants.empty()) return "must name at least one variant";
   std::set<std::string> seen;
   for (const auto& v : variants) {
-    if (v != "dense" && v != "masked" && v != "compacted") {
+    if (!isVariantName(v)) {
       return "each must be one of dense, masked, compacted, got " + quote(v);
     }
     if (!seen.insert(v).second) return "duplicate variant " + quote(v);
@@ -246,11 +245,8 @@ StatusOr<ServerConfig> parseServerConfig(const std::string& yamlText,
 }
 
 StatusOr<ServerConfig> loadServerConfig(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound(path.string() + ": cannot open config file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parseServerConfig(text.str(), path.parent_path(), path.string());
+  MAMBA_ASSIGN_OR_RETURN(std::string text, readWholeFile(path, "config file"));
+  return parseServerConfig(text, path.parent_path(), path.string());
 }
 
 Status validateServerConfig(const ServerConfig& config) {

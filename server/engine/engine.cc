@@ -76,6 +76,9 @@ Status checkIds(std::span<const int32_t> ids, const std::string& field, int64_t 
 // Loads one model variant and starts its scheduler; errors carry `where` as context.
 StatusOr<std::shared_ptr<Hosted>> loadHosted(const ModelSpec& spec, const SchedulerOptions& scheduler,
                                              metrics::ServingMetrics* metrics, const std::string& where) {
+  if (!isVariantName(spec.variant)) {
+    return invalidArgument(where + ": variant must be dense, masked or compacted, got '" + spec.variant + "'");
+  }
   BackendOptions bo = spec.backend;
   if (!spec.name.empty()) bo.name = spec.name;
   bo.variant = spec.variant;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,9 +55,16 @@ struct SchedulerOptions {
   int64_t idleSpinMicros = 0;
 };
 
+// The variants a model is served in: dense; masked (pruned SSM states zeroed, shapes kept);
+// compacted (pruned states removed). The engine, the YAML/flag configuration and the admin
+// layer accept these names and no others.
+inline bool isVariantName(std::string_view name) {
+  return name == "dense" || name == "masked" || name == "compacted";
+}
+
 struct ModelSpec {
   std::string name;                      // public model name
-  std::string variant = "dense";         // "dense" | "masked" | "compacted"
+  std::string variant = "dense";         // isVariantName()
   BackendOptions backend;                // where and how to load it
   std::string tokenizerPath;             // empty => <backend.modelDir>/tokenizer.json
 };

@@ -5,24 +5,17 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "server/common/file_util.h"
+
 namespace mamba::metrics {
 namespace {
 
-StatusOr<std::string> readFile(const char* path) {
-  std::ifstream in(path);
-  if (!in) return unavailable(std::string("cannot open ") + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 StatusOr<double> bootTimeSeconds() {
-  MAMBA_ASSIGN_OR_RETURN(std::string stat, readFile("/proc/stat"));
+  MAMBA_ASSIGN_OR_RETURN(std::string stat, readWholeFile("/proc/stat", "proc file"));
   std::istringstream in(stat);
   std::string line;
   while (std::getline(in, line)) {
@@ -34,7 +27,7 @@ StatusOr<double> bootTimeSeconds() {
 }  // namespace
 
 StatusOr<ProcessStats> readProcessStats() {
-  MAMBA_ASSIGN_OR_RETURN(std::string stat, readFile("/proc/self/stat"));
+  MAMBA_ASSIGN_OR_RETURN(std::string stat, readWholeFile("/proc/self/stat", "proc file"));
   // Fields after the parenthesised command name (which may contain spaces), starting at
   // field 3 (state); see proc(5).
   const size_t close = stat.rfind(')');

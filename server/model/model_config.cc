@@ -1,11 +1,11 @@
 #include "server/model/model_config.h"
 
 #include <cmath>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "server/common/file_util.h"
 
 namespace mamba {
 namespace {
@@ -294,11 +294,8 @@ StatusOr<ModelConfig> ModelConfig::fromJson(const std::string& text, const std::
 }
 
 StatusOr<ModelConfig> ModelConfig::fromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound("cannot open config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return fromJson(ss.str(), path);
+  MAMBA_ASSIGN_OR_RETURN(std::string text, readWholeFile(path, "config file"));
+  return fromJson(text, path);
 }
 
 std::string ModelConfig::toHfJson() const {

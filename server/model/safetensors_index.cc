@@ -2,12 +2,12 @@
 
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "server/common/file_util.h"
 
 namespace mamba {
 namespace {
@@ -25,11 +25,7 @@ StatusOr<std::string> readIndex(const std::string& path) {
     return dataLoss(path + ": index file is " + std::to_string(size) +
                     " bytes, more than the limit of " + std::to_string(kMaxIndexSize));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return failedPrecondition(path + ": cannot open index file for reading");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return internalError(path + ": read error on index file");
-  return text;
+  return readWholeFile(path, "index file");
 }
 
 // A shard name must stay inside the checkpoint directory.

@@ -1,12 +1,9 @@
 #include "server/tokenizer/tokenizer.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "server/common/file_util.h"
 #include "server/tokenizer/added_vocabulary.h"
 #include "server/tokenizer/bpe_model.h"
 #include "server/tokenizer/byte_level.h"
@@ -124,14 +121,8 @@ Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::~Tokenizer() = default;
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::fromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return notFound(path + ": cannot open tokenizer file: " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad() || buffer.bad()) return dataLoss(path + ": cannot read tokenizer file");
-  return fromJson(buffer.str(), path);
+  MAMBA_ASSIGN_OR_RETURN(std::string json, readWholeFile(path, "tokenizer file"));
+  return fromJson(json, path);
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::fromJson(std::string_view json,

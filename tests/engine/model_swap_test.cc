@@ -218,6 +218,11 @@ TEST(ModelSwap, AFailedLoadChangesNothing) {
   ASSERT_FALSE(r.isOk());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().toString();
   EXPECT_NE(r.status().message().find("fp8"), std::string::npos) << r.status().toString();
+  r = engine.loadModel(specFor(otherWeights().dir(), "sparse"));
+  ASSERT_FALSE(r.isOk());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().toString();
+  EXPECT_NE(r.status().message().find("variant"), std::string::npos) << r.status().toString();
+  EXPECT_NE(r.status().message().find("sparse"), std::string::npos) << r.status().toString();
   ASSERT_EQ(engine.listModels().size(), 1u);
   EXPECT_EQ(engine.listModels()[0].path, test::modelDir());
   EXPECT_EQ(engine.retiringModels(), 0);
