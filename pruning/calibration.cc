@@ -151,6 +151,10 @@ StatusOr<StateScores> calibrate(const Mamba2Model& model, std::span<const int32_
   const size_t total = tokens.size(), C = static_cast<size_t>(o.context);
   try {
     for (size_t start = 0; start < total;) {
+      if (o.cancelled && o.cancelled()) {
+        return cancelled("calibration cancelled after " + std::to_string(start) + " of " + std::to_string(total) +
+                         " tokens");
+      }
       std::vector<PrefillSequence> seqs;
       for (int32_t k = 0; k < o.batch && start < total; ++k) {
         const size_t n = std::min(C, total - start);

@@ -39,6 +39,9 @@ struct CalibrationOptions {
   uint64_t randomSeed = 0;
   // Called after each prefill with (tokens done, tokens total). Optional.
   std::function<void(int64_t, int64_t)> progress;
+  // Polled before each prefill, on the calling thread; once it returns true, calibrate()
+  // returns CANCELLED. Optional.
+  std::function<bool()> cancelled;
 };
 
 // All four methods. The caller fills modelPath and corpusSource; corpusHash covers exactly

@@ -1,16 +1,17 @@
 #include "pruning/prune_job.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "pruning/calibration.h"
 #include "pruning/selection.h"
 #include "pruning/surgery.h"
+#include "server/common/file_util.h"
 #include "server/model/checkpoint.h"
 #include "server/tokenizer/tokenizer.h"
 
@@ -30,9 +31,12 @@ Status checkOptions(const PruneJobOptions& o) {
   if (!(o.ratio >= 0.0 && o.ratio < 1.0)) return invalidArgument("ratio must be in [0, 1), got " + std::to_string(o.ratio));
   MAMBA_RETURN_IF_ERROR(parseSelectionMode(o.mode).status());
   MAMBA_RETURN_IF_ERROR(parseVariant(o.variant).status());
-  bool known = false;
-  for (const auto& m : scoreMethods()) known = known || m == o.method;
-  if (!known) return invalidArgument("method must be delta_b, output, weight or random, got '" + o.method + "'");
+  const std::vector<std::string>& methods = scoreMethods();
+  if (std::find(methods.begin(), methods.end(), o.method) == methods.end()) {
+    std::string names;
+    for (const auto& m : methods) names += (names.empty() ? "" : ", ") + m;
+    return invalidArgument("method must be one of " + names + ", got '" + o.method + "'");
+  }
   if (!parseDTypeName(o.dtype).isOk()) return invalidArgument("dtype must be fp32, bf16 or fp16, got '" + o.dtype + "'");
   if (o.outputDir.empty()) return invalidArgument("output_dir is required");
   if (fs::exists(o.outputDir, ec)) {
@@ -52,14 +56,6 @@ Status checkOptions(const PruneJobOptions& o) {
   if (c.context < 1) return invalidArgument("calibration.context must be >= 1, got " + std::to_string(c.context));
   if (c.batch < 1) return invalidArgument("calibration.batch must be >= 1, got " + std::to_string(c.batch));
   return Status::ok();
-}
-
-StatusOr<std::string> readText(const std::string& path, const std::string& field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound(field + ": cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string tokenizerPathOf(const PruneJobOptions& o) {
@@ -82,7 +78,7 @@ StatusOr<StateScores> calibrateOn(const PruneJobOptions& o, const LoadedCheckpoi
     return notFound("tokenizer: '" + tokPath + "' does not exist (the calibration text needs the model's tokenizer)");
   }
   MAMBA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::fromFile(tokPath));
-  MAMBA_ASSIGN_OR_RETURN(std::string text, readText(o.calibration.textPath, "calibration.text_path"));
+  MAMBA_ASSIGN_OR_RETURN(std::string text, readWholeFile(o.calibration.textPath, "calibration.text_path"));
   std::vector<int32_t> ids = tok->encode(text);
   if (ids.empty()) return invalidArgument("calibration.text_path: '" + o.calibration.textPath + "' encodes to no tokens");
   std::optional<LoadedCheckpoint> placed;
@@ -99,6 +95,7 @@ StatusOr<StateScores> calibrateOn(const PruneJobOptions& o, const LoadedCheckpoi
   co.batch = o.calibration.batch;
   co.randomSeed = o.calibration.seed;
   co.progress = o.progress;
+  co.cancelled = o.cancelled;
   MAMBA_ASSIGN_OR_RETURN(StateScores scores, calibrate(model, ids, co));
   scores.modelPath = o.modelDir;
   scores.corpusSource = o.calibration.textPath;
@@ -109,6 +106,11 @@ StatusOr<StateScores> calibrateOn(const PruneJobOptions& o, const LoadedCheckpoi
 
 StatusOr<PruneJobResult> runPruneJob(const PruneJobOptions& o) {
   MAMBA_RETURN_IF_ERROR(checkOptions(o));
+  auto stopped = [&o](const char* before) -> Status {
+    if (o.cancelled && o.cancelled()) return cancelled(std::string("pruning cancelled before ") + before + "; nothing written");
+    return Status::ok();
+  };
+  MAMBA_RETURN_IF_ERROR(stopped("loading the source"));
   PruneJobResult r;
   r.outputDir = o.outputDir;
   // The surgery's source (fp32 on the CPU), loaded once; its time counts as surgery.
@@ -129,6 +131,7 @@ StatusOr<PruneJobResult> runPruneJob(const PruneJobOptions& o) {
   }
   r.corpusHash = scores.corpusHash;
   r.calibrationTokens = scores.tokens;
+  MAMBA_RETURN_IF_ERROR(stopped("the surgery"));
 
   const auto t1 = Clock::now();
   MAMBA_ASSIGN_OR_RETURN(const ScoreTable* table, scores.table(o.method));

@@ -48,6 +48,11 @@ struct PruneJobOptions {
   bool overwrite = false;
   // Calibration progress: (tokens done, tokens total), on the calling thread. Optional.
   std::function<void(int64_t, int64_t)> progress;
+  // Polled on the calling thread before the source is loaded, before each calibration
+  // prefill, and before the surgery; once it returns true the job returns CANCELLED, having
+  // written nothing. (Past the last poll the job runs to the end: the surgery and writing take
+  // about a second for the 130m model.) Optional.
+  std::function<bool()> cancelled;
 };
 
 struct PruneJobResult {

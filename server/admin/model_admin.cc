@@ -96,6 +96,10 @@ StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
                    << r.job.method << ", " << r.job.mode << ", " << r.job.variant << " -> " << r.job.outputDir;
   PruneOutcome out;
   MAMBA_ASSIGN_OR_RETURN(out.job, pruning::runPruneJob(r.job));
+  if (r.load && r.job.cancelled && r.job.cancelled()) {
+    return cancelled("pruning cancelled after the checkpoint was written to '" + r.job.outputDir +
+                     "'; it was not loaded");
+  }
   if (r.load) {
     LoadRequest l;
     l.model = r.model;

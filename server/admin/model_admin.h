@@ -6,8 +6,8 @@
 // (LibTorch) stays a private dependency of the implementation.
 //
 // Threading: thread-safe; operations run one at a time (a second caller waits). A prune
-// calibrates on the source variant's device while that device keeps serving, and cannot be
-// interrupted once started.
+// calibrates on the source variant's device while that device keeps serving; it stops with
+// CANCELLED, within one calibration batch, once PruneRequest::job.cancelled returns true.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,7 @@ struct PruneRequest {
   std::string sourceVariant;             // empty: "dense"
   // What to prune and how. modelDir, tokenizerPath, device and dtype are taken from the source
   // variant; the pruned checkpoint is hosted as (model, job.variant) when `load` is set.
+  // job.cancelled is polled also before that load (a cancelled prune loads nothing).
   pruning::PruneJobOptions job;
   bool load = true;
 };

@@ -127,9 +127,14 @@ grpc::ServerUnaryReactor* AdminService::UnloadModel(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::PruneModel(grpc::CallbackServerContext* context,
                                                    const serving::v1::PruneModelRequest* request,
                                                    serving::v1::PruneModelResponse* response) {
-  return runOnWorker(worker_, context, [this, request, response] {
+  return runOnWorker(worker_, context, [this, context, request, response] {
     auto converted = pruneRequest(*request);
     if (!converted.isOk()) return converted.status();
+    // The client cancelled, its deadline passed, or the server's shutdown grace ran out (gRPC
+    // then cancels the call): the calibration stops within one batch, nothing is loaded.
+    converted->job.cancelled = [context, deadline = steadyDeadline(context->deadline())] {
+      return context->IsCancelled() || (deadline && std::chrono::steady_clock::now() > *deadline);
+    };
     auto r = admin_.prune(std::move(converted).value());
     if (!r.isOk()) return r.status();
     pruneResponse(request->model(), *r, response);

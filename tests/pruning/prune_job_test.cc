@@ -1,7 +1,7 @@
 // runPruneJob (what mamba-tool prune and Admin.PruneModel run): from a checkpoint directory and
 // a text corpus to a pruned checkpoint directory that loads with the kept state sizes, its
-// scores reused for a second (masked) run, and option errors that name the option and write
-// nothing.
+// scores reused for a second (masked) run, cancellation, and option errors that name the option
+// and write nothing.
 #include "pruning/prune_job.h"
 
 #include <fstream>
@@ -87,6 +87,44 @@ TEST(PruneJob, CalibratesPrunesAndWritesALoadableCheckpoint) {
   EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists) << refused.status().toString();
   again.overwrite = true;
   EXPECT_TRUE(runPruneJob(again).isOk());
+}
+
+TEST(PruneJob, CancelledDuringCalibrationStopsAtTheNextBatchAndWritesNothing) {
+  TempDir tmp;
+  Source src(tmp);
+  const std::string out = (tmp.path() / "cancelled").string();
+  PruneJobOptions o = calibrating(src, out);
+  o.calibration.context = 16;  // many small batches
+  o.calibration.batch = 1;
+  int64_t done = 0, total = 0;
+  int polls = 0;
+  o.progress = [&](int64_t d, int64_t t) { done = d, total = t; };
+  o.cancelled = [&] {
+    ++polls;
+    return done >= 48;  // after the third batch
+  };
+  auto r = runPruneJob(o);
+  ASSERT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().toString();
+  EXPECT_NE(r.status().message().find("after 48 of " + std::to_string(total) + " tokens"), std::string::npos)
+      << r.status().toString();
+  EXPECT_EQ(done, 48);
+  EXPECT_GT(total, 1000);
+  EXPECT_EQ(polls, 5);  // before loading the source, then before each of 4 batches
+  EXPECT_FALSE(fs::exists(out));
+
+  // Cancelled once the scores are in (here: loaded from a file): still nothing written.
+  auto scored = runPruneJob(calibrating(src, (tmp.path() / "scored").string()));
+  ASSERT_TRUE(scored.isOk()) << scored.status().toString();
+  PruneJobOptions late;
+  late.modelDir = src.dir;
+  late.scoresPath = scored->scoresPath;
+  late.outputDir = out;
+  int calls = 0;
+  late.cancelled = [&] { return ++calls > 1; };  // let the first poll (before loading) pass
+  auto l = runPruneJob(late);
+  ASSERT_EQ(l.status().code(), StatusCode::kCancelled) << l.status().toString();
+  EXPECT_NE(l.status().message().find("before the surgery"), std::string::npos) << l.status().toString();
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(PruneJob, BadOptionsNameTheOptionAndWriteNothing) {

@@ -1,8 +1,8 @@
 // The Admin service over loopback: PruneModel calibrates the served model on a real text,
 // prunes it, writes the checkpoint and hot-swaps it in; LoadModel hot-swaps a checkpoint under
 // streaming load without failing a stream (streams accepted before finish on the old model);
-// a table of bad admin calls, each with its code and a message naming the field, after which
-// the server still serves.
+// a prune past its deadline stops; a table of bad admin calls, each with its code and a message
+// naming the field, after which the server still serves.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -193,6 +193,46 @@ TEST(Admin, LoadModelHotSwapsUnderStreamingLoadWithoutFailingAStream) {
   }
   EXPECT_GE(onOld, 1) << "the swap came after every stream had finished; nothing was tested";
   EXPECT_EQ(onOld + onNew, kStreams);
+}
+
+TEST(Admin, PruneModelPastItsDeadlineStopsCalibratingWritesNothingAndFreesTheWorker) {
+  LoopbackOptions o;
+  o.admin = true;
+  LoopbackServer server(o);
+  ASSERT_TRUE(server.status().isOk()) << server.status().toString();
+  testing::TempDir tmp;
+  // A corpus whose calibration takes about a minute (2M tokens; 262k took 6.5 s on the 2-core
+  // development box): 512 copies of the 4k-token held-out text.
+  const std::string text = testing::readFile(corpus());
+  std::string big;
+  for (int i = 0; i < 512; ++i) big += text;
+  const fs::path bigPath = tmp.path() / "big.txt";
+  testing::writeFile(bigPath, big);
+  pb::PruneModelRequest r = pruneRequest(0.5, (tmp.path() / "pruned").string());
+  r.mutable_calibration()->set_text_path(bigPath.string());
+  r.mutable_calibration()->set_max_tokens(0);  // all of it
+  r.mutable_calibration()->set_context(64);
+  r.mutable_calibration()->set_batch(1);
+  auto admin = server.adminStub();
+  pb::PruneModelResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(deadlineIn(1500ms));
+  grpc::Status s = admin->PruneModel(&ctx, r, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+
+  // The worker is free again within a calibration batch: the next admin call runs at once.
+  const auto t0 = std::chrono::steady_clock::now();
+  pb::UnloadModelRequest u;
+  u.set_model(kModelName);
+  u.set_variant("compacted");
+  pb::UnloadModelResponse uresp;
+  grpc::ClientContext uctx;
+  uctx.set_deadline(deadlineIn(10s));
+  grpc::Status next = admin->UnloadModel(&uctx, u, &uresp);
+  EXPECT_EQ(next.error_code(), grpc::StatusCode::NOT_FOUND) << next.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_FALSE(fs::exists(tmp.path() / "pruned")) << "a cancelled prune wrote its output";
+  EXPECT_EQ(server.engine().listModels().size(), 1u);
 }
 
 struct BadAdminCall {
