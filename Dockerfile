@@ -51,6 +51,6 @@ USER mamba
 WORKDIR /var/lib/mamba
 EXPOSE 50051 50052 9400
 # Liveness: grpc.health.v1 through the bundled client.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["mamba-cli", "health"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["mamba-cli", "--connect-timeout", "2", "health"]
 ENTRYPOINT ["mamba-server", "--listen", "0.0.0.0:50051", "--metrics-listen", "0.0.0.0:9400", \
             "--admin-listen", "0.0.0.0:50052"]

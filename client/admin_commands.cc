@@ -4,7 +4,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "client/admin_commands.h"
 #include "client/call_deadline.h"
@@ -26,12 +28,27 @@ void printJson(const google::protobuf::Message& message) {
   std::cout << text << std::flush;
 }
 
+// The token in `path` without surrounding whitespace (as mamba-server reads admin.token_file).
+std::string readToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError("--token-file: cannot open '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string t = text.str();
+  const char* space = " \t\r\n";
+  const size_t begin = t.find_first_not_of(space);
+  if (begin == std::string::npos) throw CliError("--token-file: '" + path + "' is empty");
+  return t.substr(begin, t.find_last_not_of(space) - begin + 1);
+}
+
 }  // namespace
 
 void addAdminCommands(CLI::App& app, AdminOptions* o) {
   auto* admin = app.add_subcommand("admin", "the Admin service: hot swap (load), unload, prune")->require_subcommand(1);
   o->command = admin;
   admin->add_option("--admin-target", o->target, "Admin service address HOST:PORT")->capture_default_str();
+  admin->add_option("--token-file", o->tokenFile,
+                    "file holding the server's admin token (mamba-server --admin-token-file)");
 
   auto* load = admin->add_subcommand("load", "load a checkpoint as (model, variant); replaces a hosted one atomically");
   o->load = load;
@@ -72,6 +89,7 @@ int runAdmin(const AdminOptions& o, double timeoutSeconds, double connectSeconds
   auto stub = pb::Admin::NewStub(channel);
   grpc::ClientContext ctx;
   setTimeout(&ctx, timeoutSeconds);
+  if (!o.tokenFile.empty()) ctx.AddMetadata("authorization", "Bearer " + readToken(o.tokenFile));
   if (o.load && o.load->parsed()) {
     pb::LoadModelRequest req;
     req.set_model(o.model);

@@ -12,6 +12,7 @@ namespace mamba::client {
 
 struct AdminOptions {
   std::string target = "127.0.0.1:50052";
+  std::string tokenFile;  // sent as "authorization: Bearer <token>" when set
   CLI::App *command = nullptr, *load = nullptr, *unload = nullptr, *prune = nullptr;
   std::string model, variant, path, tokenizer, sourceVariant;
   std::optional<std::string> dtype, stateDtype, device;

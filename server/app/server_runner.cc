@@ -53,6 +53,10 @@ void blockShutdownSignals() {
 
 int runServer(const config::ServerConfig& config) {
   setLogLevel(config.logLevel);
+  // Read before anything loads: the file may have changed since the config was validated.
+  auto adminTokenOr = config::loadAdminToken(config);
+  if (!adminTokenOr.isOk()) return fail(adminTokenOr.status(), "admin");
+  const std::string adminToken = std::move(adminTokenOr).value();
 
   metrics::Registry registry;
   auto serving = metrics::ServingMetrics::create(registry);
@@ -92,6 +96,7 @@ int runServer(const config::ServerConfig& config) {
   if (config.adminEnabled) {
     rpcOptions.admin = &modelAdmin;
     rpcOptions.adminListenAddress = config.adminListen;
+    rpcOptions.adminToken = adminToken;
   }
   auto server = rpc::RpcServer::start(**engine, rpcOptions);
   if (!server.isOk()) {
@@ -104,7 +109,8 @@ int runServer(const config::ServerConfig& config) {
     MAMBA_LOG(kInfo) << "metrics on http://" << metricsServer->address() << "/metrics";
   }
   if (!(*server)->adminAddress().empty()) {
-    MAMBA_LOG(kInfo) << "admin service (hot swap, prune) on " << (*server)->adminAddress();
+    MAMBA_LOG(kInfo) << "admin service (hot swap, prune) on " << (*server)->adminAddress()
+                     << (adminToken.empty() ? " (no token required)" : " (bearer token required)");
   }
 
   int sig = 0;

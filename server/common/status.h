@@ -27,6 +27,7 @@ enum class StatusCode {
   kInternal,
   kUnavailable,
   kDataLoss,
+  kUnauthenticated,  // keep last (metrics::kNumStatusCodes)
 };
 
 const char* statusCodeName(StatusCode code);
@@ -54,6 +55,7 @@ inline Status invalidArgument(std::string m) { return {StatusCode::kInvalidArgum
 inline Status notFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status alreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status dataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+inline Status unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 inline Status internalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status failedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
 inline Status resourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }

@@ -41,11 +41,13 @@ Status readMetrics(const YamlMap& root, ServerConfig* config) {
   return withKey("metrics.listen", checkListenAddress(config->metricsListen));
 }
 
-Status readAdmin(const YamlMap& root, ServerConfig* config) {
+Status readAdmin(const YamlMap& root, const std::filesystem::path& baseDir, ServerConfig* config) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap admin, YamlMap::from(root.get("admin"), "admin"));
-  MAMBA_RETURN_IF_ERROR(admin.checkKeys({"listen", "enabled"}));
+  MAMBA_RETURN_IF_ERROR(admin.checkKeys({"listen", "enabled", "token_file"}));
   MAMBA_RETURN_IF_ERROR(admin.readBool("enabled", &config->adminEnabled));
   MAMBA_RETURN_IF_ERROR(admin.readString("listen", &config->adminListen));
+  MAMBA_RETURN_IF_ERROR(admin.readString("token_file", &config->adminTokenFile));
+  if (!config->adminTokenFile.empty()) config->adminTokenFile = resolvePath(baseDir, config->adminTokenFile);
   return withKey("admin.listen", checkListenAddress(config->adminListen));
 }
 
@@ -124,7 +126,7 @@ Status readRoot(const YAML::Node& doc, const std::filesystem::path& baseDir,
       {"grpc", "metrics", "models", "default_model", "scheduler", "engine", "logging", "shutdown", "admin"}));
   MAMBA_RETURN_IF_ERROR(readGrpc(root, config));
   MAMBA_RETURN_IF_ERROR(readMetrics(root, config));
-  MAMBA_RETURN_IF_ERROR(readAdmin(root, config));
+  MAMBA_RETURN_IF_ERROR(readAdmin(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(readModels(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(root.readString("default_model", &config->defaultModel));
   MAMBA_RETURN_IF_ERROR(readScheduler(root, &config->scheduler));
@@ -249,6 +251,26 @@ StatusOr<ServerConfig> loadServerConfig(const std::filesystem::path& path) {
   return parseServerConfig(text, path.parent_path(), path.string());
 }
 
+StatusOr<std::string> loadAdminToken(const ServerConfig& config) {
+  if (config.adminTokenFile.empty()) return std::string();
+  auto text = readWholeFile(config.adminTokenFile, "admin.token_file");
+  if (!text.isOk()) return text.status();
+  const std::string& t = *text;
+  const char* space = " \t\r\n";
+  const size_t begin = t.find_first_not_of(space);
+  if (begin == std::string::npos) {
+    return invalidArgument("admin.token_file '" + config.adminTokenFile + "': is empty");
+  }
+  const std::string token = t.substr(begin, t.find_last_not_of(space) - begin + 1);
+  for (char c : token) {
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return invalidArgument("admin.token_file '" + config.adminTokenFile +
+                             "': the token must be printable ASCII without spaces (it travels as gRPC metadata)");
+    }
+  }
+  return token;
+}
+
 Status validateServerConfig(const ServerConfig& config) {
   MAMBA_RETURN_IF_ERROR(withKey("grpc.listen", checkListenAddress(config.grpcListen)));
   if (config.metricsEnabled) {
@@ -256,6 +278,7 @@ Status validateServerConfig(const ServerConfig& config) {
   }
   if (config.adminEnabled) {
     MAMBA_RETURN_IF_ERROR(withKey("admin.listen", checkListenAddress(config.adminListen)));
+    MAMBA_RETURN_IF_ERROR(loadAdminToken(config).status());
   }
   if (config.models.empty()) return invalidArgument("models: at least one model is required");
   std::set<std::string> names;

@@ -2,7 +2,8 @@
 //
 //   grpc:      {listen: 127.0.0.1:50051, score_workers: 2}
 //   metrics:   {listen: 127.0.0.1:9400, enabled: true}
-//   admin:     {listen: 127.0.0.1:50052, enabled: true}   # the Admin service (hot swap, prune)
+//   admin:     {listen: 127.0.0.1:50052, enabled: true,   # the Admin service (hot swap, prune)
+//               token_file: admin-token}                 # optional: require a bearer token
 //   models:                          # empty or absent => the built-in default model
 //     - name: mamba2-ref             # default: the directory's base name
 //       path: models/mamba2-ref      # relative paths are relative to the config file
@@ -67,6 +68,9 @@ struct ServerConfig {
   std::string metricsListen = kDefaultMetricsListen;
   bool adminEnabled = true;                    // the Admin service, on its own address
   std::string adminListen = kDefaultAdminListen;
+  // admin.token_file: when set, every Admin call must carry "authorization: Bearer <token>",
+  // the token being this file's content without surrounding whitespace (loadAdminToken()).
+  std::string adminTokenFile;
   std::vector<ModelConfig> models;
   std::string defaultModel;
   SchedulerOptions scheduler;
@@ -95,8 +99,14 @@ StatusOr<ServerConfig> parseServerConfig(const std::string& yamlText,
 StatusOr<ServerConfig> loadServerConfig(const std::filesystem::path& path);
 
 // Cross-field checks on a complete config (after flags): at least one model, unique names,
-// default_model hosted, max_batch consistent. Errors name the key.
+// default_model hosted, max_batch consistent, the admin token file readable. Errors name the
+// key.
 Status validateServerConfig(const ServerConfig& config);
+
+// The Admin service's bearer token: admin.token_file's content without surrounding whitespace;
+// empty when no file is set. NOT_FOUND or INVALID_ARGUMENT (empty file, a character that cannot
+// travel in metadata) naming admin.token_file.
+StatusOr<std::string> loadAdminToken(const ServerConfig& config);
 
 // One ModelSpec per (model, variant).
 EngineOptions toEngineOptions(const ServerConfig& config);

@@ -81,6 +81,7 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
     config->adminListen = *flags.adminListen;
     config->adminEnabled = true;
   }
+  if (flags.adminTokenFile) config->adminTokenFile = *flags.adminTokenFile;
   if (flags.noAdmin) config->adminEnabled = false;
   MAMBA_RETURN_IF_ERROR(positive("--max-batch", flags.maxBatch));
   MAMBA_RETURN_IF_ERROR(positive("--max-queued", flags.maxQueued));
@@ -136,6 +137,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   app.add_flag("--no-metrics", flags->noMetrics, "do not serve /metrics");
   optionalOption(app, "--admin-listen", &flags->adminListen,
                  "Admin service address HOST:PORT: hot swap, unload, prune (default 127.0.0.1:50052)");
+  optionalOption(app, "--admin-token-file", &flags->adminTokenFile,
+                 "require 'authorization: Bearer <token>' on Admin calls, the token read from this file");
   app.add_flag("--no-admin", flags->noAdmin, "do not serve the Admin service");
   app.add_flag("--check-config", flags->checkConfig,
                "validate the configuration (keys, values, model directories), print it and exit");

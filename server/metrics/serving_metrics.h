@@ -31,7 +31,7 @@
 
 namespace mamba::metrics {
 
-inline constexpr int kNumStatusCodes = static_cast<int>(StatusCode::kDataLoss) + 1;
+inline constexpr int kNumStatusCodes = static_cast<int>(StatusCode::kUnauthenticated) + 1;
 
 struct ModelMetrics {
   Histogram* ttft = nullptr;

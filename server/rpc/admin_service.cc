@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 
+#include "server/rpc/admin_auth.h"
 #include "server/rpc/proto_convert.h"
 #include "server/rpc/status_mapping.h"
 
@@ -101,7 +102,17 @@ grpc::ServerUnaryReactor* runOnWorker(WorkerPool& worker, grpc::CallbackServerCo
 
 }  // namespace
 
-AdminService::AdminService(admin::ModelAdmin& admin) : admin_(admin), worker_(1, kMaxQueuedAdminCalls) {}
+AdminService::AdminService(admin::ModelAdmin& admin, std::string token)
+    : admin_(admin), token_(std::move(token)), worker_(1, kMaxQueuedAdminCalls) {}
+
+grpc::ServerUnaryReactor* AdminService::run(grpc::CallbackServerContext* context, std::function<Status()> work) {
+  if (Status s = checkAdminToken(context->client_metadata(), token_); !s.isOk()) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(toGrpcStatus(s));
+    return reactor;
+  }
+  return runOnWorker(worker_, context, std::move(work));
+}
 
 AdminService::~AdminService() { stopWorker(); }
 
@@ -110,7 +121,7 @@ void AdminService::stopWorker() { worker_.stop(); }
 grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* context,
                                                   const serving::v1::LoadModelRequest* request,
                                                   serving::v1::LoadModelResponse* response) {
-  return runOnWorker(worker_, context, [this, request, response] {
+  return run(context, [this, request, response] {
     auto r = admin_.load(loadRequest(*request));
     if (!r.isOk()) return r.status();
     loadResponse(request->model(), *r, response);
@@ -121,13 +132,13 @@ grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* AdminService::UnloadModel(grpc::CallbackServerContext* context,
                                                     const serving::v1::UnloadModelRequest* request,
                                                     serving::v1::UnloadModelResponse* /*response*/) {
-  return runOnWorker(worker_, context, [this, request] { return admin_.unload(request->model(), request->variant()); });
+  return run(context, [this, request] { return admin_.unload(request->model(), request->variant()); });
 }
 
 grpc::ServerUnaryReactor* AdminService::PruneModel(grpc::CallbackServerContext* context,
                                                    const serving::v1::PruneModelRequest* request,
                                                    serving::v1::PruneModelResponse* response) {
-  return runOnWorker(worker_, context, [this, context, request, response] {
+  return run(context, [this, context, request, response] {
     auto converted = pruneRequest(*request);
     if (!converted.isOk()) return converted.status();
     // The client cancelled, its deadline passed, or the server's shutdown grace ran out (gRPC

@@ -79,13 +79,13 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
     health->SetServingStatus(kInferenceServiceName, true);
   }
   if (options.admin && !options.adminListenAddress.empty()) {
-    MAMBA_RETURN_IF_ERROR(server->startAdmin(*options.admin, options.adminListenAddress));
+    MAMBA_RETURN_IF_ERROR(server->startAdmin(*options.admin, options.adminListenAddress, options.adminToken));
   }
   return server;
 }
 
-Status RpcServer::startAdmin(admin::ModelAdmin& admin, const std::string& listen) {
-  adminService_ = std::make_unique<AdminService>(admin);
+Status RpcServer::startAdmin(admin::ModelAdmin& admin, const std::string& listen, const std::string& token) {
+  adminService_ = std::make_unique<AdminService>(admin, token);
   MAMBA_ASSIGN_OR_RETURN(Listening l, startListening(listen, adminService_.get(), 0, "the admin service"));
   adminServer_ = std::move(l.server);
   adminPort_ = l.port;

@@ -40,6 +40,9 @@ struct RpcServerOptions {
   // The Admin service: served on adminListenAddress (port 0 picks one) when both are set.
   admin::ModelAdmin* admin = nullptr;             // not owned; must outlive the server
   std::string adminListenAddress;
+  // Non-empty: every Admin call must carry "authorization: Bearer <adminToken>" metadata, or
+  // gets UNAUTHENTICATED (server/rpc/admin_auth.h).
+  std::string adminToken;
 };
 
 class RpcServer {
@@ -66,14 +69,15 @@ class RpcServer {
   bool waitIdle(std::chrono::milliseconds timeout);
   // Stops the gRPC server, cancelling calls still in flight (waits at most `grace` for them
   // before cancelling), and joins the Score workers; then stops the admin server (a running
-  // admin call, e.g. a calibration, is waited for). Idempotent.
+  // admin call is waited for, and a calibration stops within one batch once the grace has
+  // passed and gRPC cancels its call). Idempotent.
   void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
   // beginDrain(), waitIdle(drainTimeout), shutdown(); true if everything finished in time.
   bool drainAndShutdown(std::chrono::milliseconds drainTimeout);
 
  private:
   RpcServer(Engine& engine);
-  Status startAdmin(admin::ModelAdmin& admin, const std::string& listen);
+  Status startAdmin(admin::ModelAdmin& admin, const std::string& listen, const std::string& token);
 
   Engine& engine_;
   std::unique_ptr<CallTracker> tracker_;

@@ -17,6 +17,7 @@ grpc::StatusCode toGrpcCode(StatusCode code) {
     case StatusCode::kInternal: return grpc::StatusCode::INTERNAL;
     case StatusCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
     case StatusCode::kDataLoss: return grpc::StatusCode::DATA_LOSS;
+    case StatusCode::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
   }
   return grpc::StatusCode::UNKNOWN;
 }

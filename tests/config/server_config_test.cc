@@ -137,7 +137,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"metrics:\n  enabled: maybe\n", "metrics.enabled: must be true or false, got \"maybe\""},
       {"admin:\n  listen: nowhere\n", "admin.listen: expected HOST:PORT"},
       {"admin:\n  enabled: sometimes\n", "admin.enabled: must be true or false, got \"sometimes\""},
-      {"admin:\n  port: 1\n", "admin.port: unknown key (expected one of: listen, enabled)"},
+      {"admin:\n  port: 1\n", "admin.port: unknown key (expected one of: listen, enabled, token_file)"},
       {"models: ref\n", "models: must be a list of models"},
       {"models:\n  - name: x\n", "models[0].path: required"},
       {"models:\n  - path: x\n    dtype: int8\n", "models[0].dtype: must be one of fp32, bf16, fp16, got \"int8\""},
@@ -184,6 +184,40 @@ TEST(ServerConfig, ValidationOfACompleteConfig) {
   c.models.pop_back();
   c.defaultModel = "zzz";
   EXPECT_NE(validateServerConfig(c).message().find("default_model: \"zzz\""), std::string::npos);
+}
+
+TEST(ServerConfig, AdminTokenFileIsResolvedTrimmedAndChecked) {
+  testing::TempDir dir;
+  auto c = parse("admin:\n  token_file: secrets/admin-token\n", dir.path());
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->adminTokenFile, (dir.path() / "secrets" / "admin-token").string());  // beside the config
+  auto missing = loadAdminToken(*c);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().toString();
+  EXPECT_NE(missing.status().message().find("admin.token_file '" + c->adminTokenFile + "'"), std::string::npos)
+      << missing.status().toString();
+  std::filesystem::create_directories(dir.path() / "secrets");
+  testing::writeFile(c->adminTokenFile, "\n  t0ken-with.symbols~ \r\n");
+  auto token = loadAdminToken(*c);
+  ASSERT_TRUE(token.isOk()) << token.status().toString();
+  EXPECT_EQ(*token, "t0ken-with.symbols~");
+  testing::writeFile(c->adminTokenFile, " \n\t");
+  EXPECT_NE(loadAdminToken(*c).status().message().find("is empty"), std::string::npos);
+  testing::writeFile(c->adminTokenFile, "two words");
+  EXPECT_NE(loadAdminToken(*c).status().message().find("printable ASCII without spaces"), std::string::npos);
+  // validateServerConfig (and so --check-config) reads it when the admin service is on.
+  std::filesystem::create_directories(dir.path() / "m");
+  ModelConfig m;
+  m.name = "m";
+  m.path = (dir.path() / "m").string();
+  c->models.push_back(m);
+  Status s = validateServerConfig(*c);
+  EXPECT_NE(s.message().find("admin.token_file"), std::string::npos) << s.toString();
+  c->adminEnabled = false;
+  EXPECT_TRUE(validateServerConfig(*c).isOk());
+  ServerConfig none;
+  auto empty = loadAdminToken(none);
+  ASSERT_TRUE(empty.isOk());
+  EXPECT_EQ(*empty, "");
 }
 
 TEST(ServerConfig, HostPort) {

@@ -56,15 +56,18 @@ TEST_F(ServerFlagsTest, FlagsOverrideTheConfig) {
                      "models:\n  - {name: a, path: ref, slots: 2}\n  - {name: b, path: other}\n"
                      "scheduler: {max_batch: 2, max_queued: 5, pipeline_decode: true}\n"
                      "logging: {level: error}\n");
+  testing::writeFile(dir_.path() / "token", "flag-token\n");
   auto c = run({"--config", config.string(), "--listen", "127.0.0.1:8000", "--metrics-listen",
                 "127.0.0.1:8001", "--dtype", "float16", "--device", "cuda:0", "--slots", "16",
                 "--max-batch", "16", "--log-level", "debug", "--drain-timeout", "7",
                 "--default-model", "b", "--variants", "dense,masked", "--pipeline-decode", "false",
-                "--cpu-threads", "2", "--idle-spin-us", "300", "--admin-listen", "127.0.0.1:8002"});
+                "--cpu-threads", "2", "--idle-spin-us", "300", "--admin-listen", "127.0.0.1:8002",
+                "--admin-token-file", path("token")});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
   EXPECT_EQ(c->grpcListen, "127.0.0.1:8000");
   EXPECT_EQ(c->metricsListen, "127.0.0.1:8001");
   EXPECT_EQ(c->adminListen, "127.0.0.1:8002");
+  EXPECT_EQ(c->adminTokenFile, path("token"));
   EXPECT_TRUE(c->adminEnabled);
   ASSERT_EQ(c->models.size(), 2u);
   for (const auto& m : c->models) {

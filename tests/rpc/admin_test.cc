@@ -1,7 +1,7 @@
 // The Admin service over loopback: PruneModel calibrates the served model on a real text,
 // prunes it, writes the checkpoint and hot-swaps it in; LoadModel hot-swaps a checkpoint under
 // streaming load without failing a stream (streams accepted before finish on the old model);
-// a prune past its deadline stops; a table of bad admin calls, each with its code and a message
+// a prune past its deadline stops; a token, when set, is required; a table of bad admin calls, each with its code and a message
 // naming the field, after which the server still serves.
 #include <gtest/gtest.h>
 
@@ -233,6 +233,45 @@ TEST(Admin, PruneModelPastItsDeadlineStopsCalibratingWritesNothingAndFreesTheWor
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   EXPECT_FALSE(fs::exists(tmp.path() / "pruned")) << "a cancelled prune wrote its output";
   EXPECT_EQ(server.engine().listModels().size(), 1u);
+}
+
+TEST(Admin, WithATokenEveryCallNeedsItAndARefusedCallIsNotQueued) {
+  LoopbackOptions o;
+  o.admin = true;
+  o.adminToken = "loopback-admin-token";
+  LoopbackServer server(o);
+  ASSERT_TRUE(server.status().isOk()) << server.status().toString();
+  auto admin = server.adminStub();
+  auto unload = [&](const char* authorization) {
+    pb::UnloadModelRequest r;
+    r.set_model(kModelName);
+    r.set_variant("compacted");
+    pb::UnloadModelResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadlineIn(30s));
+    if (authorization) ctx.AddMetadata("authorization", authorization);
+    return admin->UnloadModel(&ctx, r, &resp);
+  };
+  grpc::Status none = unload(nullptr);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << none.error_message();
+  EXPECT_NE(none.error_message().find("authorization: Bearer <token>"), std::string::npos) << none.error_message();
+  grpc::Status wrong = unload("Bearer loopback-admin-tokeN");
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED) << wrong.error_message();
+  EXPECT_NE(wrong.error_message().find("does not match"), std::string::npos) << wrong.error_message();
+  // Refused calls never reach the worker: a prune with the wrong token writes nothing.
+  testing::TempDir tmp;
+  pb::PruneModelResponse presp;
+  grpc::ClientContext pctx;
+  pctx.AddMetadata("authorization", "Bearer nope");
+  grpc::Status prune = admin->PruneModel(&pctx, pruneRequest(0.5, (tmp.path() / "p").string()), &presp);
+  EXPECT_EQ(prune.error_code(), grpc::StatusCode::UNAUTHENTICATED) << prune.error_message();
+  EXPECT_FALSE(fs::exists(tmp.path() / "p"));
+  // The right token: the call runs (and finds no compacted variant to unload).
+  grpc::Status right = unload("Bearer loopback-admin-token");
+  EXPECT_EQ(right.error_code(), grpc::StatusCode::NOT_FOUND) << right.error_message();
+  // Inference calls need no token.
+  UnaryResult gen = runUnary(*server.stub(), greedyRequest(promptIds(4, 2), 4));
+  EXPECT_TRUE(gen.status.ok()) << gen.status.error_message();
 }
 
 struct BadAdminCall {

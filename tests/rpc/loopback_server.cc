@@ -55,6 +55,7 @@ LoopbackServer::LoopbackServer(LoopbackOptions options)
     admin_ = std::make_unique<admin::ModelAdmin>(*engine_);
     ro.admin = admin_.get();
     ro.adminListenAddress = "127.0.0.1:0";
+    ro.adminToken = options.adminToken;
   }
   auto server = rpc::RpcServer::start(*engine_, ro);
   if (!server.isOk()) {

@@ -30,6 +30,7 @@ struct LoopbackOptions {
   bool metrics = false;  // serve /metrics on a free port
   int scoreWorkers = 2;
   bool admin = false;    // serve the Admin service on a free port
+  std::string adminToken;  // required on Admin calls when set
 };
 
 class LoopbackServer {

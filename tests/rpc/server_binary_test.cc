@@ -167,7 +167,10 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
                      "scheduler:\n  max_batch: 3\n"
                      "logging:\n  level: debug\n"
                      "shutdown:\n  drain_timeout_seconds: 5\n");
-  auto server = start({"--config", config.string(), "--slots", "4"});
+  testing::writeFile(dir_.path() / "admin-token", "  cli-admin-token\n");
+  const std::string tokenFile = "--token-file=" + (dir_.path() / "admin-token").string();
+  auto server = start({"--config", config.string(), "--slots", "4", "--admin-token-file",
+                       (dir_.path() / "admin-token").string()});
   auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
   ASSERT_TRUE(waitServing(channel, *server)) << log();
 
@@ -194,10 +197,16 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
   EXPECT_NE(bad.output.find("INVALID_ARGUMENT: sampling.top_p"), std::string::npos) << bad.output;
 
   // Admin: prune on the server (calibrating on a real text), hot-swapped in as "compacted".
+  // The server requires the token in admin-token (--admin-token-file); every admin command
+  // below passes it, and one without it is refused.
   const std::string adminTarget = "--admin-target=127.0.0.1:" + std::to_string(adminPort_);
+  auto noToken = testing::runCommand(
+      {cliBinary(), "admin", adminTarget, "unload", "--model", "shakespeare", "--variant", "compacted"}, "", 30s);
+  EXPECT_EQ(noToken.exitCode, 1) << noToken.output;
+  EXPECT_NE(noToken.output.find("UNAUTHENTICATED"), std::string::npos) << noToken.output;
   const std::string pruned = (dir_.path() / "pruned").string();
   const std::string text = std::string(MAMBA_SOURCE_DIR) + "/tests/data/wikitext2_heldout_4k.txt";
-  auto prune = testing::runCommand({cliBinary(), "admin", adminTarget, "prune", "--model", "shakespeare", "--ratio",
+  auto prune = testing::runCommand({cliBinary(), "admin", adminTarget, tokenFile, "prune", "--model", "shakespeare", "--ratio",
                                     "0.25", "--calibration-text", text, "--calibration-tokens", "512", "--out", pruned},
                                    "", 120s);
   EXPECT_EQ(prune.exitCode, 0) << prune.output;
@@ -209,12 +218,13 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
       {cliBinary(), target, "generate", "ROMEO:", "-n", "8", "-t", "0", "--variant", "compacted"}, "", 60s);
   EXPECT_NE(viaPruned.output.find("shakespeare/compacted finish=length prompt=6 generated=8"), std::string::npos)
       << viaPruned.output;
-  auto badPrune = testing::runCommand({cliBinary(), "admin", adminTarget, "prune", "--model", "shakespeare",
+  auto badPrune = testing::runCommand({cliBinary(), "admin", adminTarget, tokenFile, "prune", "--model", "shakespeare",
                                        "--ratio", "2", "--calibration-text", text, "--out", pruned + "2"}, "", 30s);
   EXPECT_EQ(badPrune.exitCode, 1);
   EXPECT_NE(badPrune.output.find("INVALID_ARGUMENT: ratio must be in [0, 1)"), std::string::npos) << badPrune.output;
   auto unload = testing::runCommand(
-      {cliBinary(), "admin", adminTarget, "unload", "--model", "shakespeare", "--variant", "compacted"}, "", 30s);
+      {cliBinary(), "admin", adminTarget, tokenFile, "unload", "--model", "shakespeare", "--variant", "compacted"},
+      "", 30s);
   EXPECT_EQ(unload.exitCode, 0) << unload.output;
 
   const auto json = dir_.path() / "bench.json";

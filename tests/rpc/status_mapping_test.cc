@@ -20,6 +20,7 @@ TEST(StatusMapping, EveryCodeMapsToItsCanonicalGrpcCode) {
       {StatusCode::kInternal, grpc::StatusCode::INTERNAL},
       {StatusCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
       {StatusCode::kDataLoss, grpc::StatusCode::DATA_LOSS},
+      {StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
   };
   for (const auto& [code, want] : table) {
     EXPECT_EQ(toGrpcCode(code), want) << statusCodeName(code);
