@@ -84,8 +84,8 @@ void addAdminCommands(CLI::App& app, AdminOptions* o) {
   prune->add_flag("--no-load", o->noLoad, "write the checkpoint only; do not hot-swap it in");
 }
 
-int runAdmin(const AdminOptions& o, double timeoutSeconds, double connectSeconds) {
-  auto channel = connectedChannel(o.target, connectSeconds);
+int runAdmin(const AdminOptions& o, double timeoutSeconds, const ConnectOptions& connect) {
+  auto channel = connectedChannel(o.target, connect);
   auto stub = pb::Admin::NewStub(channel);
   grpc::ClientContext ctx;
   setTimeout(&ctx, timeoutSeconds);

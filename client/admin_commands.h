@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "client/channel.h"
+
 namespace mamba::client {
 
 struct AdminOptions {
@@ -28,7 +30,6 @@ struct AdminOptions {
 // parsing).
 void addAdminCommands(CLI::App& app, AdminOptions* o);
 // Runs the parsed admin subcommand; prints the response as JSON. Throws CliError.
-// `connectSeconds`: see connectedChannel() (client/channel.h).
-int runAdmin(const AdminOptions& o, double timeoutSeconds, double connectSeconds);
+int runAdmin(const AdminOptions& o, double timeoutSeconds, const ConnectOptions& connect);
 
 }  // namespace mamba::client

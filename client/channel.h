@@ -14,9 +14,16 @@
 
 namespace mamba::client {
 
+struct ConnectOptions {
+  double connectSeconds = 5;  // > 0
+  bool tls = false;           // TLS, the server verified against tlsCaFile or the system's roots
+  std::string tlsCaFile;      // PEM root certificates (implies tls)
+};
+
 // READY channel to `target`, or CliError "cannot connect to TARGET within N s" after
-// `connectSeconds` (> 0).
-std::shared_ptr<grpc::Channel> connectedChannel(const std::string& target, double connectSeconds);
+// o.connectSeconds (a TLS handshake that fails, e.g. on an unknown certificate, reads the same:
+// gRPC retries it until then).
+std::shared_ptr<grpc::Channel> connectedChannel(const std::string& target, const ConnectOptions& o);
 
 // How long a command waits for its connection: --connect-timeout, but no longer than the
 // call's own --timeout when that is set (> 0).

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
                  "seconds to wait for the connection before the first call (at most --timeout)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  ConnectOptions connect;
+  app.add_flag("--tls", connect.tls, "connect with TLS, verifying the server against the system's roots");
+  app.add_option("--tls-ca", connect.tlsCaFile, "connect with TLS, verifying the server against these PEM roots");
 
   GenerateOptions gen;
   std::string genTokens;
@@ -97,9 +100,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const double connectSeconds = connectWait(connectTimeout, timeout);
-    if (adminOptions.command->parsed()) return runAdmin(adminOptions, timeout, connectSeconds);
-    auto channel = connectedChannel(target, connectSeconds);
+    connect.connectSeconds = connectWait(connectTimeout, timeout);
+    if (adminOptions.command->parsed()) return runAdmin(adminOptions, timeout, connect);
+    auto channel = connectedChannel(target, connect);
     if (*generate) {
       if (gen.prompt.empty() && genTokens.empty()) throw CliError("generate: give a PROMPT or --tokens");
       if (!genTokens.empty()) {

@@ -25,7 +25,7 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
     build-essential cmake ninja-build ccache pkg-config git python3-venv \
     libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
     libyaml-cpp-dev libutf8proc-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
-    libcpp-httplib-dev libcli11-dev prometheus >/dev/null
+    libcpp-httplib-dev libcli11-dev prometheus openssl >/dev/null
 fi
 
 VENV=$DEPS/venv

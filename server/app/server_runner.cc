@@ -57,6 +57,8 @@ int runServer(const config::ServerConfig& config) {
   auto adminTokenOr = config::loadAdminToken(config);
   if (!adminTokenOr.isOk()) return fail(adminTokenOr.status(), "admin");
   const std::string adminToken = std::move(adminTokenOr).value();
+  auto tls = config::loadTls(config);
+  if (!tls.isOk()) return fail(tls.status(), "grpc.tls");
 
   metrics::Registry registry;
   auto serving = metrics::ServingMetrics::create(registry);
@@ -89,6 +91,8 @@ int runServer(const config::ServerConfig& config) {
 
   rpc::RpcServerOptions rpcOptions;
   rpcOptions.listenAddress = config.grpcListen;
+  rpcOptions.tlsCertChainPem = tls->certChainPem;
+  rpcOptions.tlsPrivateKeyPem = tls->privateKeyPem;
   rpcOptions.scoreWorkers = static_cast<int>(config.scoreWorkers);
   rpcOptions.defaultModel = config.defaultModel.empty() ? config.models.front().name
                                                         : config.defaultModel;
@@ -103,8 +107,8 @@ int runServer(const config::ServerConfig& config) {
     (*engine)->shutdown();
     return fail(server.status(), "gRPC server");
   }
-  MAMBA_LOG(kInfo) << "serving gRPC on " << (*server)->address() << " (default model "
-                   << rpcOptions.defaultModel << ")";
+  MAMBA_LOG(kInfo) << "serving gRPC" << (tls->certChainPem.empty() ? "" : " over TLS") << " on "
+                   << (*server)->address() << " (default model " << rpcOptions.defaultModel << ")";
   if (metricsServer) {
     MAMBA_LOG(kInfo) << "metrics on http://" << metricsServer->address() << "/metrics";
   }

@@ -25,12 +25,19 @@ std::string resolvePath(const std::filesystem::path& baseDir, const std::string&
   return (baseDir / p).lexically_normal().string();
 }
 
-Status readGrpc(const YamlMap& root, ServerConfig* config) {
+Status readGrpc(const YamlMap& root, const std::filesystem::path& baseDir, ServerConfig* config) {
   MAMBA_ASSIGN_OR_RETURN(YamlMap grpc, YamlMap::from(root.get("grpc"), "grpc"));
-  MAMBA_RETURN_IF_ERROR(grpc.checkKeys({"listen", "score_workers"}));
+  MAMBA_RETURN_IF_ERROR(grpc.checkKeys({"listen", "score_workers", "tls"}));
   MAMBA_RETURN_IF_ERROR(grpc.readString("listen", &config->grpcListen));
   MAMBA_RETURN_IF_ERROR(withKey("grpc.listen", checkListenAddress(config->grpcListen)));
-  return grpc.readPositiveInt("score_workers", &config->scoreWorkers);
+  MAMBA_RETURN_IF_ERROR(grpc.readPositiveInt("score_workers", &config->scoreWorkers));
+  MAMBA_ASSIGN_OR_RETURN(YamlMap tls, YamlMap::from(grpc.get("tls"), "grpc.tls"));
+  MAMBA_RETURN_IF_ERROR(tls.checkKeys({"cert_file", "key_file"}));
+  MAMBA_RETURN_IF_ERROR(tls.readString("cert_file", &config->tlsCertFile));
+  MAMBA_RETURN_IF_ERROR(tls.readString("key_file", &config->tlsKeyFile));
+  if (!config->tlsCertFile.empty()) config->tlsCertFile = resolvePath(baseDir, config->tlsCertFile);
+  if (!config->tlsKeyFile.empty()) config->tlsKeyFile = resolvePath(baseDir, config->tlsKeyFile);
+  return Status::ok();
 }
 
 Status readMetrics(const YamlMap& root, ServerConfig* config) {
@@ -124,7 +131,7 @@ Status readRoot(const YAML::Node& doc, const std::filesystem::path& baseDir,
   MAMBA_ASSIGN_OR_RETURN(YamlMap root, YamlMap::from(doc, ""));
   MAMBA_RETURN_IF_ERROR(root.checkKeys(
       {"grpc", "metrics", "models", "default_model", "scheduler", "engine", "logging", "shutdown", "admin"}));
-  MAMBA_RETURN_IF_ERROR(readGrpc(root, config));
+  MAMBA_RETURN_IF_ERROR(readGrpc(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(readMetrics(root, config));
   MAMBA_RETURN_IF_ERROR(readAdmin(root, baseDir, config));
   MAMBA_RETURN_IF_ERROR(readModels(root, baseDir, config));
@@ -271,8 +278,26 @@ StatusOr<std::string> loadAdminToken(const ServerConfig& config) {
   return token;
 }
 
+StatusOr<TlsFiles> loadTls(const ServerConfig& config) {
+  TlsFiles tls;
+  if (config.tlsCertFile.empty() && config.tlsKeyFile.empty()) return tls;
+  if (config.tlsCertFile.empty() || config.tlsKeyFile.empty()) {
+    return invalidArgument("grpc.tls: give both cert_file and key_file (--tls-cert, --tls-key), or neither");
+  }
+  MAMBA_ASSIGN_OR_RETURN(tls.certChainPem, readWholeFile(config.tlsCertFile, "grpc.tls.cert_file"));
+  MAMBA_ASSIGN_OR_RETURN(tls.privateKeyPem, readWholeFile(config.tlsKeyFile, "grpc.tls.key_file"));
+  if (tls.certChainPem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return invalidArgument("grpc.tls.cert_file '" + config.tlsCertFile + "': no PEM certificate in it");
+  }
+  if (tls.privateKeyPem.find("PRIVATE KEY-----") == std::string::npos) {
+    return invalidArgument("grpc.tls.key_file '" + config.tlsKeyFile + "': no PEM private key in it");
+  }
+  return tls;
+}
+
 Status validateServerConfig(const ServerConfig& config) {
   MAMBA_RETURN_IF_ERROR(withKey("grpc.listen", checkListenAddress(config.grpcListen)));
+  MAMBA_RETURN_IF_ERROR(loadTls(config).status());
   if (config.metricsEnabled) {
     MAMBA_RETURN_IF_ERROR(withKey("metrics.listen", checkListenAddress(config.metricsListen)));
   }

@@ -2,6 +2,7 @@
 //
 //   grpc:      {listen: 127.0.0.1:50051, score_workers: 2}
 //   metrics:   {listen: 127.0.0.1:9400, enabled: true}
+//   grpc.tls:  {cert_file: server.pem, key_file: server.key}  # optional: TLS on both gRPC ports
 //   admin:     {listen: 127.0.0.1:50052, enabled: true,   # the Admin service (hot swap, prune)
 //               token_file: admin-token}                 # optional: require a bearer token
 //   models:                          # empty or absent => the built-in default model
@@ -63,6 +64,9 @@ struct ModelConfig {
 
 struct ServerConfig {
   std::string grpcListen = kDefaultGrpcListen;
+  // grpc.tls: PEM certificate chain and private key; when set, the Inference and Admin
+  // services accept TLS only (loadTls()).
+  std::string tlsCertFile, tlsKeyFile;
   int64_t scoreWorkers = 2;                    // threads running blocking Score calls
   bool metricsEnabled = true;
   std::string metricsListen = kDefaultMetricsListen;
@@ -102,6 +106,14 @@ StatusOr<ServerConfig> loadServerConfig(const std::filesystem::path& path);
 // default_model hosted, max_batch consistent, the admin token file readable. Errors name the
 // key.
 Status validateServerConfig(const ServerConfig& config);
+
+struct TlsFiles {
+  std::string certChainPem, privateKeyPem;  // both empty: plain text
+};
+// The contents of grpc.tls.cert_file and key_file (both or neither), checked to hold PEM
+// blocks; errors name the key. Whether the key matches the certificate is gRPC's check when the
+// server starts.
+StatusOr<TlsFiles> loadTls(const ServerConfig& config);
 
 // The Admin service's bearer token: admin.token_file's content without surrounding whitespace;
 // empty when no file is set. NOT_FOUND or INVALID_ARGUMENT (empty file, a character that cannot

@@ -82,6 +82,8 @@ Status applyServerFlags(const ServerFlags& flags, ServerConfig* config) {
     config->adminEnabled = true;
   }
   if (flags.adminTokenFile) config->adminTokenFile = *flags.adminTokenFile;
+  if (flags.tlsCert) config->tlsCertFile = *flags.tlsCert;
+  if (flags.tlsKey) config->tlsKeyFile = *flags.tlsKey;
   if (flags.noAdmin) config->adminEnabled = false;
   MAMBA_RETURN_IF_ERROR(positive("--max-batch", flags.maxBatch));
   MAMBA_RETURN_IF_ERROR(positive("--max-queued", flags.maxQueued));
@@ -137,6 +139,8 @@ void addServerFlags(CLI::App& app, ServerFlags* flags) {
   app.add_flag("--no-metrics", flags->noMetrics, "do not serve /metrics");
   optionalOption(app, "--admin-listen", &flags->adminListen,
                  "Admin service address HOST:PORT: hot swap, unload, prune (default 127.0.0.1:50052)");
+  optionalOption(app, "--tls-cert", &flags->tlsCert, "PEM certificate chain: serve gRPC (both services) over TLS");
+  optionalOption(app, "--tls-key", &flags->tlsKey, "PEM private key of --tls-cert");
   optionalOption(app, "--admin-token-file", &flags->adminTokenFile,
                  "require 'authorization: Bearer <token>' on Admin calls, the token read from this file");
   app.add_flag("--no-admin", flags->noAdmin, "do not serve the Admin service");

@@ -17,8 +17,8 @@ namespace mamba::config {
 
 struct ServerFlags {
   std::string configPath;
-  std::optional<std::string> listen, metricsListen, adminListen, adminTokenFile, model, name, dtype, device,
-      tokenizer, logLevel, defaultModel;
+  std::optional<std::string> listen, metricsListen, adminListen, adminTokenFile, tlsCert, tlsKey, model, name,
+      dtype, device, tokenizer, logLevel, defaultModel;
   std::vector<std::string> variants;
   std::optional<int64_t> slots, maxBatch, maxQueued, prefillChunkTokens, scoreWorkers,
       maxNewTokensLimit;

@@ -31,13 +31,22 @@ struct Listening {
   std::string address;  // "host:port" with the bound port
 };
 
+// TLS with the options' certificate and key (no client certificates), else plain text.
+std::shared_ptr<grpc::ServerCredentials> serverCredentials(const RpcServerOptions& o) {
+  if (o.tlsCertChainPem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({o.tlsPrivateKeyPem, o.tlsCertChainPem});
+  return grpc::SslServerCredentials(ssl);
+}
+
 // Starts a gRPC server for `service` on `listen` (maxReceiveBytes > 0 sets the message limit);
-// UNAVAILABLE naming `what` and the address when it cannot bind.
+// UNAVAILABLE naming `what` and the address when it cannot bind (or, with TLS, when gRPC
+// refuses the certificate and key).
 StatusOr<Listening> startListening(const std::string& listen, grpc::Service* service, int maxReceiveBytes,
-                                   const std::string& what) {
+                                   const std::string& what, const RpcServerOptions& options) {
   grpc::ServerBuilder builder;
   int selectedPort = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selectedPort);
+  builder.AddListeningPort(listen, serverCredentials(options), &selectedPort);
   // Two servers on one port would silently share it; fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (maxReceiveBytes > 0) builder.SetMaxReceiveMessageSize(maxReceiveBytes);
@@ -45,7 +54,9 @@ StatusOr<Listening> startListening(const std::string& listen, grpc::Service* ser
   Listening l;
   l.server = builder.BuildAndStart();
   if (!l.server || selectedPort == 0) {
-    return unavailable("cannot listen for " + what + " on " + listen + " (address in use or invalid)");
+    return unavailable("cannot listen for " + what + " on " + listen +
+                       (options.tlsCertChainPem.empty() ? " (address in use or invalid)"
+                                                        : " (address in use or invalid, or TLS certificate and key refused)"));
   }
   l.port = selectedPort;
   l.address = boundAddress(listen, selectedPort);
@@ -70,7 +81,7 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   MAMBA_ASSIGN_OR_RETURN(Listening main, startListening(options.listenAddress, server->service_.get(),
-                                                        options.maxReceiveMessageBytes, "gRPC"));
+                                                        options.maxReceiveMessageBytes, "gRPC", options));
   server->server_ = std::move(main.server);
   server->port_ = main.port;
   server->address_ = std::move(main.address);
@@ -79,14 +90,15 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::start(Engine& engine, RpcServerO
     health->SetServingStatus(kInferenceServiceName, true);
   }
   if (options.admin && !options.adminListenAddress.empty()) {
-    MAMBA_RETURN_IF_ERROR(server->startAdmin(*options.admin, options.adminListenAddress, options.adminToken));
+    MAMBA_RETURN_IF_ERROR(server->startAdmin(options));
   }
   return server;
 }
 
-Status RpcServer::startAdmin(admin::ModelAdmin& admin, const std::string& listen, const std::string& token) {
-  adminService_ = std::make_unique<AdminService>(admin, token);
-  MAMBA_ASSIGN_OR_RETURN(Listening l, startListening(listen, adminService_.get(), 0, "the admin service"));
+Status RpcServer::startAdmin(const RpcServerOptions& options) {
+  adminService_ = std::make_unique<AdminService>(*options.admin, options.adminToken);
+  MAMBA_ASSIGN_OR_RETURN(Listening l, startListening(options.adminListenAddress, adminService_.get(), 0,
+                                                     "the admin service", options));
   adminServer_ = std::move(l.server);
   adminPort_ = l.port;
   adminAddress_ = std::move(l.address);

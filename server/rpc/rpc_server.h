@@ -43,6 +43,8 @@ struct RpcServerOptions {
   // Non-empty: every Admin call must carry "authorization: Bearer <adminToken>" metadata, or
   // gets UNAUTHENTICATED (server/rpc/admin_auth.h).
   std::string adminToken;
+  // Both set (PEM): the Inference and Admin services accept TLS only; both empty: plain text.
+  std::string tlsCertChainPem, tlsPrivateKeyPem;
 };
 
 class RpcServer {
@@ -77,7 +79,7 @@ class RpcServer {
 
  private:
   RpcServer(Engine& engine);
-  Status startAdmin(admin::ModelAdmin& admin, const std::string& listen, const std::string& token);
+  Status startAdmin(const RpcServerOptions& options);
 
   Engine& engine_;
   std::unique_ptr<CallTracker> tracker_;

@@ -133,6 +133,7 @@ TEST(ServerConfig, ErrorsNameTheKey) {
       {"grpc:\n  listen: localhost\n", "grpc.listen: expected HOST:PORT"},
       {"grpc:\n  listen: 127.0.0.1:70000\n", "grpc.listen: expected HOST:PORT with PORT in [0, 65535]"},
       {"grpc:\n  score_workers: 0\n", "grpc.score_workers: must be a positive integer"},
+      {"grpc:\n  tls: {cert: x}\n", "grpc.tls.cert: unknown key (expected one of: cert_file, key_file)"},
       {"metrics:\n  listen: ::1:9400\n", "metrics.listen: expected HOST:PORT"},
       {"metrics:\n  enabled: maybe\n", "metrics.enabled: must be true or false, got \"maybe\""},
       {"admin:\n  listen: nowhere\n", "admin.listen: expected HOST:PORT"},
@@ -218,6 +219,35 @@ TEST(ServerConfig, AdminTokenFileIsResolvedTrimmedAndChecked) {
   auto empty = loadAdminToken(none);
   ASSERT_TRUE(empty.isOk());
   EXPECT_EQ(*empty, "");
+}
+
+TEST(ServerConfig, TlsFilesAreResolvedAndChecked) {
+  testing::TempDir dir;
+  auto c = parse("grpc:\n  tls: {cert_file: tls/server.pem, key_file: /abs/server.key}\n", dir.path());
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->tlsCertFile, (dir.path() / "tls" / "server.pem").string());
+  EXPECT_EQ(c->tlsKeyFile, "/abs/server.key");
+  auto missing = loadTls(*c);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().toString();
+  EXPECT_NE(missing.status().message().find("grpc.tls.cert_file '" + c->tlsCertFile + "'"), std::string::npos)
+      << missing.status().toString();
+  std::filesystem::create_directories(dir.path() / "tls");
+  testing::writeFile(c->tlsCertFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  c->tlsKeyFile = (dir.path() / "server.key").string();
+  testing::writeFile(c->tlsKeyFile, "not a key");
+  EXPECT_NE(loadTls(*c).status().message().find("grpc.tls.key_file '" + c->tlsKeyFile + "': no PEM private key"),
+            std::string::npos);
+  testing::writeFile(c->tlsKeyFile, "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n");
+  auto tls = loadTls(*c);
+  ASSERT_TRUE(tls.isOk()) << tls.status().toString();
+  EXPECT_NE(tls->certChainPem.find("MIIB"), std::string::npos);
+  EXPECT_NE(tls->privateKeyPem.find("MIGH"), std::string::npos);
+  c->tlsKeyFile.clear();
+  EXPECT_NE(loadTls(*c).status().message().find("give both cert_file and key_file"), std::string::npos);
+  ServerConfig none;
+  auto plain = loadTls(none);
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_TRUE(plain->certChainPem.empty());
 }
 
 TEST(ServerConfig, HostPort) {

@@ -2,6 +2,7 @@
 
 #include "server/metrics/build_info.h"
 #include "server/metrics/process_collector.h"
+#include "tests/common/test_cert.h"
 #include "tests/rpc/test_model.h"
 
 namespace mamba::rpctest {
@@ -57,20 +58,33 @@ LoopbackServer::LoopbackServer(LoopbackOptions options)
     ro.adminListenAddress = "127.0.0.1:0";
     ro.adminToken = options.adminToken;
   }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls) {
+    const testing::TestCert& cert = testing::testCert();
+    if (!cert.error.empty()) {
+      status_ = internalError(cert.error);
+      return;
+    }
+    ro.tlsCertChainPem = cert.certPem;
+    ro.tlsPrivateKeyPem = cert.keyPem;
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = cert.certPem;
+    credentials = grpc::SslCredentials(ssl);
+  }
   auto server = rpc::RpcServer::start(*engine_, ro);
   if (!server.isOk()) {
     status_ = server.status();
     return;
   }
   rpc_ = std::move(server).value();
-  auto channel = connectedChannel(address());
+  auto channel = connectedChannel(address(), credentials);
   if (!channel.isOk()) {
     status_ = channel.status();
     return;
   }
   channel_ = std::move(channel).value();
   if (options.admin) {
-    auto adminChannel = connectedChannel(rpc_->adminAddress());
+    auto adminChannel = connectedChannel(rpc_->adminAddress(), credentials);
     if (!adminChannel.isOk()) {
       status_ = adminChannel.status();
       return;
@@ -89,8 +103,9 @@ LoopbackServer::~LoopbackServer() {
   if (metricsServer_) metricsServer_->stop();
 }
 
-StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(const std::string& address,
+                                                          std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  auto channel = grpc::CreateChannel(address, credentials ? credentials : grpc::InsecureChannelCredentials());
   // A call on a channel whose first connection attempt failed fails at once (UNAVAILABLE,
   // "failed to connect to all addresses"), and a loaded 2-core CI machine has produced such a
   // transient failure on loopback. Tests exercise the server, not connection setup, so their

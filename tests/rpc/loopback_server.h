@@ -31,6 +31,7 @@ struct LoopbackOptions {
   int scoreWorkers = 2;
   bool admin = false;    // serve the Admin service on a free port
   std::string adminToken;  // required on Admin calls when set
+  bool tls = false;        // serve TLS with testing::testCert(); the channels trust it
 };
 
 class LoopbackServer {
@@ -68,8 +69,10 @@ class LoopbackServer {
   std::shared_ptr<grpc::Channel> adminChannel_;
 };
 
-// A channel to `address` that has connected, or UNAVAILABLE after 30 s.
-StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(const std::string& address);
+// A channel to `address` with `credentials` (plain text when null) that has connected, or
+// UNAVAILABLE after 30 s.
+StatusOr<std::shared_ptr<grpc::Channel>> connectedChannel(
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // The value of one series (name{labels}) in the registry's text exposition; -1 if absent.
 inline double counterValue(metrics::Registry& registry, const std::string& series) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/common/test_cert.h"
 #include "tests/common/test_support.h"
 #include "tests/rpc/rpc_calls.h"
 #include "tests/rpc/test_model.h"
@@ -36,13 +37,22 @@ std::optional<HealthResponse::ServingStatus> health(const std::shared_ptr<grpc::
   return resp.status();
 }
 
-bool waitServing(const std::shared_ptr<grpc::Channel>& channel, testing::ChildProcess& child) {
+// Polls health until SERVING, each time on a new channel with a subchannel of its own (gRPC
+// otherwise shares subchannels between channels to one address): a channel whose first attempts
+// failed while the child was starting waits out the reconnect backoff (seconds) before trying
+// again. Returns a channel connected to the serving child.
+std::shared_ptr<grpc::Channel> waitServing(const std::string& address, testing::ChildProcess& child,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials =
+                                               grpc::InsecureChannelCredentials()) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   const auto until = Clock::now() + 60s;
   while (Clock::now() < until && child.alive()) {
-    if (health(channel) == HealthResponse::SERVING) return true;
+    auto channel = grpc::CreateCustomChannel(address, credentials, args);
+    if (health(channel) == HealthResponse::SERVING) return channel;
     std::this_thread::sleep_for(50ms);
   }
-  return false;
+  return nullptr;
 }
 
 class ServerBinary : public ::testing::Test {
@@ -75,8 +85,8 @@ TEST_F(ServerBinary, DefaultModelServesAndSigtermDrainsThenExitsZero) {
   ::setenv("MAMBA_DEFAULT_MODEL", tinyModelDir().c_str(), 1);
   auto server = start({"--max-new-tokens-limit", "100000", "--drain-timeout", "120"});
   ::unsetenv("MAMBA_DEFAULT_MODEL");
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(waitServing(channel, *server)) << log();
+  auto channel = waitServing(address_, *server);
+  ASSERT_TRUE(channel) << log();
 
   httplib::Client metrics("127.0.0.1", metricsPort_);
   auto scraped = metrics.Get("/metrics");
@@ -127,8 +137,8 @@ TEST_F(ServerBinary, AFatalSignalLeavesAReportInTheLogAndKillsTheServer) {
   const rlimit noCore{0, 0};  // the server inherits it: no core file from this test
   ASSERT_EQ(setrlimit(RLIMIT_CORE, &noCore), 0);
   auto server = start({"--model", tinyModelDir()});
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(waitServing(channel, *server)) << log();
+  auto channel = waitServing(address_, *server);
+  ASSERT_TRUE(channel) << log();
   ASSERT_TRUE(server->sendSignal(SIGSEGV));
   const int status = server->waitExit(30s);
   ASSERT_TRUE(WIFSIGNALED(status)) << status << "\n" << log();
@@ -171,8 +181,8 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
   const std::string tokenFile = "--token-file=" + (dir_.path() / "admin-token").string();
   auto server = start({"--config", config.string(), "--slots", "4", "--admin-token-file",
                        (dir_.path() / "admin-token").string()});
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(waitServing(channel, *server)) << log();
+  auto channel = waitServing(address_, *server);
+  ASSERT_TRUE(channel) << log();
 
   const std::string target = "--target=" + address_;
   auto gen = testing::runCommand({cliBinary(), target, "generate", "ROMEO:", "-n", "16", "-t", "0"}, "", 60s);
@@ -250,10 +260,37 @@ TEST_F(ServerBinary, ConfigFileWithFlagOverridesAndCliCommands) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
 
+TEST_F(ServerBinary, TlsServesTheCliThatTrustsItsCertificate) {
+  const testing::TestCert& cert = testing::testCert();
+  ASSERT_TRUE(cert.error.empty()) << cert.error;
+  auto server = start({"--model", tinyModelDir(), "--no-metrics", "--tls-cert", cert.certFile.string(), "--tls-key",
+                       cert.keyFile.string()});
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = cert.certPem;
+  auto channel = waitServing(address_, *server, grpc::SslCredentials(ssl));
+  ASSERT_TRUE(channel) << log();
+  EXPECT_NE(log().find("serving gRPC over TLS on " + address_), std::string::npos) << log();
+  const std::string target = "--target=" + address_;
+  auto gen = testing::runCommand({cliBinary(), target, "--tls-ca", cert.certFile.string(), "generate", "ROMEO:", "-n",
+                                  "4", "-t", "0"},
+                                 "", 60s);
+  EXPECT_EQ(gen.exitCode, 0) << gen.output;
+  EXPECT_NE(gen.output.find("finish=length prompt=6 generated=4"), std::string::npos) << gen.output;
+  auto plain = testing::runCommand({cliBinary(), target, "--connect-timeout", "1", "health"}, "", 30s);
+  EXPECT_EQ(plain.exitCode, 1) << plain.output;
+  EXPECT_NE(plain.output.find("a TLS server needs --tls or --tls-ca"), std::string::npos) << plain.output;
+  const std::string adminTarget = "--admin-target=127.0.0.1:" + std::to_string(adminPort_);
+  auto admin = testing::runCommand({cliBinary(), "--tls-ca", cert.certFile.string(), "admin", adminTarget, "unload",
+                                    "--model", "tiny", "--variant", "compacted"},
+                                   "", 30s);
+  EXPECT_EQ(admin.exitCode, 1) << admin.output;
+  EXPECT_NE(admin.output.find("NOT_FOUND"), std::string::npos) << admin.output;  // reached the service over TLS
+}
+
 TEST_F(ServerBinary, PortInUseFailsWithAMessage) {
   auto first = start({"--model", tinyModelDir(), "--no-metrics"});
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(waitServing(channel, *first)) << log();
+  auto channel = waitServing(address_, *first);
+  ASSERT_TRUE(channel) << log();
   auto second = testing::runCommand(
       {serverBinary(), "--model", tinyModelDir(), "--listen", address_, "--no-metrics"}, "", 60s);
   EXPECT_EQ(second.exitCode, 1) << second.output;
