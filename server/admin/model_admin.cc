@@ -1,6 +1,8 @@
 #include "server/admin/model_admin.h"
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "pruning/surgery.h"
 #include "server/common/logging.h"
@@ -9,6 +11,25 @@ namespace mamba::admin {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Calibration progress in the server log: at each further 10% of the tokens, and at least every
+// 10 s, so that an operator sees a calibration of minutes move. Chains `inner` (when set).
+std::function<void(int64_t, int64_t)> progressLog(std::string what, std::function<void(int64_t, int64_t)> inner) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  return [what = std::move(what), inner = std::move(inner), start, lastTenth = int64_t{0},
+          lastLog = start](int64_t done, int64_t total) mutable {
+    if (inner) inner(done, total);
+    const auto now = Clock::now();
+    const int64_t tenth = total > 0 ? done * 10 / total : 10;
+    if (tenth <= lastTenth && now - lastLog < std::chrono::seconds(10)) return;
+    lastTenth = tenth;
+    lastLog = now;
+    MAMBA_LOG(kInfo) << "admin: calibrating " << what << ": " << done << " / " << total << " tokens ("
+                     << (total > 0 ? done * 100 / total : 100) << "%) in "
+                     << std::chrono::duration<double>(now - start).count() << " s";
+  };
+}
 
 Status checkVariantName(const std::string& variant, const std::string& field) {
   if (isVariantName(variant)) return Status::ok();
@@ -94,6 +115,7 @@ StatusOr<PruneOutcome> ModelAdmin::prune(PruneRequest r) {
   r.job.dtype = src->dtype;
   MAMBA_LOG(kInfo) << "admin: pruning " << r.model << " (" << source << ") at ratio " << r.job.ratio << ", "
                    << r.job.method << ", " << r.job.mode << ", " << r.job.variant << " -> " << r.job.outputDir;
+  r.job.progress = progressLog(r.model + " (" + source + ")", std::move(r.job.progress));
   PruneOutcome out;
   MAMBA_ASSIGN_OR_RETURN(out.job, pruning::runPruneJob(r.job));
   if (r.load && r.job.cancelled && r.job.cancelled()) {
