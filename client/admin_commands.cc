@@ -4,14 +4,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "client/admin_commands.h"
 #include "client/call_deadline.h"
 #include "client/channel.h"
 #include "client/cli_error.h"
+#include "client/flag_file.h"
 #include "mamba/serving/v1/admin.grpc.pb.h"
 
 namespace mamba::client {
@@ -30,11 +29,7 @@ void printJson(const google::protobuf::Message& message) {
 
 // The token in `path` without surrounding whitespace (as mamba-server reads admin.token_file).
 std::string readToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError("--token-file: cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string t = text.str();
+  const std::string t = readFlagFile(path, "--token-file");
   const char* space = " \t\r\n";
   const size_t begin = t.find_first_not_of(space);
   if (begin == std::string::npos) throw CliError("--token-file: '" + path + "' is empty");

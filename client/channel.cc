@@ -4,12 +4,11 @@
 #include <grpcpp/security/credentials.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdint>
-#include <fstream>
 #include <sstream>
 
+#include "client/call_deadline.h"
 #include "client/cli_error.h"
+#include "client/flag_file.h"
 
 namespace mamba::client {
 
@@ -18,13 +17,7 @@ namespace {
 std::shared_ptr<grpc::ChannelCredentials> channelCredentials(const ConnectOptions& o) {
   if (!o.tls && o.tlsCaFile.empty()) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
-  if (!o.tlsCaFile.empty()) {
-    std::ifstream in(o.tlsCaFile, std::ios::binary);
-    if (!in) throw CliError("--tls-ca: cannot open '" + o.tlsCaFile + "'");
-    std::ostringstream pem;
-    pem << in.rdbuf();
-    ssl.pem_root_certs = pem.str();
-  }
+  if (!o.tlsCaFile.empty()) ssl.pem_root_certs = readFlagFile(o.tlsCaFile, "--tls-ca");
   return grpc::SslCredentials(ssl);
 }
 
@@ -32,9 +25,7 @@ std::shared_ptr<grpc::ChannelCredentials> channelCredentials(const ConnectOption
 
 std::shared_ptr<grpc::Channel> connectedChannel(const std::string& target, const ConnectOptions& o) {
   auto channel = grpc::CreateChannel(target, channelCredentials(o));
-  const auto deadline = std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(o.connectSeconds * 1000));
-  if (!channel->WaitForConnected(deadline)) {
+  if (!channel->WaitForConnected(deadlineAfter(o.connectSeconds))) {
     std::ostringstream msg;
     msg << "cannot connect to " << target << " within " << o.connectSeconds << " s (is mamba-server listening there"
         << (o.tls || !o.tlsCaFile.empty() ? ", with TLS and a certificate these roots verify?)"

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "tests/common/test_support.h"
@@ -21,13 +20,6 @@ std::string onPath(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
   return "";
-}
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -52,8 +44,8 @@ const TestCert& testCert() {
       c.error = "openssl req failed (" + std::to_string(r.exitCode) + "): " + r.output;
       return c;
     }
-    c.certPem = slurp(c.certFile);
-    c.keyPem = slurp(c.keyFile);
+    c.certPem = readFile(c.certFile);
+    c.keyPem = readFile(c.keyFile);
     return c;
   }();
   return cert;
